@@ -1,0 +1,243 @@
+//! AWS Signature Version 4, header-based, as small pure functions.
+//!
+//! The steps are those of the AWS reference ("Create a signed AWS API request",
+//! <https://docs.aws.amazon.com/IAM/latest/UserGuide/create-signed-request.html>) and of the S3
+//! variant ("Signature Calculations for the Authorization Header",
+//! <https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-header-based-auth.html>):
+//! canonical request → string to sign → signing key → signature → Authorization header.
+//!
+//! S3 differs from the generic services in one way that matters here: the path is URI-encoded
+//! once and never normalised, so `a/b/../c` and `x/./y` are object keys, not paths to clean.
+
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+
+/// The algorithm name that starts the string to sign and the Authorization header.
+pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
+
+/// SHA-256 of the empty string: the payload hash of a request without a body.
+pub const EMPTY_PAYLOAD_SHA256: &str =
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+/// The keys a request is signed with. Never logged: the plugin has no Debug for it.
+pub struct SigningKeys<'a> {
+    pub access_key_id: &'a str,
+    pub secret_access_key: &'a str,
+    pub session_token: Option<&'a str>,
+}
+
+/// Where and when a request is signed.
+pub struct SigningScope<'a> {
+    /// `YYYYMMDDTHHMMSSZ`, the value of `x-amz-date`.
+    pub amz_date: &'a str,
+    pub region: &'a str,
+    pub service: &'a str,
+}
+
+impl SigningScope<'_> {
+    /// `YYYYMMDD`, the date part of `amz_date`.
+    pub fn date(&self) -> &str {
+        &self.amz_date[..8]
+    }
+
+    /// The credential scope: `date/region/service/aws4_request`.
+    pub fn credential_scope(&self) -> String {
+        format!("{}/{}/{}/aws4_request", self.date(), self.region, self.service)
+    }
+}
+
+/// Lower-case hex SHA-256 of `data`.
+pub fn sha256_hex(data: &[u8]) -> String {
+    hex_lower(&Sha256::digest(data))
+}
+
+/// URI-encodes per the SigV4 rules: every byte except the unreserved `A-Z a-z 0-9 - . _ ~` becomes
+/// `%XX` (upper-case hex); `/` is kept when `keep_slash` is set (object key paths) and encoded
+/// otherwise (query names and values).
+pub fn uri_encode(input: &str, keep_slash: bool) -> String {
+    let mut out = String::with_capacity(input.len() * 3);
+    for &byte in input.as_bytes() {
+        let unreserved = byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~');
+        if unreserved || (keep_slash && byte == b'/') {
+            out.push(byte as char);
+        } else {
+            out.push('%');
+            out.push(HEX_UPPER[(byte >> 4) as usize] as char);
+            out.push(HEX_UPPER[(byte & 0xf) as usize] as char);
+        }
+    }
+    out
+}
+
+/// The canonical query string: each name and value URI-encoded, sorted by name then value,
+/// joined with `&`. `params` are decoded (raw) pairs.
+pub fn canonical_query(params: &[(String, String)]) -> String {
+    let mut encoded: Vec<(String, String)> = params
+        .iter()
+        .map(|(name, value)| (uri_encode(name, false), uri_encode(value, false)))
+        .collect();
+    encoded.sort();
+    encoded
+        .iter()
+        .map(|(name, value)| format!("{name}={value}"))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// The canonical headers block and the signed-headers list.
+///
+/// Names are lower-cased and sorted; values are trimmed, inner runs of white space folded to one
+/// space, and the values of a repeated name joined with `,` in the order they came.
+pub fn canonical_headers(headers: &[(String, String)]) -> (String, String) {
+    let mut merged: Vec<(String, String)> = Vec::with_capacity(headers.len());
+    for (name, value) in headers {
+        let name = name.to_ascii_lowercase();
+        let value = fold_whitespace(value);
+        match merged.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, existing)) => {
+                existing.push(',');
+                existing.push_str(&value);
+            }
+            None => merged.push((name, value)),
+        }
+    }
+    merged.sort_by(|a, b| a.0.cmp(&b.0));
+    let block = merged.iter().map(|(n, v)| format!("{n}:{v}\n")).collect::<String>();
+    let signed = merged.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(";");
+    (block, signed)
+}
+
+fn fold_whitespace(value: &str) -> String {
+    value.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The canonical request: method, URI, query, headers, signed headers and payload hash, one per
+/// line. `canonical_uri` is already encoded (see [`uri_encode`]).
+pub fn canonical_request(
+    method: &str,
+    canonical_uri: &str,
+    canonical_query: &str,
+    headers: &[(String, String)],
+    payload_sha256: &str,
+) -> (String, String) {
+    let (block, signed) = canonical_headers(headers);
+    let request =
+        format!("{method}\n{canonical_uri}\n{canonical_query}\n{block}\n{signed}\n{payload_sha256}");
+    (request, signed)
+}
+
+/// The string to sign: algorithm, date, credential scope and the hash of the canonical request.
+pub fn string_to_sign(scope: &SigningScope<'_>, canonical_request: &str) -> String {
+    format!(
+        "{ALGORITHM}\n{}\n{}\n{}",
+        scope.amz_date,
+        scope.credential_scope(),
+        sha256_hex(canonical_request.as_bytes())
+    )
+}
+
+/// The signing key: HMAC chain over date, region, service and `aws4_request`.
+pub fn signing_key(secret_access_key: &str, scope: &SigningScope<'_>) -> [u8; 32] {
+    let k_secret = format!("AWS4{secret_access_key}");
+    let k_date = hmac_sha256(k_secret.as_bytes(), scope.date().as_bytes());
+    let k_region = hmac_sha256(&k_date, scope.region.as_bytes());
+    let k_service = hmac_sha256(&k_region, scope.service.as_bytes());
+    hmac_sha256(&k_service, b"aws4_request")
+}
+
+/// The hex signature of `string_to_sign` with `signing_key`.
+pub fn signature(signing_key: &[u8; 32], string_to_sign: &str) -> String {
+    hex_lower(&hmac_sha256(signing_key, string_to_sign.as_bytes()))
+}
+
+/// The value of the Authorization header.
+pub fn authorization(access_key_id: &str, scope: &SigningScope<'_>, signed: &str, sig: &str) -> String {
+    format!(
+        "{ALGORITHM} Credential={access_key_id}/{}, SignedHeaders={signed}, Signature={sig}",
+        scope.credential_scope()
+    )
+}
+
+/// A request to sign, as S3 sees it. `headers` must already hold every header to be signed
+/// (`host`, `range`, `content-md5`...); [`sign_s3`] adds `x-amz-date`, `x-amz-content-sha256`,
+/// `x-amz-security-token` and finally `authorization`.
+pub struct S3Request<'a> {
+    pub method: &'a str,
+    /// The object's path as stored, not encoded: `/bucket/prefix/key`.
+    pub path: &'a str,
+    pub query: &'a [(String, String)],
+    pub payload_sha256: &'a str,
+}
+
+/// Signs an S3 request with header auth, pushing the SigV4 headers onto `headers`.
+pub fn sign_s3(
+    request: &S3Request<'_>,
+    headers: &mut Vec<(String, String)>,
+    keys: &SigningKeys<'_>,
+    scope: &SigningScope<'_>,
+) {
+    headers.push(("x-amz-date".into(), scope.amz_date.into()));
+    headers.push(("x-amz-content-sha256".into(), request.payload_sha256.into()));
+    if let Some(token) = keys.session_token {
+        headers.push(("x-amz-security-token".into(), token.into()));
+    }
+    let (canonical, signed) = canonical_request(
+        request.method,
+        &uri_encode(request.path, true),
+        &canonical_query(request.query),
+        headers,
+        request.payload_sha256,
+    );
+    let key = signing_key(keys.secret_access_key, scope);
+    let sig = signature(&key, &string_to_sign(scope, &canonical));
+    headers.push(("authorization".into(), authorization(keys.access_key_id, scope, &signed, &sig)));
+}
+
+/// `x-amz-date` for a Unix time: `YYYYMMDDTHHMMSSZ`, UTC.
+pub fn amz_date(unix_seconds: u64) -> String {
+    let days = (unix_seconds / 86_400) as i64;
+    let secs = unix_seconds % 86_400;
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}{month:02}{day:02}T{:02}{:02}{:02}Z",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+/// Gregorian date of a day count since 1970-01-01 (Howard Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes a key of any length");
+    mac.update(data);
+    mac.finalize().into_bytes().into()
+}
+
+const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
+
+fn hex_lower(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        out.push(HEX[(b >> 4) as usize] as char);
+        out.push(HEX[(b & 0xf) as usize] as char);
+    }
+    out
+}
+
+#[cfg(test)]
+#[path = "sigv4_tests.rs"]
+mod tests;
