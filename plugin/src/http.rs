@@ -1,0 +1,161 @@
+//! The only file that touches wasi-http (and the wasi clocks and randomness): a [`Platform`]
+//! for the S3 client.
+
+use wasip2::clocks::{monotonic_clock, wall_clock};
+use wasip2::http::outgoing_handler;
+use wasip2::http::types::{
+    ErrorCode, Fields, IncomingBody, Method, OutgoingBody, OutgoingRequest, RequestOptions, Scheme,
+};
+use wasip2::io::streams::{InputStream, OutputStream, StreamError};
+
+use crate::error::StoreError;
+use crate::s3::{HttpRequest, HttpResponse, Platform};
+
+/// How much of the response body is asked for per read.
+const READ_CHUNK: u64 = 256 * 1024;
+
+pub struct WasiPlatform;
+
+impl Platform for WasiPlatform {
+    fn send(&self, request: &HttpRequest<'_>, timeout_ms: u64) -> Result<HttpResponse, StoreError> {
+        let what = format!("{} {}", request.method, request.path_and_query);
+
+        // 1. The head: method, URL, headers, and the attempt's timeouts.
+        let fields: Vec<(String, Vec<u8>)> =
+            request.headers.iter().map(|(n, v)| (n.clone(), v.as_bytes().to_vec())).collect();
+        let headers = Fields::from_list(&fields)
+            .map_err(|e| StoreError::Other(format!("{what}: header refused: {e:?}")))?;
+        let outgoing = OutgoingRequest::new(headers);
+        let method = match request.method {
+            "GET" => Method::Get,
+            "PUT" => Method::Put,
+            "HEAD" => Method::Head,
+            "DELETE" => Method::Delete,
+            other => Method::Other(other.to_string()),
+        };
+        let scheme = if request.scheme == "https" { Scheme::Https } else { Scheme::Http };
+        let refused = |part: &str| StoreError::InvalidConfig(format!("{what}: the {part} is refused"));
+        outgoing.set_method(&method).map_err(|()| refused("method"))?;
+        outgoing.set_scheme(Some(&scheme)).map_err(|()| refused("scheme"))?;
+        outgoing.set_authority(Some(request.authority)).map_err(|()| refused("authority"))?;
+        outgoing.set_path_with_query(Some(&request.path_and_query)).map_err(|()| refused("path"))?;
+        let options = RequestOptions::new();
+        let timeout_ns = timeout_ms.saturating_mul(1_000_000);
+        // The host clamps these to the tenant's timeout too; asking for them keeps the guest honest.
+        let _ = options.set_connect_timeout(Some(timeout_ns));
+        let _ = options.set_first_byte_timeout(Some(timeout_ns));
+        let _ = options.set_between_bytes_timeout(Some(timeout_ns));
+        let body = outgoing.body().map_err(|()| refused("body"))?;
+        let pending = outgoing_handler::handle(outgoing, Some(options)).map_err(|e| transport(&what, e))?;
+
+        // 2. The body, in the chunks the stream accepts, then finish.
+        {
+            let stream = body.write().map_err(|()| StoreError::Other(format!("{what}: no body stream")))?;
+            write_all(&stream, request.body).map_err(|e| StoreError::Unavailable(format!("{what}: writing the body: {e}")))?;
+        }
+        OutgoingBody::finish(body, None).map_err(|e| transport(&what, e))?;
+
+        // 3. The response head.
+        let response = loop {
+            match pending.get() {
+                Some(result) => break result,
+                None => pending.subscribe().block(),
+            }
+        };
+        let response = response
+            .map_err(|()| StoreError::Other(format!("{what}: response taken twice")))?
+            .map_err(|e| transport(&what, e))?;
+        let status = response.status();
+        let headers = response
+            .headers()
+            .entries()
+            .into_iter()
+            .map(|(n, v)| (n, String::from_utf8_lossy(&v).into_owned()))
+            .collect::<Vec<_>>();
+
+        // 4. The body, read to its end.
+        let incoming = response.consume().map_err(|()| StoreError::Other(format!("{what}: no response body")))?;
+        let capacity = headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+            .and_then(|(_, v)| v.parse::<usize>().ok())
+            .unwrap_or(0);
+        let body = {
+            let stream = incoming.stream().map_err(|()| StoreError::Other(format!("{what}: no response stream")))?;
+            read_all(&stream, capacity).map_err(|e| StoreError::Unavailable(format!("{what}: reading the body: {e}")))?
+        };
+        let _trailers = IncomingBody::finish(incoming);
+        Ok(HttpResponse { status, headers, body })
+    }
+
+    fn unix_time(&self) -> u64 {
+        wall_clock::now().seconds
+    }
+
+    fn sleep_ms(&self, ms: u64) {
+        monotonic_clock::subscribe_duration(ms.saturating_mul(1_000_000)).block();
+    }
+
+    fn random_u64(&self) -> u64 {
+        wasip2::random::random::get_random_u64()
+    }
+}
+
+fn write_all(stream: &OutputStream, mut data: &[u8]) -> Result<(), String> {
+    while !data.is_empty() {
+        let permitted = stream.check_write().map_err(stream_error)? as usize;
+        if permitted == 0 {
+            stream.subscribe().block();
+            continue;
+        }
+        let n = permitted.min(data.len());
+        stream.write(&data[..n]).map_err(stream_error)?;
+        data = &data[n..];
+    }
+    stream.flush().map_err(stream_error)?;
+    // Wait until the flush is done: check-write answers again once it is.
+    loop {
+        stream.subscribe().block();
+        if stream.check_write().map_err(stream_error)? > 0 {
+            return Ok(());
+        }
+    }
+}
+
+fn read_all(stream: &InputStream, capacity: usize) -> Result<Vec<u8>, String> {
+    let mut body = Vec::with_capacity(capacity);
+    loop {
+        match stream.blocking_read(READ_CHUNK) {
+            Ok(chunk) => body.extend_from_slice(&chunk),
+            Err(StreamError::Closed) => return Ok(body),
+            Err(e) => return Err(stream_error(e)),
+        }
+    }
+}
+
+fn stream_error(e: StreamError) -> String {
+    match e {
+        StreamError::Closed => "the stream was closed".to_string(),
+        StreamError::LastOperationFailed(err) => err.to_debug_string(),
+    }
+}
+
+/// A transport failure, named for what it means to the caller.
+fn transport(what: &str, code: ErrorCode) -> StoreError {
+    match code {
+        ErrorCode::ConnectionTimeout | ErrorCode::ConnectionReadTimeout | ErrorCode::ConnectionWriteTimeout
+        | ErrorCode::HttpResponseTimeout | ErrorCode::DnsTimeout => {
+            StoreError::Timeout(format!("{what}: {code:?}"))
+        }
+        ErrorCode::HttpRequestDenied => {
+            StoreError::InvalidConfig(format!("{what}: the host denied the request (not this tenant's endpoint)"))
+        }
+        ErrorCode::TlsCertificateError | ErrorCode::TlsProtocolError | ErrorCode::TlsAlertReceived(_) => {
+            StoreError::InvalidConfig(format!("{what}: TLS failed: {code:?}"))
+        }
+        ErrorCode::DnsError(_) | ErrorCode::DestinationNotFound => {
+            StoreError::InvalidConfig(format!("{what}: the endpoint's host is unknown: {code:?}"))
+        }
+        _ => StoreError::Unavailable(format!("{what}: {code:?}")),
+    }
+}

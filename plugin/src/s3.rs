@@ -1,0 +1,323 @@
+//! The S3 operations a blob store needs (GetObject, PutObject, DeleteObject, HeadObject), built
+//! and signed here and sent through a [`Platform`], so that everything but the wire is testable
+//! natively.
+
+use base64::Engine as _;
+use md5::{Digest, Md5};
+
+use crate::error::{StoreError, classify, parse_error_body};
+use crate::retry;
+use crate::sigv4::{self, S3Request, SigningKeys, SigningScope};
+
+/// S3's limit on an object key, prefix included, in bytes of UTF-8.
+pub const MAX_KEY_BYTES: usize = 1024;
+
+/// What the plugin is given by the host for one tenant.
+pub struct Settings {
+    pub bucket: String,
+    pub region: String,
+    pub endpoint: String,
+    pub key_prefix: String,
+    pub timeout_ms: u64,
+    pub max_retries: u32,
+    pub verify_after_write: bool,
+}
+
+/// The tenant's credentials. No Debug: they are never printed.
+pub struct Keys {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: Option<String>,
+}
+
+/// What the store knows about an object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    pub size: u64,
+    pub etag: String,
+    pub last_modified: Option<String>,
+}
+
+/// One HTTP request as the transport sends it.
+pub struct HttpRequest<'a> {
+    pub method: &'static str,
+    pub scheme: &'a str,
+    pub authority: &'a str,
+    pub path_and_query: String,
+    pub headers: Vec<(String, String)>,
+    pub body: &'a [u8],
+}
+
+/// One HTTP response, body read in full.
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    /// The first value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// What the client needs from its surroundings: the wire, the time, sleep and randomness.
+pub trait Platform {
+    /// Sends one request within `timeout_ms` (connect and first byte included).
+    fn send(&self, request: &HttpRequest<'_>, timeout_ms: u64) -> Result<HttpResponse, StoreError>;
+    /// Seconds since the Unix epoch.
+    fn unix_time(&self) -> u64;
+    fn sleep_ms(&self, ms: u64);
+    fn random_u64(&self) -> u64;
+}
+
+/// An S3 client for one tenant's bucket.
+pub struct Client<P> {
+    settings: Settings,
+    keys: Keys,
+    scheme: String,
+    authority: String,
+    platform: P,
+}
+
+impl<P: Platform> Client<P> {
+    pub fn new(settings: Settings, keys: Keys, platform: P) -> Result<Self, StoreError> {
+        let (scheme, authority) = split_endpoint(&settings.endpoint)?;
+        if settings.bucket.is_empty() {
+            return Err(StoreError::InvalidConfig("bucket is empty".into()));
+        }
+        Ok(Client { settings, keys, scheme, authority, platform })
+    }
+
+    /// The object's bytes, or those of the half-open range [start, end); `None` when it does
+    /// not exist.
+    pub fn get(&self, key: &str, range: Option<(u64, Option<u64>)>) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut headers = Vec::new();
+        if let Some((start, end)) = range {
+            match end {
+                Some(end) if end <= start => {
+                    // Nothing to read: answer for existence alone.
+                    return Ok(self.stat(key)?.map(|_| Vec::new()));
+                }
+                Some(end) => headers.push(("range".into(), format!("bytes={start}-{}", end - 1))),
+                None => headers.push(("range".into(), format!("bytes={start}-"))),
+            }
+        }
+        let response = self.call("GET", key, headers, &[])?;
+        match response.status {
+            200 | 206 => {
+                check_length(&response, key)?;
+                Ok(Some(response.body))
+            }
+            404 if is_missing_key(&response) => Ok(None),
+            // The range starts at or past the end: the object exists, and holds no such bytes.
+            416 => Ok(Some(Vec::new())),
+            _ => Err(self.failure(&response, "GET", key)),
+        }
+    }
+
+    /// Creates or replaces the object. With verify-after-write, a HEAD then checks that the
+    /// object is there with the size and MD5 sent; when it is not, the PUT is sent again while
+    /// retries remain, and the put fails with an integrity error when they are spent.
+    pub fn put(&self, key: &str, data: &[u8]) -> Result<(), StoreError> {
+        let md5 = Md5::digest(data);
+        let md5_hex = hex(&md5);
+        let headers = vec![
+            ("content-length".to_string(), data.len().to_string()),
+            ("content-md5".to_string(), base64::engine::general_purpose::STANDARD.encode(md5)),
+        ];
+        let mut attempt = 0;
+        loop {
+            let response = self.call("PUT", key, headers.clone(), data)?;
+            if !(200..300).contains(&response.status) {
+                return Err(self.failure(&response, "PUT", key));
+            }
+            if !self.settings.verify_after_write {
+                return Ok(());
+            }
+            let problem = match self.stat(key)? {
+                None => format!("PUT key \"{key}\" answered {} but a HEAD finds no object", response.status),
+                Some(info) if info.size != data.len() as u64 => format!(
+                    "PUT key \"{key}\" sent {} bytes but the stored object has {}",
+                    data.len(),
+                    info.size
+                ),
+                Some(info) if is_md5_etag(&info.etag) && !info.etag.eq_ignore_ascii_case(&md5_hex) => {
+                    format!("PUT key \"{key}\" sent MD5 {md5_hex} but the stored object's ETag is {}", info.etag)
+                }
+                Some(_) => return Ok(()),
+            };
+            if attempt >= self.settings.max_retries {
+                return Err(StoreError::Integrity(problem));
+            }
+            attempt += 1;
+        }
+    }
+
+    /// Deletes the object; `true` when it existed before.
+    pub fn delete(&self, key: &str) -> Result<bool, StoreError> {
+        if self.stat(key)?.is_none() {
+            return Ok(false);
+        }
+        let response = self.call("DELETE", key, Vec::new(), &[])?;
+        match response.status {
+            200..=299 => Ok(true),
+            404 if is_missing_key(&response) => Ok(false),
+            _ => Err(self.failure(&response, "DELETE", key)),
+        }
+    }
+
+    /// Size, ETag and Last-Modified of the object; `None` when it does not exist.
+    pub fn stat(&self, key: &str) -> Result<Option<ObjectInfo>, StoreError> {
+        let response = self.call("HEAD", key, Vec::new(), &[])?;
+        match response.status {
+            200 => {
+                let size = response
+                    .header("content-length")
+                    .and_then(|v| v.trim().parse().ok())
+                    .ok_or_else(|| StoreError::Other(format!("HEAD key \"{key}\": no Content-Length")))?;
+                Ok(Some(ObjectInfo {
+                    size,
+                    etag: response.header("etag").unwrap_or_default().trim_matches('"').to_string(),
+                    last_modified: response.header("last-modified").map(str::to_string),
+                }))
+            }
+            404 => Ok(None),
+            _ => Err(self.failure(&response, "HEAD", key)),
+        }
+    }
+
+    /// Sends one signed request for `key`, retrying transient failures (network errors,
+    /// timeouts, 5xx, 429, SlowDown...) with backoff. Returns the last response otherwise.
+    fn call(
+        &self,
+        method: &'static str,
+        key: &str,
+        extra_headers: Vec<(String, String)>,
+        body: &[u8],
+    ) -> Result<HttpResponse, StoreError> {
+        let path = self.object_path(key)?;
+        let payload_sha256 = sigv4::sha256_hex(body);
+        let mut attempt = 0;
+        loop {
+            let outcome = self.send_once(method, &path, &extra_headers, body, &payload_sha256);
+            let error = match outcome {
+                Ok(response) if is_transient_status(response.status) => {
+                    self.failure(&response, method, key)
+                }
+                other => return other,
+            };
+            if !retry::should_retry(&error, attempt, self.settings.max_retries) {
+                return Err(error);
+            }
+            self.platform.sleep_ms(retry::backoff_ms(attempt, self.platform.random_u64()));
+            attempt += 1;
+        }
+    }
+
+    fn send_once(
+        &self,
+        method: &'static str,
+        path: &str,
+        extra_headers: &[(String, String)],
+        body: &[u8],
+        payload_sha256: &str,
+    ) -> Result<HttpResponse, StoreError> {
+        let mut headers = Vec::with_capacity(extra_headers.len() + 5);
+        headers.push(("host".to_string(), self.authority.clone()));
+        headers.extend_from_slice(extra_headers);
+        let amz_date = sigv4::amz_date(self.platform.unix_time());
+        let scope = SigningScope { amz_date: &amz_date, region: &self.settings.region, service: "s3" };
+        let keys = SigningKeys {
+            access_key_id: &self.keys.access_key_id,
+            secret_access_key: &self.keys.secret_access_key,
+            session_token: self.keys.session_token.as_deref(),
+        };
+        let request = S3Request { method, path, query: &[], payload_sha256 };
+        sigv4::sign_s3(&request, &mut headers, &keys, &scope);
+        // The host header is set by the host from the authority; it was only needed for signing.
+        headers.retain(|(name, _)| name != "host");
+        let http = HttpRequest {
+            method,
+            scheme: &self.scheme,
+            authority: &self.authority,
+            path_and_query: sigv4::uri_encode(path, true),
+            headers,
+            body,
+        };
+        self.platform.send(&http, self.settings.timeout_ms)
+    }
+
+    /// `/bucket/prefix+key`, validated.
+    fn object_path(&self, key: &str) -> Result<String, StoreError> {
+        if key.is_empty() {
+            return Err(StoreError::InvalidKey("the key is empty".into()));
+        }
+        let full_len = self.settings.key_prefix.len() + key.len();
+        if full_len > MAX_KEY_BYTES {
+            return Err(StoreError::InvalidKey(format!(
+                "key \"{}…\" is {full_len} bytes with its prefix; S3 allows {MAX_KEY_BYTES}",
+                key.chars().take(40).collect::<String>()
+            )));
+        }
+        Ok(format!("/{}/{}{}", self.settings.bucket, self.settings.key_prefix, key))
+    }
+
+    fn failure(&self, response: &HttpResponse, method: &str, key: &str) -> StoreError {
+        let body = parse_error_body(&response.body);
+        classify(response.status, &body, &format!("{method} key \"{key}\""), &self.settings.bucket)
+    }
+}
+
+/// Splits `scheme://authority` and drops a port that is the scheme's default, since the host
+/// sends the authority as the Host header and the signature must match it.
+pub fn split_endpoint(endpoint: &str) -> Result<(String, String), StoreError> {
+    let bad = || StoreError::InvalidConfig(format!("endpoint \"{endpoint}\" is not scheme://host[:port]"));
+    let (scheme, rest) = endpoint.split_once("://").ok_or_else(bad)?;
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "http" && scheme != "https" {
+        return Err(bad());
+    }
+    let authority = rest.trim_end_matches('/');
+    if authority.is_empty() || authority.contains('/') || authority.contains('@') {
+        return Err(bad());
+    }
+    let default_port = if scheme == "http" { ":80" } else { ":443" };
+    let authority = authority.strip_suffix(default_port).unwrap_or(authority).to_ascii_lowercase();
+    Ok((scheme, authority))
+}
+
+fn is_transient_status(status: u16) -> bool {
+    status == 408 || status == 429 || (500..600).contains(&status)
+}
+
+/// A 404 with no body (HEAD) or NoSuchKey means the key is missing; NoSuchBucket is an error.
+fn is_missing_key(response: &HttpResponse) -> bool {
+    parse_error_body(&response.body).code != "NoSuchBucket"
+}
+
+/// A body shorter than its Content-Length is never returned as data.
+fn check_length(response: &HttpResponse, key: &str) -> Result<(), StoreError> {
+    match response.header("content-length").and_then(|v| v.trim().parse::<usize>().ok()) {
+        Some(promised) if promised != response.body.len() => Err(StoreError::Integrity(format!(
+            "GET key \"{key}\": Content-Length {promised} but {} bytes arrived",
+            response.body.len()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Single-part uploads have the MD5 of the body as ETag; multipart ones `md5-N`, and some
+/// backends use other schemes. Only a 32-hex-digit ETag is compared.
+fn is_md5_etag(etag: &str) -> bool {
+    etag.len() == 32 && etag.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+#[path = "s3_tests.rs"]
+mod tests;
