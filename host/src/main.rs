@@ -1,1 +1,157 @@
-fn main(){}
+//! The `coffer` command: parse, call the host library, map errors to exit codes.
+//! 0 ok; 3 the key does not exist (get, stat); 2 usage and config errors; 1 any other failure.
+
+mod demo;
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use coffer_host::config::Config;
+use coffer_host::{Coffer, StoreError, Tenant};
+
+#[derive(Parser)]
+#[command(name = "coffer", version, about = "A blob store for mail servers, on S3, run as a sandboxed WebAssembly plugin")]
+struct Cli {
+    /// The config file.
+    #[arg(long, global = true, default_value = "coffer.toml")]
+    config: PathBuf,
+    /// The tenant to use; the only one in the config when not given.
+    #[arg(long, global = true)]
+    tenant: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Store FILE (standard input when absent) under KEY.
+    Put { key: String, file: Option<PathBuf> },
+    /// Write the object KEY to FILE (standard output when absent).
+    Get {
+        key: String,
+        file: Option<PathBuf>,
+        /// A half-open byte range START..END, or START.. to read to the end.
+        #[arg(long, value_parser = parse_range)]
+        range: Option<(u64, Option<u64>)>,
+    },
+    /// Delete the object KEY.
+    Rm { key: String },
+    /// Print the size, ETag and Last-Modified of KEY.
+    Stat { key: String },
+    /// Start an S3 server in-process and show a round trip through the plugin.
+    Demo,
+}
+
+enum Failure {
+    /// Usage or config: exit 2.
+    Config(String),
+    /// The key does not exist: exit 3.
+    Missing(String),
+    /// Anything else: exit 1.
+    Other(String),
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::InvalidConfig(_) => Failure::Config(e.to_string()),
+            _ => Failure::Other(e.to_string()),
+        }
+    }
+}
+
+fn parse_range(text: &str) -> Result<(u64, Option<u64>), String> {
+    let (start, end) = text.split_once("..").ok_or("expected START..END or START..")?;
+    let start = start.parse().map_err(|_| format!("\"{start}\" is not a byte offset"))?;
+    let end = match end {
+        "" => None,
+        end => Some(end.parse().map_err(|_| format!("\"{end}\" is not a byte offset"))?),
+    };
+    Ok((start, end))
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("COFFER_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,s3s=off")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Config(m)) => exit(2, &m),
+        Err(Failure::Missing(m)) => exit(3, &m),
+        Err(Failure::Other(m)) => exit(1, &m),
+    }
+}
+
+fn exit(code: u8, message: &str) -> ExitCode {
+    eprintln!("coffer: {message}");
+    ExitCode::from(code)
+}
+
+async fn run(cli: Cli) -> Result<(), Failure> {
+    if let Command::Demo = cli.command {
+        return demo::run().await.map_err(|e| Failure::Other(format!("{e:#}")));
+    }
+    let config = Config::load(&cli.config).map_err(|e| Failure::Config(e.to_string()))?;
+    let settings = config.tenant(cli.tenant.as_deref()).map_err(|e| Failure::Config(e.to_string()))?;
+    let coffer = Coffer::new().map_err(|e| Failure::Other(format!("loading the plugin: {e:#}")))?;
+    let tenant = coffer.tenant(settings);
+    match cli.command {
+        Command::Put { key, file } => put(&tenant, &key, file).await,
+        Command::Get { key, file, range } => get(&tenant, &key, file, range).await,
+        Command::Rm { key } => {
+            if !tenant.delete(&key).await? {
+                eprintln!("coffer: key \"{key}\" did not exist");
+            }
+            Ok(())
+        }
+        Command::Stat { key } => match tenant.stat(&key).await? {
+            Some(info) => {
+                println!("size: {}", info.size);
+                println!("etag: {}", info.etag);
+                if let Some(modified) = info.last_modified {
+                    println!("last-modified: {modified}");
+                }
+                Ok(())
+            }
+            None => Err(Failure::Missing(format!("key \"{key}\" does not exist"))),
+        },
+        Command::Demo => unreachable!("handled above"),
+    }
+}
+
+async fn put(tenant: &Tenant, key: &str, file: Option<PathBuf>) -> Result<(), Failure> {
+    let data = match &file {
+        Some(path) => std::fs::read(path).map_err(|e| Failure::Other(format!("cannot read {}: {e}", path.display())))?,
+        None => {
+            let mut data = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut data)
+                .map_err(|e| Failure::Other(format!("cannot read standard input: {e}")))?;
+            data
+        }
+    };
+    tenant.put(key, data).await?;
+    Ok(())
+}
+
+async fn get(tenant: &Tenant, key: &str, file: Option<PathBuf>, range: Option<(u64, Option<u64>)>) -> Result<(), Failure> {
+    let data = match range {
+        None => tenant.get(key, None).await?,
+        Some((start, Some(end))) => tenant.get(key, Some(start..end)).await?,
+        Some((start, None)) => tenant.get_from(key, start).await?,
+    };
+    let data = data.ok_or_else(|| Failure::Missing(format!("key \"{key}\" does not exist")))?;
+    let written = match &file {
+        Some(path) => std::fs::write(path, &data).map_err(|e| format!("cannot write {}: {e}", path.display())),
+        None => std::io::stdout().write_all(&data).and_then(|()| std::io::stdout().flush()).map_err(|e| format!("cannot write standard output: {e}")),
+    };
+    written.map_err(Failure::Other)
+}

@@ -160,7 +160,9 @@ impl<P: Platform> Client<P> {
         if self.stat(key)?.is_none() {
             return Ok(false);
         }
-        let response = self.call("DELETE", key, Vec::new(), &[])?;
+        // Some servers (s3s) refuse a DELETE without a Content-Length.
+        let headers = vec![("content-length".to_string(), "0".to_string())];
+        let response = self.call("DELETE", key, headers, &[])?;
         match response.status {
             200..=299 => Ok(true),
             404 if is_missing_key(&response) => Ok(false),

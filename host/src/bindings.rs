@@ -1,0 +1,21 @@
+//! The generated bindings of the `coffer:blobstore/plugin` world, fenced off here. wasi:http,
+//! wasi:io, wasi:clocks and wasi:random are those of wasmtime-wasi and wasmtime-wasi-http.
+
+mod generated {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "plugin",
+        exports: { default: async },
+        require_store_data_send: true,
+        with: {
+            "wasi:http": wasmtime_wasi_http::p2::bindings::http,
+            "wasi:io": wasmtime_wasi::p2::bindings::io,
+            "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
+            "wasi:random": wasmtime_wasi::p2::bindings::random,
+        },
+    });
+}
+
+pub use generated::coffer::blobstore::config;
+pub use generated::exports::coffer::blobstore::store;
+pub use generated::{Plugin, PluginPre};

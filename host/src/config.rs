@@ -1,0 +1,226 @@
+//! The config file (`coffer.toml`): one `[tenants.NAME]` table per tenant, with Stalwart's
+//! setting names. Parsed with serde (unknown fields refused), validated once into
+//! [`TenantSettings`], with errors that name the file, the tenant and the field.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::secret::{Secret, SecretError, SecretSource};
+
+/// The region used when a tenant names none.
+pub const DEFAULT_REGION: &str = "us-east-1";
+pub const DEFAULT_TIMEOUT: &str = "30s";
+pub const DEFAULT_MAX_RETRIES: u32 = 3;
+
+/// The file as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    #[serde(default)]
+    pub tenants: BTreeMap<String, TenantConfig>,
+}
+
+/// One tenant as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TenantConfig {
+    pub bucket: String,
+    pub region: Option<String>,
+    pub endpoint: Option<String>,
+    pub access_key: Option<SecretSource>,
+    pub secret_key: Option<SecretSource>,
+    pub session_token: Option<SecretSource>,
+    pub security_token: Option<SecretSource>,
+    #[serde(default)]
+    pub key_prefix: String,
+    pub timeout: Option<String>,
+    pub max_retries: Option<u32>,
+    pub verify_after_write: Option<bool>,
+}
+
+/// A tenant's settings, validated and with its secrets resolved.
+#[derive(Debug, Clone)]
+pub struct TenantSettings {
+    pub name: String,
+    pub bucket: String,
+    pub region: String,
+    /// `scheme://authority`, no path, no default port.
+    pub endpoint: String,
+    pub scheme: String,
+    pub authority: String,
+    pub key_prefix: String,
+    pub timeout: Duration,
+    pub max_retries: u32,
+    pub verify_after_write: bool,
+    pub access_key_id: Secret,
+    pub secret_access_key: Secret,
+    pub session_token: Option<Secret>,
+}
+
+/// Why a config cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{origin}: {message}")]
+    Parse { origin: String, message: String },
+    #[error("{origin}: tenant \"{tenant}\": {field}: {message}")]
+    Field { origin: String, tenant: String, field: &'static str, message: String },
+    #[error("{origin}: tenant \"{tenant}\": {field}: {source}")]
+    Secret { origin: String, tenant: String, field: &'static str, source: SecretError },
+    #[error("{origin}: no tenant \"{wanted}\"; tenants: {}", .known.join(", "))]
+    UnknownTenant { origin: String, wanted: String, known: Vec<String> },
+    #[error("{origin}: several tenants ({}); choose one with --tenant", .known.join(", "))]
+    AmbiguousTenant { origin: String, known: Vec<String> },
+    #[error("{origin}: no [tenants.NAME] table")]
+    NoTenant { origin: String },
+}
+
+/// A parsed config file and where it came from.
+#[derive(Debug)]
+pub struct Config {
+    pub origin: String,
+    pub file: ConfigFile,
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        Config::parse(&text, &path.display().to_string())
+    }
+
+    pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        let file = toml::from_str(text).map_err(|e: toml::de::Error| ConfigError::Parse {
+            origin: origin.to_string(),
+            message: e.message().to_string() + &location(text, e.span()),
+        })?;
+        Ok(Config { origin: origin.to_string(), file })
+    }
+
+    /// The tenant named `wanted`, or the only one when none is named.
+    pub fn tenant(&self, wanted: Option<&str>) -> Result<TenantSettings, ConfigError> {
+        let known: Vec<String> = self.file.tenants.keys().cloned().collect();
+        let origin = self.origin.clone();
+        let name = match wanted {
+            Some(name) if self.file.tenants.contains_key(name) => name.to_string(),
+            Some(name) => return Err(ConfigError::UnknownTenant { origin, wanted: name.into(), known }),
+            None if known.len() == 1 => known[0].clone(),
+            None if known.is_empty() => return Err(ConfigError::NoTenant { origin }),
+            None => return Err(ConfigError::AmbiguousTenant { origin, known }),
+        };
+        validate(&self.origin, &name, &self.file.tenants[&name])
+    }
+
+    /// Every tenant, each validated on its own: one bad tenant does not stop the others.
+    pub fn tenants(&self) -> BTreeMap<String, Result<TenantSettings, ConfigError>> {
+        self.file
+            .tenants
+            .iter()
+            .map(|(name, tenant)| (name.clone(), validate(&self.origin, name, tenant)))
+            .collect()
+    }
+}
+
+fn location(text: &str, span: Option<std::ops::Range<usize>>) -> String {
+    match span {
+        Some(span) => {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            format!(" (line {line})")
+        }
+        None => String::new(),
+    }
+}
+
+/// Checks one tenant and resolves its secrets.
+pub fn validate(origin: &str, name: &str, t: &TenantConfig) -> Result<TenantSettings, ConfigError> {
+    let field_error = |field: &'static str, message: String| ConfigError::Field {
+        origin: origin.to_string(),
+        tenant: name.to_string(),
+        field,
+        message,
+    };
+    let secret = |field: &'static str, source: &SecretSource| {
+        source.resolve().map_err(|source| ConfigError::Secret {
+            origin: origin.to_string(),
+            tenant: name.to_string(),
+            field,
+            source,
+        })
+    };
+
+    if t.bucket.is_empty() {
+        return Err(field_error("bucket", "must not be empty".into()));
+    }
+    let region = t.region.clone().unwrap_or_else(|| DEFAULT_REGION.to_string());
+    if region.is_empty() {
+        return Err(field_error("region", "must not be empty".into()));
+    }
+    let endpoint = match &t.endpoint {
+        Some(endpoint) => endpoint.clone(),
+        None => format!("https://s3.{region}.amazonaws.com"),
+    };
+    let (scheme, authority) = parse_endpoint(&endpoint).map_err(|m| field_error("endpoint", m))?;
+
+    let timeout_text = t.timeout.as_deref().unwrap_or(DEFAULT_TIMEOUT);
+    let timeout = humantime::parse_duration(timeout_text)
+        .map_err(|e| field_error("timeout", format!("\"{timeout_text}\" is not a duration ({e}); e.g. \"30s\"")))?;
+    if timeout.is_zero() {
+        return Err(field_error("timeout", "must be more than zero".into()));
+    }
+
+    let access_key_id = match &t.access_key {
+        Some(source) => secret("accessKey", source)?,
+        None => return Err(field_error("accessKey", "is required".into())),
+    };
+    let secret_access_key = match &t.secret_key {
+        Some(source) => secret("secretKey", source)?,
+        None => return Err(field_error("secretKey", "is required".into())),
+    };
+    let session_token = match (&t.session_token, &t.security_token) {
+        (Some(source), _) => Some(secret("sessionToken", source)?),
+        (None, Some(source)) => Some(secret("securityToken", source)?),
+        (None, None) => None,
+    };
+
+    Ok(TenantSettings {
+        name: name.to_string(),
+        bucket: t.bucket.clone(),
+        region,
+        endpoint: format!("{scheme}://{authority}"),
+        scheme,
+        authority,
+        key_prefix: t.key_prefix.clone(),
+        timeout,
+        max_retries: t.max_retries.unwrap_or(DEFAULT_MAX_RETRIES),
+        verify_after_write: t.verify_after_write.unwrap_or(true),
+        access_key_id,
+        secret_access_key,
+        session_token,
+    })
+}
+
+/// `scheme://host[:port]` → (scheme, authority without the scheme's default port).
+fn parse_endpoint(endpoint: &str) -> Result<(String, String), String> {
+    let url = url::Url::parse(endpoint).map_err(|e| format!("\"{endpoint}\" is not a URL ({e})"))?;
+    let scheme = url.scheme().to_string();
+    if scheme != "http" && scheme != "https" {
+        return Err(format!("\"{endpoint}\": the scheme must be http or https"));
+    }
+    if url.path() != "/" || url.query().is_some() || !url.username().is_empty() {
+        return Err(format!("\"{endpoint}\": give only scheme://host[:port], no path, query or user"));
+    }
+    let host = url.host_str().ok_or_else(|| format!("\"{endpoint}\" has no host"))?;
+    let authority = match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_string(),
+    };
+    Ok((scheme, authority))
+}
+
+#[cfg(test)]
+#[path = "config_tests.rs"]
+mod tests;

@@ -1,0 +1,109 @@
+//! Secrets: where they come from in the config, and a value type that never prints itself.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+/// A secret value. Debug and Display print `******`; the value is reached only by
+/// [`Secret::expose`], which the host calls when it hands the plugin its credentials.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(******)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("******")
+    }
+}
+
+/// Where a secret setting takes its value: inline, `{ env = "VAR" }` or `{ file = "/path" }`.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(untagged, deny_unknown_fields)]
+pub enum SecretSource {
+    Inline(String),
+    Env { env: String },
+    File { file: PathBuf },
+}
+
+impl fmt::Debug for SecretSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SecretSource::Inline(_) => f.write_str("Inline(******)"),
+            SecretSource::Env { env } => write!(f, "Env({env})"),
+            SecretSource::File { file } => write!(f, "File({})", file.display()),
+        }
+    }
+}
+
+/// Why a secret could not be read. Names the variable or the path, never a value.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error("environment variable {0} is not set")]
+    MissingEnv(String),
+    #[error("cannot read {path}: {source}")]
+    File { path: PathBuf, source: std::io::Error },
+}
+
+impl SecretSource {
+    /// Reads the value: the variable from the host's environment, the file with one trailing
+    /// newline trimmed. Done once per tenant at load time.
+    pub fn resolve(&self) -> Result<Secret, SecretError> {
+        match self {
+            SecretSource::Inline(value) => Ok(Secret::new(value.clone())),
+            SecretSource::Env { env } => std::env::var(env)
+                .map(Secret::new)
+                .map_err(|_| SecretError::MissingEnv(env.clone())),
+            SecretSource::File { file } => {
+                let text = std::fs::read_to_string(file)
+                    .map_err(|source| SecretError::File { path: file.clone(), source })?;
+                let value = text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(&text);
+                Ok(Secret::new(value))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_and_display_redact() {
+        let secret = Secret::new("wJalrXUtnFEMI-very-secret");
+        assert_eq!(format!("{secret:?} {secret}"), "Secret(******) ******");
+        let inline = SecretSource::Inline("wJalrXUtnFEMI-very-secret".into());
+        assert!(!format!("{inline:?}").contains("very-secret"));
+    }
+
+    #[test]
+    fn file_secrets_lose_one_trailing_newline() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s");
+        std::fs::write(&path, "abc\n\n").unwrap();
+        assert_eq!(SecretSource::File { file: path }.resolve().unwrap().expose(), "abc\n");
+    }
+
+    #[test]
+    fn errors_name_the_source_not_the_value() {
+        let missing = SecretSource::Env { env: "COFFER_SURELY_UNSET_VAR".into() }.resolve().unwrap_err();
+        assert!(missing.to_string().contains("COFFER_SURELY_UNSET_VAR"));
+        let unreadable = SecretSource::File { file: "/nonexistent/coffer".into() }.resolve().unwrap_err();
+        assert!(unreadable.to_string().contains("/nonexistent/coffer"));
+    }
+}

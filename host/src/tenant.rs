@@ -1,0 +1,138 @@
+//! One tenant's sandbox state: the Store data a call runs with. It holds the tenant's own
+//! settings and secrets (and nothing of any other tenant's), an empty WASI context (no
+//! environment, no files, no stdin), and the egress policy every outgoing request passes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{
+    Error as HttpError, RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView,
+};
+
+use crate::bindings::config;
+use crate::config::TenantSettings;
+
+/// The data of a tenant's Store.
+pub struct TenantState {
+    settings: Arc<TenantSettings>,
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    table: ResourceTable,
+    egress: Egress,
+}
+
+impl TenantState {
+    pub fn new(settings: Arc<TenantSettings>) -> Self {
+        let egress = Egress {
+            tenant: settings.name.clone(),
+            scheme: settings.scheme.clone(),
+            authority: settings.authority.clone(),
+            timeout: settings.timeout,
+        };
+        TenantState {
+            settings,
+            wasi: WasiCtxBuilder::new().build(),
+            http: WasiHttpCtx::new(),
+            table: ResourceTable::new(),
+            egress,
+        }
+    }
+}
+
+impl WasiView for TenantState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl WasiHttpView for TenantState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.egress }
+    }
+}
+
+impl config::Host for TenantState {
+    fn get_settings(&mut self) -> config::Settings {
+        let s = &self.settings;
+        config::Settings {
+            bucket: s.bucket.clone(),
+            region: s.region.clone(),
+            endpoint: s.endpoint.clone(),
+            key_prefix: s.key_prefix.clone(),
+            timeout_ms: u64::try_from(s.timeout.as_millis()).unwrap_or(u64::MAX),
+            max_retries: s.max_retries,
+            verify_after_write: s.verify_after_write,
+        }
+    }
+
+    fn get_credentials(&mut self) -> config::Credentials {
+        let s = &self.settings;
+        config::Credentials {
+            access_key_id: s.access_key_id.expose().to_string(),
+            secret_access_key: s.secret_access_key.expose().to_string(),
+            session_token: s.session_token.as_ref().map(|t| t.expose().to_string()),
+        }
+    }
+}
+
+/// The tenant's egress policy: only its own endpoint (scheme, host and port) is reachable, and
+/// every attempt is bounded by its timeout whatever the guest asked for.
+struct Egress {
+    tenant: String,
+    scheme: String,
+    authority: String,
+    timeout: Duration,
+}
+
+type SendFuture = Box<
+    dyn Future<Output = Result<(http::Response<WasiBody>, Box<dyn Future<Output = Result<(), HttpError>> + Send>), HttpError>>
+        + Send,
+>;
+
+impl Egress {
+    fn allows(&self, uri: &http::Uri) -> bool {
+        let scheme = uri.scheme_str().unwrap_or_default();
+        let authority = uri.authority().map(|a| authority_without_default_port(a, scheme)).unwrap_or_default();
+        scheme.eq_ignore_ascii_case(&self.scheme) && authority.eq_ignore_ascii_case(&self.authority)
+    }
+
+    fn clamp(&self, options: Option<RequestOptions>) -> RequestOptions {
+        let bound = |asked: Option<Duration>| Some(asked.map_or(self.timeout, |a| a.min(self.timeout)));
+        let asked = options.unwrap_or_default();
+        RequestOptions {
+            connect_timeout: bound(asked.connect_timeout),
+            first_byte_timeout: bound(asked.first_byte_timeout),
+            between_bytes_timeout: bound(asked.between_bytes_timeout),
+        }
+    }
+}
+
+fn authority_without_default_port(authority: &http::uri::Authority, scheme: &str) -> String {
+    match (authority.port_u16(), scheme) {
+        (Some(80), "http") | (Some(443), "https") => authority.host().to_string(),
+        _ => authority.as_str().to_string(),
+    }
+}
+
+impl WasiHttpHooks for Egress {
+    fn send_request(
+        &mut self,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+        fut: Box<dyn Future<Output = Result<(), HttpError>> + Send>,
+    ) -> SendFuture {
+        drop(fut);
+        if !self.allows(request.uri()) {
+            tracing::warn!(tenant = %self.tenant, uri = %request.uri(), "outgoing request denied: not the tenant's endpoint");
+            return Box::new(async { Err(HttpError::HttpRequestDenied) });
+        }
+        let options = self.clamp(options);
+        Box::new(async move {
+            use http_body_util::BodyExt;
+            let (response, io) = wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
+            Ok((response.map(BodyExt::boxed_unsync), Box::new(io) as Box<dyn Future<Output = _> + Send>))
+        })
+    }
+}
