@@ -102,6 +102,9 @@ impl Platform for WasiPlatform {
 }
 
 fn write_all(stream: &OutputStream, mut data: &[u8]) -> Result<(), String> {
+    if data.is_empty() {
+        return Ok(());
+    }
     while !data.is_empty() {
         let permitted = stream.check_write().map_err(stream_error)? as usize;
         if permitted == 0 {
@@ -112,13 +115,10 @@ fn write_all(stream: &OutputStream, mut data: &[u8]) -> Result<(), String> {
         stream.write(&data[..n]).map_err(stream_error)?;
         data = &data[n..];
     }
-    stream.flush().map_err(stream_error)?;
-    // Wait until the flush is done: check-write answers again once it is.
-    loop {
-        stream.subscribe().block();
-        if stream.check_write().map_err(stream_error)? > 0 {
-            return Ok(());
-        }
+    // Every byte is handed over; a host that closed the stream since has taken them all.
+    match stream.blocking_flush() {
+        Ok(()) | Err(StreamError::Closed) => Ok(()),
+        Err(e) => Err(stream_error(e)),
     }
 }
 

@@ -1,1 +1,202 @@
+//! Coffer's test harness: finds the S3 server to test against, or starts one, and hands the
+//! suite tenants, data and an independent client.
+//!
+//! The server comes from COFFER_TEST_S3_ENDPOINT, _REGION, _BUCKET, _ACCESS_KEY and _SECRET_KEY.
+//! Without them the suite runs against the embedded s3s-fs server and says so; with
+//! COFFER_TEST_REQUIRE_S3=1 (as CI sets it) a missing server is a failure, not a fallback.
 
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use coffer_host::config::{Config, TenantSettings};
+use coffer_host::embedded::EmbeddedS3;
+use coffer_host::{Coffer, Tenant};
+
+/// The S3 server under test.
+#[derive(Debug, Clone)]
+pub struct Server {
+    /// What it is, for the run's output: "external (…)" or "embedded s3s-fs".
+    pub kind: String,
+    pub endpoint: String,
+    pub region: String,
+    pub bucket: String,
+    pub access_key: String,
+    pub secret_key: String,
+    /// Whether this is the embedded s3s-fs server, whose known quirks some tests note.
+    pub embedded: bool,
+}
+
+/// The server for this run, found or started once.
+pub fn server() -> &'static Server {
+    static SERVER: OnceLock<Server> = OnceLock::new();
+    SERVER.get_or_init(|| {
+        let server = from_env().unwrap_or_else(start_embedded);
+        // Written past the test runner's capture, so every run says which server it used.
+        let _ = writeln!(std::io::stderr(), "coffer-tests: S3 server: {} at {}", server.kind, server.endpoint);
+        server
+    })
+}
+
+fn from_env() -> Option<Server> {
+    let var = |name: &str| std::env::var(format!("COFFER_TEST_S3_{name}")).ok().filter(|v| !v.is_empty());
+    match (var("ENDPOINT"), var("ACCESS_KEY"), var("SECRET_KEY")) {
+        (Some(endpoint), Some(access_key), Some(secret_key)) => Some(Server {
+            kind: format!("external ({})", if std::env::var_os("COFFER_TEST_GARAGE_DIR").is_some() { "Garage" } else { "COFFER_TEST_S3_ENDPOINT" }),
+            endpoint,
+            region: var("REGION").unwrap_or_else(|| "us-east-1".into()),
+            bucket: var("BUCKET").unwrap_or_else(|| "coffer-test".into()),
+            access_key,
+            secret_key,
+            embedded: false,
+        }),
+        _ => {
+            assert!(
+                std::env::var_os("COFFER_TEST_REQUIRE_S3").is_none(),
+                "COFFER_TEST_REQUIRE_S3 is set but COFFER_TEST_S3_ENDPOINT/_ACCESS_KEY/_SECRET_KEY are not"
+            );
+            None
+        }
+    }
+}
+
+/// Starts the embedded server on a thread of its own, with a runtime that lives for the whole
+/// run (each test has its own runtime, which would otherwise take the server down with it).
+fn start_embedded() -> Server {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Runtime::new().expect("a runtime for the embedded server");
+        runtime.block_on(async move {
+            let s3 = EmbeddedS3::start("coffer-test").await.expect("the embedded s3s-fs server starts");
+            tx.send(Server {
+                kind: "embedded s3s-fs (set COFFER_TEST_S3_* to test a real server)".into(),
+                endpoint: s3.endpoint.clone(),
+                region: s3.region.clone(),
+                bucket: s3.bucket.clone(),
+                access_key: s3.access_key.clone(),
+                secret_key: s3.secret_key.clone(),
+                embedded: true,
+            })
+            .unwrap();
+            std::future::pending::<()>().await;
+            drop(s3);
+        });
+    });
+    rx.recv().expect("the embedded server reports its address")
+}
+
+/// The host, with the plugin compiled once for the whole run.
+pub fn coffer() -> &'static Coffer {
+    static COFFER: OnceLock<Coffer> = OnceLock::new();
+    COFFER.get_or_init(|| Coffer::new().expect("the plugin loads"))
+}
+
+/// A key prefix no other run or test shares: `run-<pid>-<nanos>/<test>/`.
+pub fn unique_prefix(test: &str) -> String {
+    static RUN: OnceLock<String> = OnceLock::new();
+    let run = RUN.get_or_init(|| {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+        format!("run-{}-{nanos}", std::process::id())
+    });
+    format!("{run}/{test}/")
+}
+
+/// The config text of a tenant on the server under test, with `extra` lines appended.
+pub fn tenant_toml(name: &str, prefix: &str, extra: &str) -> String {
+    let s = server();
+    format!(
+        "[tenants.{name}]\nbucket = \"{}\"\nregion = \"{}\"\nendpoint = \"{}\"\naccessKey = \"{}\"\nsecretKey = \"{}\"\nkeyPrefix = \"{prefix}\"\n{extra}\n",
+        s.bucket, s.region, s.endpoint, s.access_key, s.secret_key
+    )
+}
+
+/// Settings of a tenant on the server under test, with `extra` config lines.
+pub fn settings(prefix: &str, extra: &str) -> TenantSettings {
+    Config::parse(&tenant_toml("test", prefix, extra), "test config").unwrap().tenant(None).unwrap()
+}
+
+/// A tenant on the server under test whose keys live under a prefix of its own.
+pub fn tenant(test: &str) -> (Tenant, String) {
+    let prefix = unique_prefix(test);
+    (coffer().tenant(settings(&prefix, "")), prefix)
+}
+
+/// `len` bytes, different for every seed, cheap to make (xorshift).
+pub fn blob(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        out.extend_from_slice(&state.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// The boto3 client of tests/peer, against the server under test.
+pub struct Peer;
+
+impl Peer {
+    fn command(op: &str, full_key: &str, file: &Path) -> Command {
+        let s = server();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("peer/s3peer.py");
+        let mut cmd = Command::new("python3");
+        cmd.arg(script).args([op, full_key]).arg(file);
+        cmd.env("COFFER_PEER_ENDPOINT", &s.endpoint)
+            .env("COFFER_PEER_REGION", &s.region)
+            .env("COFFER_PEER_BUCKET", &s.bucket)
+            .env("COFFER_PEER_ACCESS_KEY", &s.access_key)
+            .env("COFFER_PEER_SECRET_KEY", &s.secret_key);
+        cmd
+    }
+
+    fn run(mut cmd: Command, what: &str) -> std::process::Output {
+        let output = cmd.output().unwrap_or_else(|e| panic!("running python3 for the boto3 peer: {e}"));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            !stderr.contains("No module named 'boto3'"),
+            "the independent client needs boto3: `python3 -m pip install boto3` (scripts/test does it)"
+        );
+        assert!(output.status.success() || output.status.code() == Some(3), "{what} failed: {stderr}");
+        output
+    }
+
+    /// Stores `data` under the full object key (prefix included), as another S3 client would.
+    pub fn put(full_key: &str, data: &[u8]) {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), data).unwrap();
+        Peer::run(Peer::command("put", full_key, file.path()), &format!("boto3 put {full_key:?}"));
+    }
+
+    /// Reads the full object key with boto3; `None` when it does not exist.
+    pub fn get(full_key: &str) -> Option<Vec<u8>> {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        let output = Peer::run(Peer::command("get", full_key, file.path()), &format!("boto3 get {full_key:?}"));
+        (output.status.code() == Some(0)).then(|| std::fs::read(file.path()).unwrap())
+    }
+}
+
+/// The `coffer` binary, built (once per run, a no-op when it is fresh) beside this test binary.
+pub fn coffer_bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let exe = std::env::current_exe().unwrap();
+        let profile_dir = exe.parent().unwrap().parent().unwrap();
+        let target_dir = profile_dir.parent().unwrap();
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap())
+            .args(["build", "--quiet", "-p", "coffer-host", "--bin", "coffer", "--target-dir"])
+            .arg(target_dir);
+        if profile_dir.file_name() == Some("release".as_ref()) {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().expect("running cargo to build the coffer binary");
+        assert!(status.success(), "building the coffer binary failed");
+        profile_dir.join("coffer")
+    })
+    .clone()
+}

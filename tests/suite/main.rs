@@ -1,1 +1,8 @@
+//! Coffer's conformance suite: the plugin run through the host against a real S3 server (see
+//! tests/src/lib.rs for how the server is found). One test binary, one module per concern.
 
+mod cli;
+mod conformance;
+mod cross_client;
+mod errors;
+mod keys;

@@ -1,0 +1,55 @@
+#!/usr/bin/env python3
+"""An independent S3 client (boto3) for the cross-checks of Coffer's suite.
+
+    s3peer.py put KEY FILE      store FILE's bytes under KEY
+    s3peer.py get KEY FILE      write the object KEY to FILE; exit 3 when it does not exist
+
+The server comes from COFFER_PEER_ENDPOINT, _REGION, _BUCKET, _ACCESS_KEY, _SECRET_KEY.
+Path-style addressing, as Coffer uses.
+"""
+import os
+import sys
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+
+def client():
+    env = os.environ
+    return boto3.client(
+        "s3",
+        endpoint_url=env["COFFER_PEER_ENDPOINT"],
+        region_name=env["COFFER_PEER_REGION"],
+        aws_access_key_id=env["COFFER_PEER_ACCESS_KEY"],
+        aws_secret_access_key=env["COFFER_PEER_SECRET_KEY"],
+        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1},
+                      request_checksum_calculation="when_required",
+                      response_checksum_validation="when_required"),
+    )
+
+
+def main():
+    op, key, path = sys.argv[1:4]
+    bucket = os.environ["COFFER_PEER_BUCKET"]
+    s3 = client()
+    if op == "put":
+        with open(path, "rb") as f:
+            s3.put_object(Bucket=bucket, Key=key, Body=f.read())
+    elif op == "get":
+        try:
+            body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except ClientError as e:
+            if e.response["Error"]["Code"] in ("NoSuchKey", "404"):
+                return 3
+            raise
+        with open(path, "wb") as f:
+            f.write(body)
+    else:
+        print(f"s3peer: unknown operation {op}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+//! The `coffer` command against the server under test: put/get/rm/stat, exit codes, errors.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use coffer_tests::{blob, coffer_bin, tenant_toml, unique_prefix};
+
+struct Cli {
+    dir: tempfile::TempDir,
+}
+
+impl Cli {
+    fn new(config: &str) -> Cli {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("coffer.toml"), config).unwrap();
+        Cli { dir }
+    }
+
+    fn run(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {
+        let mut child = Command::new(coffer_bin())
+            .args(args)
+            .current_dir(self.dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        input.write_all(stdin.unwrap_or_default()).unwrap();
+        drop(input);
+        child.wait_with_output().unwrap()
+    }
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn put_get_stat_rm_with_a_config_file() {
+    let cli = Cli::new(&tenant_toml("acme", &unique_prefix("cli"), ""));
+    let data = blob(70_000, 9);
+    let put = cli.run(&["put", "mail/1 +x"], Some(&data));
+    assert!(put.status.success(), "{}", stderr(&put));
+
+    let get = cli.run(&["get", "mail/1 +x"], None);
+    assert!(get.status.success() && get.stdout == data, "{}", stderr(&get));
+
+    let range = cli.run(&["get", "mail/1 +x", "--range", "11..57"], None);
+    assert_eq!(range.stdout, &data[11..57]);
+    let tail = cli.run(&["get", "mail/1 +x", "--range", "69990.."], None);
+    assert_eq!(tail.stdout, &data[69_990..]);
+
+    std::fs::write(cli.dir.path().join("in.bin"), &data[..100]).unwrap();
+    assert!(cli.run(&["put", "from-file", "in.bin"], None).status.success());
+    assert!(cli.run(&["get", "from-file", "out.bin"], None).status.success());
+    assert_eq!(std::fs::read(cli.dir.path().join("out.bin")).unwrap(), &data[..100]);
+
+    let stat = cli.run(&["stat", "mail/1 +x"], None);
+    assert!(String::from_utf8_lossy(&stat.stdout).contains("size: 70000"), "{}", stderr(&stat));
+
+    assert!(cli.run(&["rm", "mail/1 +x"], None).status.success());
+    let gone = cli.run(&["get", "mail/1 +x"], None);
+    assert_eq!(gone.status.code(), Some(3), "a missing key exits 3");
+    assert!(stderr(&gone).contains("mail/1 +x"), "{}", stderr(&gone));
+    assert_eq!(cli.run(&["stat", "mail/1 +x"], None).status.code(), Some(3));
+}
+
+#[test]
+fn config_errors_exit_2_and_name_the_field() {
+    let bad = Cli::new(&tenant_toml("acme", "p/", "timout = \"5s\""));
+    let out = bad.run(&["stat", "k"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("timout") && stderr(&out).contains("coffer.toml"), "{}", stderr(&out));
+
+    let two = Cli::new(&format!("{}{}", tenant_toml("acme", "a/", ""), tenant_toml("beta", "b/", "")));
+    let out = two.run(&["stat", "k"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("acme, beta"), "{}", stderr(&out));
+    assert_eq!(two.run(&["--tenant", "beta", "stat", "k"], None).status.code(), Some(3));
+
+    let none = Cli::new("");
+    std::fs::remove_file(none.dir.path().join("coffer.toml")).unwrap();
+    let out = none.run(&["stat", "k"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("coffer.toml"), "{}", stderr(&out));
+
+    assert_eq!(two.run(&["frobnicate"], None).status.code(), Some(2), "usage errors exit 2");
+}
+
+#[test]
+fn other_failures_exit_1_with_one_line_naming_the_key() {
+    let cli = Cli::new(&tenant_toml("acme", "p/", "").replace("secretKey = \"", "secretKey = \"wrong"));
+    let out = cli.run(&["put", "some/key"], Some(b"x"));
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains("some/key") && err.contains("access denied"), "{err}");
+}
+
+#[test]
+fn the_demo_runs_its_round_trip() {
+    let out = Command::new(coffer_bin()).arg("demo").output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for step in ["put", "get range 11..57", "stat", "delete", "get after delete", "all steps passed"] {
+        assert!(text.contains(step), "the demo did not show {step:?}:\n{text}");
+    }
+}
