@@ -86,6 +86,12 @@ fn start_embedded() -> Server {
     rx.recv().expect("the embedded server reports its address")
 }
 
+/// Prints a note past the test runner's capture, so that what a run could not check on this
+/// server shows in its output even when the test passes.
+pub fn note(test: &str, message: &str) {
+    let _ = writeln!(std::io::stderr(), "coffer-tests: note: {test}: {message}");
+}
+
 /// The host, with the plugin compiled once for the whole run.
 pub fn coffer() -> &'static Coffer {
     static COFFER: OnceLock<Coffer> = OnceLock::new();

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use coffer_host::StoreError;
 use coffer_host::config::Config;
-use coffer_tests::{coffer, server, settings, tenant_toml, unique_prefix};
+use coffer_tests::{coffer, note, server, settings, tenant_toml, unique_prefix};
 
 #[tokio::test]
 async fn a_wrong_secret_is_access_denied_at_once() {
@@ -24,10 +24,14 @@ async fn a_missing_bucket_is_named() {
     let s = server();
     let text = tenant_toml("t", "", "").replace(&format!("bucket = \"{}\"", s.bucket), "bucket = \"coffer-no-such-bucket\"");
     let store = coffer().tenant(Config::parse(&text, "t").unwrap().tenant(None).unwrap());
-    for result in [store.put("k", b"x".to_vec()).await.map(|_| ()), store.get("k", None).await.map(|_| ())] {
+    if server().embedded {
+        // s3s-fs answers a missing bucket like a missing key, and creates it on the first PUT.
+        note("a_missing_bucket_is_named", "s3s-fs does not report missing buckets; checked on real servers only");
+        return;
+    }
+    for result in [store.get("k", None).await.map(|_| ()), store.put("k", b"x".to_vec()).await] {
         let error = result.unwrap_err();
-        assert!(error.to_string().contains("coffer-no-such-bucket"), "{error}");
-        assert!(!matches!(error, StoreError::Unavailable(_) | StoreError::Timeout(_)), "{error}");
+        assert!(matches!(error, StoreError::InvalidConfig(ref m) if m.contains("coffer-no-such-bucket")), "{error}");
     }
 }
 
