@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::credentials::{self, EnvLookup};
+use crate::regions;
 use crate::secret::{Secret, SecretError, SecretSource};
 
 /// The region used when a tenant names none.
@@ -34,6 +36,7 @@ pub struct TenantConfig {
     pub secret_key: Option<SecretSource>,
     pub session_token: Option<SecretSource>,
     pub security_token: Option<SecretSource>,
+    pub profile: Option<String>,
     #[serde(default)]
     pub key_prefix: String,
     pub timeout: Option<String>,
@@ -112,7 +115,7 @@ impl Config {
             None if known.is_empty() => return Err(ConfigError::NoTenant { origin }),
             None => return Err(ConfigError::AmbiguousTenant { origin, known }),
         };
-        validate(&self.origin, &name, &self.file.tenants[&name])
+        validate(&self.origin, &name, &self.file.tenants[&name], &credentials::process_env)
     }
 
     /// Every tenant, each validated on its own: one bad tenant does not stop the others.
@@ -120,7 +123,7 @@ impl Config {
         self.file
             .tenants
             .iter()
-            .map(|(name, tenant)| (name.clone(), validate(&self.origin, name, tenant)))
+            .map(|(name, tenant)| (name.clone(), validate(&self.origin, name, tenant, &credentials::process_env)))
             .collect()
     }
 }
@@ -135,8 +138,8 @@ fn location(text: &str, span: Option<std::ops::Range<usize>>) -> String {
     }
 }
 
-/// Checks one tenant and resolves its secrets.
-pub fn validate(origin: &str, name: &str, t: &TenantConfig) -> Result<TenantSettings, ConfigError> {
+/// Checks one tenant and resolves its secrets, reading the host's environment through `env`.
+pub fn validate(origin: &str, name: &str, t: &TenantConfig, env: EnvLookup<'_>) -> Result<TenantSettings, ConfigError> {
     let field_error = |field: &'static str, message: String| ConfigError::Field {
         origin: origin.to_string(),
         tenant: name.to_string(),
@@ -144,7 +147,7 @@ pub fn validate(origin: &str, name: &str, t: &TenantConfig) -> Result<TenantSett
         message,
     };
     let secret = |field: &'static str, source: &SecretSource| {
-        source.resolve().map_err(|source| ConfigError::Secret {
+        source.resolve_with(env).map_err(|source| ConfigError::Secret {
             origin: origin.to_string(),
             tenant: name.to_string(),
             field,
@@ -161,7 +164,16 @@ pub fn validate(origin: &str, name: &str, t: &TenantConfig) -> Result<TenantSett
     }
     let endpoint = match &t.endpoint {
         Some(endpoint) => endpoint.clone(),
-        None => format!("https://s3.{region}.amazonaws.com"),
+        None if regions::is_known(&region) => regions::aws_endpoint(&region),
+        None => {
+            return Err(field_error(
+                "region",
+                format!(
+                    "\"{region}\" is not an AWS region; did you mean \"{}\"? (for another S3 service, set endpoint too)",
+                    regions::nearest(&region)
+                ),
+            ));
+        }
     };
     let (scheme, authority) = parse_endpoint(&endpoint).map_err(|m| field_error("endpoint", m))?;
 
@@ -172,19 +184,35 @@ pub fn validate(origin: &str, name: &str, t: &TenantConfig) -> Result<TenantSett
         return Err(field_error("timeout", "must be more than zero".into()));
     }
 
-    let access_key_id = match &t.access_key {
-        Some(source) => secret("accessKey", source)?,
-        None => return Err(field_error("accessKey", "is required".into())),
+    let found = match (&t.access_key, &t.secret_key) {
+        (Some(access), Some(secret_key)) => credentials::Credentials {
+            access_key_id: secret("accessKey", access)?,
+            secret_access_key: secret("secretKey", secret_key)?,
+            session_token: None,
+            source: "the config".into(),
+        },
+        (Some(_), None) => return Err(field_error("secretKey", "is required with accessKey".into())),
+        (None, Some(_)) => return Err(field_error("accessKey", "is required with secretKey".into())),
+        (None, None) => match &t.profile {
+            Some(profile) => credentials::from_profile(profile, env).map_err(|m| field_error("profile", m))?,
+            None => match credentials::from_environment(env) {
+                Some(found) => found,
+                None => credentials::from_profile(&credentials::default_profile(env), env).map_err(|m| {
+                    field_error(
+                        "accessKey",
+                        format!("not in the config, nor in AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, nor a profile: {m}"),
+                    )
+                })?,
+            },
+        },
     };
-    let secret_access_key = match &t.secret_key {
-        Some(source) => secret("secretKey", source)?,
-        None => return Err(field_error("secretKey", "is required".into())),
-    };
+    // A token set in the config wins over one found with the keys.
     let session_token = match (&t.session_token, &t.security_token) {
         (Some(source), _) => Some(secret("sessionToken", source)?),
         (None, Some(source)) => Some(secret("securityToken", source)?),
-        (None, None) => None,
+        (None, None) => found.session_token,
     };
+    let (access_key_id, secret_access_key) = (found.access_key_id, found.secret_access_key);
 
     Ok(TenantSettings {
         name: name.to_string(),

@@ -60,3 +60,58 @@ fn the_default_tenant_is_the_only_one_else_they_are_listed() {
     assert!(e.contains("gamma") && e.contains("acme, beta"), "{e}");
     assert_eq!(config.tenant(Some("beta")).unwrap().bucket, "b");
 }
+
+fn parse_with_env(text: &str, vars: &[(&str, &str)]) -> Result<TenantSettings, ConfigError> {
+    let vars: std::collections::BTreeMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let env = move |name: &str| vars.get(name).cloned();
+    let config = Config::parse(text, "c.toml").unwrap();
+    let (name, tenant) = config.file.tenants.iter().next().unwrap();
+    validate("c.toml", name, tenant, &env)
+}
+
+#[test]
+fn an_unknown_aws_region_suggests_the_nearest_and_any_name_goes_with_an_endpoint() {
+    let e = Config::parse("[tenants.a]\nbucket = \"b\"\nregion = \"us-est-1\"\naccessKey = \"k\"\nsecretKey = \"s\"\n", "c")
+        .unwrap()
+        .tenant(None)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("region") && e.contains("\"us-east-1\""), "{e}");
+    assert_eq!(Config::parse(GOOD, "c").unwrap().tenant(None).unwrap().region, "garage");
+    let r2 = GOOD.replace("\"garage\"", "\"auto\"");
+    assert_eq!(Config::parse(&r2, "c").unwrap().tenant(None).unwrap().region, "auto");
+}
+
+#[test]
+fn credentials_come_from_config_then_profile_then_environment_then_default_profile() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("credentials");
+    std::fs::write(&file, "[default]\naws_access_key_id = AKIDDEFAULT\naws_secret_access_key = sd\n[mail]\naws_access_key_id = AKIDMAIL\naws_secret_access_key = sm\naws_session_token = tm\n").unwrap();
+    let file = file.display().to_string();
+    let bare = "[tenants.a]\nbucket = \"b\"\nregion = \"garage\"\nendpoint = \"http://127.0.0.1:3900\"\n";
+    let env_keys = [("AWS_SHARED_CREDENTIALS_FILE", file.as_str()), ("AWS_ACCESS_KEY_ID", "AKIDENV"), ("AWS_SECRET_ACCESS_KEY", "se")];
+
+    // 1. The config's own keys win over everything.
+    let t = parse_with_env(GOOD, &env_keys).unwrap();
+    assert_eq!(t.access_key_id.expose(), "GK123");
+    // 2. An explicit profile wins over the environment.
+    let t = parse_with_env(&format!("{bare}profile = \"mail\"\n"), &env_keys).unwrap();
+    assert_eq!((t.access_key_id.expose(), t.session_token.as_ref().unwrap().expose()), ("AKIDMAIL", "tm"));
+    // A token set in the config wins over the profile's.
+    let t = parse_with_env(&format!("{bare}profile = \"mail\"\nsessionToken = \"cfg\"\nsecurityToken = \"other\"\n"), &env_keys).unwrap();
+    assert_eq!(t.session_token.unwrap().expose(), "cfg");
+    // 3. Then the environment.
+    assert_eq!(parse_with_env(bare, &env_keys).unwrap().access_key_id.expose(), "AKIDENV");
+    // 4. Then AWS_PROFILE, else default.
+    let only_file = [("AWS_SHARED_CREDENTIALS_FILE", file.as_str())];
+    assert_eq!(parse_with_env(bare, &only_file).unwrap().access_key_id.expose(), "AKIDDEFAULT");
+    let with_profile = [("AWS_SHARED_CREDENTIALS_FILE", file.as_str()), ("AWS_PROFILE", "mail")];
+    assert_eq!(parse_with_env(bare, &with_profile).unwrap().access_key_id.expose(), "AKIDMAIL");
+    // Nothing anywhere: the error names the field and where it looked, never a value.
+    let e = parse_with_env(bare, &[("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/creds")]).unwrap_err().to_string();
+    assert!(e.contains("accessKey") && e.contains("/nonexistent/creds"), "{e}");
+    let e = parse_with_env(&format!("{bare}profile = \"nope\"\n"), &only_file).unwrap_err().to_string();
+    assert!(e.contains("profile") && e.contains("[nope]"), "{e}");
+    let half = format!("{bare}accessKey = \"k\"\n");
+    assert!(parse_with_env(&half, &[]).unwrap_err().to_string().contains("secretKey"));
+}

@@ -14,9 +14,12 @@
 mod bindings;
 mod cache;
 pub mod config;
+pub mod credentials;
 pub mod embedded;
+pub mod regions;
 mod error;
 pub mod secret;
+pub mod stalwart;
 mod tenant;
 
 use std::ops::Range;

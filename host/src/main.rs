@@ -20,6 +20,10 @@ struct Cli {
     /// The tenant to use; the only one in the config when not given.
     #[arg(long, global = true)]
     tenant: Option<String>,
+    /// KEY is hex bytes, stored under Stalwart's name for them (base32 with Stalwart's alphabet),
+    /// so blobs a Stalwart server wrote to the bucket are found where it put them.
+    #[arg(long, global = true)]
+    hex_key: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -76,7 +80,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("COFFER_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,s3s=off")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("coffer_host=warn")),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -103,16 +107,26 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     let settings = config.tenant(cli.tenant.as_deref()).map_err(|e| Failure::Config(e.to_string()))?;
     let coffer = Coffer::new().map_err(|e| Failure::Other(format!("loading the plugin: {e:#}")))?;
     let tenant = coffer.tenant(settings);
+    let object_key = |key: String| -> Result<String, Failure> {
+        if cli.hex_key {
+            coffer_host::stalwart::object_name_of_hex(&key).map_err(|m| Failure::Config(format!("--hex-key: {m}")))
+        } else {
+            Ok(key)
+        }
+    };
     match cli.command {
-        Command::Put { key, file } => put(&tenant, &key, file).await,
-        Command::Get { key, file, range } => get(&tenant, &key, file, range).await,
+        Command::Put { key, file } => put(&tenant, &object_key(key)?, file).await,
+        Command::Get { key, file, range } => get(&tenant, &object_key(key)?, file, range).await,
         Command::Rm { key } => {
+            let key = object_key(key)?;
             if !tenant.delete(&key).await? {
                 eprintln!("coffer: key \"{key}\" did not exist");
             }
             Ok(())
         }
-        Command::Stat { key } => match tenant.stat(&key).await? {
+        Command::Stat { key } => {
+            let key = object_key(key)?;
+            match tenant.stat(&key).await? {
             Some(info) => {
                 println!("size: {}", info.size);
                 println!("etag: {}", info.etag);
@@ -122,7 +136,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 Ok(())
             }
             None => Err(Failure::Missing(format!("key \"{key}\" does not exist"))),
-        },
+            }
+        }
         Command::Demo => unreachable!("handled above"),
     }
 }

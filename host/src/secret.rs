@@ -64,11 +64,14 @@ impl SecretSource {
     /// Reads the value: the variable from the host's environment, the file with one trailing
     /// newline trimmed. Done once per tenant at load time.
     pub fn resolve(&self) -> Result<Secret, SecretError> {
+        self.resolve_with(&crate::credentials::process_env)
+    }
+
+    /// [`SecretSource::resolve`] with `env` standing for the host's environment.
+    pub fn resolve_with(&self, env: crate::credentials::EnvLookup<'_>) -> Result<Secret, SecretError> {
         match self {
             SecretSource::Inline(value) => Ok(Secret::new(value.clone())),
-            SecretSource::Env { env } => std::env::var(env)
-                .map(Secret::new)
-                .map_err(|_| SecretError::MissingEnv(env.clone())),
+            SecretSource::Env { env: var } => env(var).map(Secret::new).ok_or_else(|| SecretError::MissingEnv(var.clone())),
             SecretSource::File { file } => {
                 let text = std::fs::read_to_string(file)
                     .map_err(|source| SecretError::File { path: file.clone(), source })?;

@@ -3,10 +3,12 @@
 
     s3peer.py put KEY FILE      store FILE's bytes under KEY
     s3peer.py get KEY FILE      write the object KEY to FILE; exit 3 when it does not exist
+    s3peer.py stalwart-name HEX -   print Stalwart's object name for the key bytes HEX
 
 The server comes from COFFER_PEER_ENDPOINT, _REGION, _BUCKET, _ACCESS_KEY, _SECRET_KEY.
 Path-style addressing, as Coffer uses.
 """
+import base64
 import os
 import sys
 
@@ -29,8 +31,18 @@ def client():
     )
 
 
+def stalwart_name(key_bytes):
+    """Stalwart's name for a blob: RFC 4648 base32 without padding, in Stalwart's alphabet."""
+    rfc = base64.b32encode(key_bytes).decode().rstrip("=")
+    return rfc.translate(str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567",
+                                       "abcdefghijklmnopqrstuvwxyz792013"))
+
+
 def main():
     op, key, path = sys.argv[1:4]
+    if op == "stalwart-name":
+        print(stalwart_name(bytes.fromhex(key)))
+        return 0
     bucket = os.environ["COFFER_PEER_BUCKET"]
     s3 = client()
     if op == "put":

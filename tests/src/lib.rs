@@ -177,6 +177,12 @@ impl Peer {
         Peer::run(Peer::command("put", full_key, file.path()), &format!("boto3 put {full_key:?}"));
     }
 
+    /// Stalwart's object name for `key`, computed by Python's base64 module (not by Coffer).
+    pub fn stalwart_name(key: &[u8]) -> String {
+        let output = Peer::run(Peer::command("stalwart-name", &hex::encode(key), Path::new("-")), "stalwart-name");
+        String::from_utf8(output.stdout).unwrap().trim().to_string()
+    }
+
     /// Reads the full object key with boto3; `None` when it does not exist.
     pub fn get(full_key: &str) -> Option<Vec<u8>> {
         let file = tempfile::NamedTempFile::new().unwrap();

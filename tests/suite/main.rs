@@ -6,3 +6,4 @@ mod conformance;
 mod cross_client;
 mod errors;
 mod keys;
+mod settings;

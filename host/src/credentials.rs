@@ -1,0 +1,132 @@
+//! Where a tenant's credentials come from when its config does not give them, resolved by the
+//! host once per tenant at load time. In order:
+//!
+//! 1. `accessKey` / `secretKey` (and `sessionToken` / `securityToken`) in the tenant's config;
+//! 2. the tenant's `profile` in the shared credentials file;
+//! 3. AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN from the host's environment;
+//! 4. the profile AWS_PROFILE names, else `default`, in the shared credentials file.
+//!
+//! The shared credentials file is AWS_SHARED_CREDENTIALS_FILE, else `~/.aws/credentials`: INI
+//! sections `[NAME]` with `aws_access_key_id`, `aws_secret_access_key`, `aws_session_token`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use crate::secret::Secret;
+
+/// A set of credentials, wherever it came from.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub access_key_id: Secret,
+    pub secret_access_key: Secret,
+    pub session_token: Option<Secret>,
+    /// Where they were found, for messages: "the config", "profile \"x\" in /path", ...
+    pub source: String,
+}
+
+/// Reads a variable of the host's environment (or a test's stand-in for it).
+pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// The process environment.
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// The credentials of profile `name` (steps 2 and 4).
+pub fn from_profile(name: &str, env: EnvLookup<'_>) -> Result<Credentials, String> {
+    let path = shared_credentials_file(env).ok_or("no credentials file: set AWS_SHARED_CREDENTIALS_FILE or HOME")?;
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let sections = parse_ini(&text);
+    let section = sections
+        .get(name)
+        .ok_or_else(|| format!("no profile [{name}] in {}", path.display()))?;
+    let field = |key: &str| section.get(key).filter(|v| !v.is_empty()).cloned();
+    let missing = |key: &str| format!("profile [{name}] in {} has no {key}", path.display());
+    Ok(Credentials {
+        access_key_id: Secret::new(field("aws_access_key_id").ok_or_else(|| missing("aws_access_key_id"))?),
+        secret_access_key: Secret::new(field("aws_secret_access_key").ok_or_else(|| missing("aws_secret_access_key"))?),
+        session_token: field("aws_session_token").map(Secret::new),
+        source: format!("profile \"{name}\" in {}", path.display()),
+    })
+}
+
+/// AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (step 3), when both are set.
+pub fn from_environment(env: EnvLookup<'_>) -> Option<Credentials> {
+    Some(Credentials {
+        access_key_id: Secret::new(env("AWS_ACCESS_KEY_ID")?),
+        secret_access_key: Secret::new(env("AWS_SECRET_ACCESS_KEY")?),
+        session_token: env("AWS_SESSION_TOKEN").map(Secret::new),
+        source: "the AWS_* environment variables".into(),
+    })
+}
+
+/// The profile steps 4 uses: AWS_PROFILE, else `default`.
+pub fn default_profile(env: EnvLookup<'_>) -> String {
+    env("AWS_PROFILE").unwrap_or_else(|| "default".into())
+}
+
+fn shared_credentials_file(env: EnvLookup<'_>) -> Option<PathBuf> {
+    env("AWS_SHARED_CREDENTIALS_FILE")
+        .map(PathBuf::from)
+        .or_else(|| env("HOME").map(|home| PathBuf::from(home).join(".aws/credentials")))
+}
+
+/// `[section]` and `key = value` lines; `#` and `;` start comments.
+fn parse_ini(text: &str) -> BTreeMap<String, BTreeMap<String, String>> {
+    let mut sections: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    let mut current: Option<String> = None;
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+            continue;
+        }
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            let name = name.trim().strip_prefix("profile ").unwrap_or(name.trim()).trim().to_string();
+            sections.entry(name.clone()).or_default();
+            current = Some(name);
+        } else if let (Some(section), Some((key, value))) = (&current, line.split_once('=')) {
+            sections.get_mut(section).unwrap().insert(key.trim().to_ascii_lowercase(), value.trim().to_string());
+        }
+    }
+    sections
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FILE: &str = "# shared credentials\n[default]\naws_access_key_id = AKIDDEFAULT\naws_secret_access_key = default-secret\n\n[mail]\naws_access_key_id=AKIDMAIL\naws_secret_access_key=mail-secret\naws_session_token = mail-token\n";
+
+    fn env_with(file: &std::path::Path, extra: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let mut vars: BTreeMap<String, String> = extra.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        vars.insert("AWS_SHARED_CREDENTIALS_FILE".into(), file.display().to_string());
+        move |name| vars.get(name).cloned()
+    }
+
+    #[test]
+    fn profiles_are_read_from_the_shared_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("credentials");
+        std::fs::write(&path, FILE).unwrap();
+        let env = env_with(&path, &[]);
+        let mail = from_profile("mail", &env).unwrap();
+        assert_eq!(mail.access_key_id.expose(), "AKIDMAIL");
+        assert_eq!(mail.secret_access_key.expose(), "mail-secret");
+        assert_eq!(mail.session_token.as_ref().unwrap().expose(), "mail-token");
+        assert_eq!(from_profile("default", &env).unwrap().session_token, None);
+        let missing = from_profile("nope", &env).unwrap_err();
+        assert!(missing.contains("[nope]") && missing.contains("credentials"), "{missing}");
+        assert!(!format!("{mail:?}").contains("mail-secret"));
+    }
+
+    #[test]
+    fn environment_credentials_need_both_keys_and_aws_profile_picks_the_profile() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("credentials");
+        let env = env_with(&path, &[("AWS_ACCESS_KEY_ID", "AKIDENV")]);
+        assert!(from_environment(&env).is_none());
+        let env = env_with(&path, &[("AWS_ACCESS_KEY_ID", "AKIDENV"), ("AWS_SECRET_ACCESS_KEY", "env-secret")]);
+        assert_eq!(from_environment(&env).unwrap().access_key_id.expose(), "AKIDENV");
+        assert_eq!(default_profile(&env), "default");
+        assert_eq!(default_profile(&env_with(&path, &[("AWS_PROFILE", "mail")])), "mail");
+    }
+}

@@ -1,0 +1,150 @@
+//! Settings that reach the server: Stalwart's object layout, credentials from a profile or the
+//! environment. Each test fails if the setting were ignored.
+
+use std::process::Command;
+
+use coffer_tests::{Peer, blob, coffer_bin, server, unique_prefix};
+
+/// A config for the server under test without keys, so they must come from elsewhere.
+fn keyless_config(prefix: &str, extra: &str) -> String {
+    let s = server();
+    format!(
+        "[tenants.t]\nbucket = \"{}\"\nregion = \"{}\"\nendpoint = \"{}\"\nkeyPrefix = \"{prefix}\"\n{extra}\n",
+        s.bucket, s.region, s.endpoint
+    )
+}
+
+fn coffer_in(dir: &std::path::Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(coffer_bin());
+    cmd.args(args).current_dir(dir);
+    for var in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_SHARED_CREDENTIALS_FILE"] {
+        cmd.env_remove(var);
+    }
+    cmd.env("HOME", dir);
+    cmd
+}
+
+#[test]
+fn stalwart_layout_is_shared_with_an_independent_client() {
+    let s = server();
+    let prefix = unique_prefix("stalwart-layout");
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        "[tenants.t]\nbucket = \"{}\"\nregion = \"{}\"\nendpoint = \"{}\"\naccessKey = \"{}\"\nsecretKey = \"{}\"\nkeyPrefix = \"{prefix}\"\n",
+        s.bucket, s.region, s.endpoint, s.access_key, s.secret_key
+    );
+    std::fs::write(dir.path().join("coffer.toml"), config).unwrap();
+
+    // A blob written by "Stalwart" (boto3 with Python's base32), read by Coffer with --hex-key.
+    let hash = blob(32, 31);
+    let name = Peer::stalwart_name(&hash);
+    assert_eq!(name.len(), 52);
+    assert_eq!(name, coffer_host::stalwart::object_name(&hash));
+    let data = blob(4096, 32);
+    Peer::put(&format!("{prefix}{name}"), &data);
+    let out = coffer_in(dir.path(), &["--hex-key", "get", &hex::encode(&hash)]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.stdout, data);
+
+    // And the reverse: what Coffer stores with --hex-key is where Stalwart looks.
+    let other = blob(32, 33);
+    let mut child = coffer_in(dir.path(), &["--hex-key", "put", &hex::encode(&other)])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"stalwart blob").unwrap();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(Peer::get(&format!("{prefix}{}", Peer::stalwart_name(&other))).as_deref(), Some(&b"stalwart blob"[..]));
+
+    let bad = coffer_in(dir.path(), &["--hex-key", "get", "not-hex"]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn credentials_from_a_profile_and_from_the_environment_reach_the_server() {
+    let s = server();
+    let dir = tempfile::tempdir().unwrap();
+    let creds = dir.path().join("credentials");
+    std::fs::write(
+        &creds,
+        format!(
+            "[mail]\naws_access_key_id = {}\naws_secret_access_key = {}\n[wrong]\naws_access_key_id = {}\naws_secret_access_key = not-it\n",
+            s.access_key, s.secret_key, s.access_key
+        ),
+    )
+    .unwrap();
+    let prefix = unique_prefix("credentials");
+
+    std::fs::write(dir.path().join("coffer.toml"), keyless_config(&prefix, "profile = \"mail\"")).unwrap();
+    let put = coffer_in(dir.path(), &["put", "from-profile", "credentials"])
+        .env("AWS_SHARED_CREDENTIALS_FILE", &creds)
+        .output()
+        .unwrap();
+    assert!(put.status.success(), "{}", String::from_utf8_lossy(&put.stderr));
+    assert!(Peer::get(&format!("{prefix}from-profile")).is_some());
+
+    // The profile really is what signs: the wrong one is refused.
+    std::fs::write(dir.path().join("coffer.toml"), keyless_config(&prefix, "profile = \"wrong\"")).unwrap();
+    let refused = coffer_in(dir.path(), &["stat", "from-profile"])
+        .env("AWS_SHARED_CREDENTIALS_FILE", &creds)
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(!String::from_utf8_lossy(&refused.stderr).contains("not-it"), "no secret in errors");
+
+    // Without keys or profile: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
+    std::fs::write(dir.path().join("coffer.toml"), keyless_config(&prefix, "")).unwrap();
+    let stat = coffer_in(dir.path(), &["stat", "from-profile"])
+        .env("AWS_ACCESS_KEY_ID", &s.access_key)
+        .env("AWS_SECRET_ACCESS_KEY", &s.secret_key)
+        .output()
+        .unwrap();
+    assert!(stat.status.success(), "{}", String::from_utf8_lossy(&stat.stderr));
+
+    // And with nothing anywhere, a config error that says where it looked.
+    let nothing = coffer_in(dir.path(), &["stat", "from-profile"]).output().unwrap();
+    assert_eq!(nothing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&nothing.stderr).contains("accessKey"));
+}
+
+#[test]
+fn no_secret_appears_in_errors_or_trace_logs_from_any_source() {
+    let s = server();
+    let dir = tempfile::tempdir().unwrap();
+    let file_secret = dir.path().join("secret");
+    std::fs::write(&file_secret, "file-secret-4a7c1e\n").unwrap();
+    let creds = dir.path().join("credentials");
+    std::fs::write(&creds, "[p]\naws_access_key_id = AKIDPROFILE\naws_secret_access_key = profile-secret-93b2\naws_session_token = profile-token-5d1e\n").unwrap();
+    let prefix = unique_prefix("redaction");
+    let base = keyless_config(&prefix, "");
+    // One config per secret source; each signs with a wrong secret, so every call fails and
+    // logs and errors are as talkative as they get.
+    let cases = [
+        (format!("{base}accessKey = \"{}\"\nsecretKey = \"inline-secret-0f3a\"\nsessionToken = \"inline-token-77c2\"\n", s.access_key), vec![]),
+        (format!("{base}accessKey = \"{}\"\nsecretKey = {{ env = \"COFFER_RT_SECRET\" }}\nsecurityToken = {{ env = \"COFFER_RT_TOKEN\" }}\n", s.access_key), vec![]),
+        (format!("{base}accessKey = \"{}\"\nsecretKey = {{ file = \"{}\" }}\n", s.access_key, file_secret.display()), vec![]),
+        (format!("{base}profile = \"p\"\n"), vec![("AWS_SHARED_CREDENTIALS_FILE", creds.display().to_string())]),
+        (base.clone(), vec![("AWS_ACCESS_KEY_ID", s.access_key.clone()), ("AWS_SECRET_ACCESS_KEY", "environment-secret-61f0".into()), ("AWS_SESSION_TOKEN", "environment-token-2b9d".into())]),
+    ];
+    let secrets = [
+        "inline-secret-0f3a", "inline-token-77c2", "env-secret-c3d9", "env-token-8e41", "file-secret-4a7c1e",
+        "profile-secret-93b2", "profile-token-5d1e", "environment-secret-61f0", "environment-token-2b9d",
+    ];
+    for (config, env) in cases {
+        std::fs::write(dir.path().join("coffer.toml"), &config).unwrap();
+        for args in [&["stat", "k"][..], &["put", "k", "coffer.toml"][..]] {
+            let mut cmd = coffer_in(dir.path(), args);
+            cmd.env("COFFER_LOG", "trace").env("COFFER_RT_SECRET", "env-secret-c3d9").env("COFFER_RT_TOKEN", "env-token-8e41");
+            for (k, v) in &env {
+                cmd.env(k, v);
+            }
+            let out = cmd.output().unwrap();
+            assert_eq!(out.status.code(), Some(1), "a wrong secret fails: {}", String::from_utf8_lossy(&out.stderr));
+            let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+            assert!(text.len() > 200, "trace logging is on: {text}");
+            for secret in secrets {
+                assert!(!text.contains(secret), "{secret} leaked with config:\n{config}\n{text}");
+            }
+        }
+    }
+}
