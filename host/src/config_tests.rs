@@ -115,3 +115,38 @@ fn credentials_come_from_config_then_profile_then_environment_then_default_profi
     let half = format!("{bare}accessKey = \"k\"\n");
     assert!(parse_with_env(&half, &[]).unwrap_err().to_string().contains("secretKey"));
 }
+
+#[test]
+fn readme_examples_are_valid_configs() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let mut blocks = 0;
+    let mut rest = readme.as_str();
+    while let Some(start) = rest.find("```toml\n") {
+        let body = &rest[start + 8..];
+        let end = body.find("```").expect("a closed toml block");
+        let text = &body[..end];
+        rest = &body[end + 3..];
+        let config = Config::parse(text, "README.md").unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert!(!config.file.tenants.is_empty(), "a README example has no tenant:\n{text}");
+        // Secrets from env and files, and profiles, are stood in for: the shape is what is checked.
+        let dir = tempfile::tempdir().unwrap();
+        let creds = dir.path().join("credentials");
+        std::fs::write(&creds, "[mail]\naws_access_key_id = a\naws_secret_access_key = b\n").unwrap();
+        let creds = creds.display().to_string();
+        let env = move |name: &str| match name {
+            "AWS_SHARED_CREDENTIALS_FILE" => Some(creds.clone()),
+            _ => Some("stand-in".to_string()),
+        };
+        for (name, tenant) in &config.file.tenants {
+            let mut tenant = tenant.clone();
+            for source in [&mut tenant.access_key, &mut tenant.secret_key] {
+                if let Some(crate::secret::SecretSource::File { .. }) = source {
+                    *source = Some(crate::secret::SecretSource::Inline("stand-in".into()));
+                }
+            }
+            validate("README.md", name, &tenant, &env).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        }
+        blocks += 1;
+    }
+    assert!(blocks >= 6, "the README's examples were not found ({blocks})");
+}
