@@ -205,10 +205,10 @@ impl<P: Platform> Client<P> {
         loop {
             let outcome = self.send_once(method, &path, &extra_headers, body, &payload_sha256);
             let error = match outcome {
-                Ok(response) if is_transient_status(response.status) => {
-                    self.failure(&response, method, key)
-                }
-                other => return other,
+                Ok(response) if is_transient_status(response.status) => self.failure(&response, method, key),
+                Ok(response) => return Ok(response),
+                // The network failed (refused, reset, timed out): as transient as a 503.
+                Err(error) => error,
             };
             if !retry::should_retry(&error, attempt, self.settings.max_retries) {
                 return Err(error);

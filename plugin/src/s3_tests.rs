@@ -26,7 +26,11 @@ impl Platform for &Scripted {
     fn send(&self, request: &HttpRequest<'_>, _timeout_ms: u64) -> Result<HttpResponse, StoreError> {
         self.sent.borrow_mut().push((request.method.to_string(), request.path_and_query.clone(), request.headers.clone()));
         let (status, headers, body) = self.answers.borrow_mut().pop().expect("an answer is scripted");
-        Ok(HttpResponse { status, headers, body })
+        match status {
+            // Status 0 scripts a transport failure: the attempt timed out.
+            0 => Err(StoreError::Timeout("scripted timeout".into())),
+            _ => Ok(HttpResponse { status, headers, body }),
+        }
     }
     fn unix_time(&self) -> u64 {
         1_369_353_600
@@ -133,4 +137,15 @@ fn bad_keys_and_endpoints_are_named() {
     assert_eq!(split_endpoint("http://127.0.0.1:3900").unwrap().1, "127.0.0.1:3900");
     assert!(matches!(split_endpoint("ftp://x"), Err(StoreError::InvalidConfig(m)) if m.contains("ftp://x")));
     assert!(split_endpoint("http://host/path").is_err());
+}
+
+#[test]
+fn transport_failures_are_retried_up_to_max_retries() {
+    let flaky = Scripted::new(vec![(0, vec![], ""), (0, vec![], ""), (200, vec![], "ok")]);
+    assert_eq!(client(&flaky, 2).get("k", None).unwrap(), Some(b"ok".to_vec()));
+    assert_eq!(flaky.sent.borrow().len(), 3);
+
+    let dead = Scripted::new(vec![(0, vec![], ""), (0, vec![], "")]);
+    assert!(matches!(client(&dead, 1).get("k", None), Err(StoreError::Timeout(_))));
+    assert_eq!(dead.sent.borrow().len(), 2);
 }

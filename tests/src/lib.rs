@@ -10,6 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+mod stall;
+
+pub use stall::StallProxy;
+
 use coffer_host::config::{Config, TenantSettings};
 use coffer_host::embedded::EmbeddedS3;
 use coffer_host::{Coffer, Tenant};

@@ -148,3 +148,31 @@ fn no_secret_appears_in_errors_or_trace_logs_from_any_source() {
         }
     }
 }
+
+/// A tenant whose endpoint is a stalling proxy in front of the server under test.
+fn stalled_tenant(proxy: &coffer_tests::StallProxy, extra: &str) -> coffer_host::Tenant {
+    let text = coffer_tests::tenant_toml("t", &unique_prefix("stalled"), extra).replace(&server().endpoint, &proxy.endpoint);
+    let settings = coffer_host::config::Config::parse(&text, "t").unwrap().tenant(None).unwrap();
+    coffer_tests::coffer().tenant(settings)
+}
+
+#[tokio::test]
+async fn timeout_bounds_each_attempt_and_max_retries_the_number_of_attempts() {
+    use std::time::{Duration, Instant};
+    let proxy = coffer_tests::StallProxy::start(&server().endpoint);
+    let store = stalled_tenant(&proxy, "timeout = \"700ms\"\nmaxRetries = 2");
+    let started = Instant::now();
+    let error = store.get("k", None).await.unwrap_err();
+    let elapsed = started.elapsed();
+    assert!(matches!(error, coffer_host::StoreError::Timeout(_)), "{error}");
+    assert_eq!(proxy.connections(), 3, "maxRetries = 2: one attempt and two retries");
+    // Three attempts of 700 ms, plus at most 100 + 200 ms of backoff, plus slack; the default
+    // 30 s timeout would blow far past this.
+    assert!(elapsed >= Duration::from_millis(3 * 700), "{elapsed:?}");
+    assert!(elapsed < Duration::from_millis(3 * 700 + 300 + 1500), "{elapsed:?}");
+
+    let once = coffer_tests::StallProxy::start(&server().endpoint);
+    let store = stalled_tenant(&once, "timeout = \"300ms\"\nmaxRetries = 0");
+    assert!(matches!(store.put("k", b"x".to_vec()).await, Err(coffer_host::StoreError::Timeout(_))));
+    assert_eq!(once.connections(), 1, "maxRetries = 0: no retry");
+}
