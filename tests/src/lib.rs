@@ -10,8 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+mod lying;
 mod stall;
 
+pub use lying::LyingProxy;
 pub use stall::StallProxy;
 
 use coffer_host::config::{Config, TenantSettings};

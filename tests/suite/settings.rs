@@ -176,3 +176,40 @@ async fn timeout_bounds_each_attempt_and_max_retries_the_number_of_attempts() {
     assert!(matches!(store.put("k", b"x".to_vec()).await, Err(coffer_host::StoreError::Timeout(_))));
     assert_eq!(once.connections(), 1, "maxRetries = 0: no retry");
 }
+
+/// A tenant whose endpoint is a proxy in front of the server under test.
+fn proxied_tenant(endpoint: &str, test: &str, extra: &str) -> (coffer_host::Tenant, coffer_host::Tenant) {
+    let prefix = unique_prefix(test);
+    let direct = coffer_host::config::Config::parse(&coffer_tests::tenant_toml("t", &prefix, extra), "t").unwrap();
+    let direct = coffer_tests::coffer().tenant(direct.tenant(None).unwrap());
+    let text = coffer_tests::tenant_toml("t", &prefix, extra).replace(&server().endpoint, endpoint);
+    let proxied = coffer_host::config::Config::parse(&text, "t").unwrap().tenant(None).unwrap();
+    (coffer_tests::coffer().tenant(proxied), direct)
+}
+
+#[tokio::test]
+async fn verify_after_write_catches_a_backend_that_drops_a_put() {
+    let data = blob(10_000, 41);
+
+    // On (the default): the dropped PUT is seen by the HEAD and sent again; the data is there.
+    let liar = coffer_tests::LyingProxy::start(&server().endpoint, 1);
+    let (store, direct) = proxied_tenant(&liar.endpoint, "verify-on", "maxRetries = 2");
+    store.put("mail", data.clone()).await.unwrap();
+    assert_eq!(liar.lies_told(), 1);
+    assert_eq!(direct.get("mail", None).await.unwrap(), Some(data.clone()), "readable from the server itself");
+
+    // On, with no retry left: the put fails, saying what was seen, instead of claiming success.
+    let liar = coffer_tests::LyingProxy::start(&server().endpoint, 5);
+    let (store, direct) = proxied_tenant(&liar.endpoint, "verify-on-no-retry", "maxRetries = 0");
+    let error = store.put("mail", data.clone()).await.unwrap_err();
+    assert!(matches!(error, coffer_host::StoreError::Integrity(ref m) if m.contains("mail") && m.contains("HEAD")), "{error}");
+    assert_eq!(direct.get("mail", None).await.unwrap(), None);
+
+    // Off: the lie goes unnoticed and the write is lost. This is the failure the check exists for.
+    let liar = coffer_tests::LyingProxy::start(&server().endpoint, 1);
+    let (store, direct) = proxied_tenant(&liar.endpoint, "verify-off", "verifyAfterWrite = false");
+    store.put("mail", data.clone()).await.unwrap();
+    assert_eq!(liar.lies_told(), 1);
+    assert_eq!(liar.lies_left(), 0);
+    assert_eq!(direct.get("mail", None).await.unwrap(), None, "without verification the acknowledged write is lost");
+}

@@ -1,0 +1,92 @@
+//! An HTTP proxy in front of the real server that answers `200 OK` to the first N PUTs without
+//! forwarding them (the bytes are dropped, as some backends do under load), and forwards every
+//! other request unchanged, Host header included, so signatures still match.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+
+pub struct LyingProxy {
+    pub endpoint: String,
+    lies_left: Arc<AtomicUsize>,
+    lies_told: Arc<AtomicUsize>,
+}
+
+impl LyingProxy {
+    /// Starts a proxy for `upstream` (`http://host:port`) that drops the first `lies` PUTs.
+    pub fn start(upstream: &str, lies: usize) -> LyingProxy {
+        let upstream = upstream.trim_end_matches('/').to_string();
+        let lies_left = Arc::new(AtomicUsize::new(lies));
+        let lies_told = Arc::new(AtomicUsize::new(0));
+        let (left, told) = (lies_left.clone(), lies_told.clone());
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Runtime::new().unwrap();
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                tx.send(format!("http://{}", listener.local_addr().unwrap())).unwrap();
+                let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+                loop {
+                    let Ok((socket, _)) = listener.accept().await else { return };
+                    let (client, upstream, left, told) = (client.clone(), upstream.clone(), left.clone(), told.clone());
+                    tokio::spawn(async move {
+                        let service = service_fn(move |request: Request<Incoming>| {
+                            let (client, upstream, left, told) = (client.clone(), upstream.clone(), left.clone(), told.clone());
+                            async move { Ok::<_, Infallible>(answer(request, &client, &upstream, &left, &told).await) }
+                        });
+                        let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(socket), service).await;
+                    });
+                }
+            });
+        });
+        LyingProxy { endpoint: rx.recv().unwrap(), lies_left, lies_told }
+    }
+
+    /// PUTs answered 200 and dropped so far.
+    pub fn lies_told(&self) -> usize {
+        self.lies_told.load(Ordering::SeqCst)
+    }
+
+    /// How many more PUTs will be dropped.
+    pub fn lies_left(&self) -> usize {
+        self.lies_left.load(Ordering::SeqCst)
+    }
+}
+
+async fn answer(
+    request: Request<Incoming>,
+    client: &Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
+    upstream: &str,
+    left: &AtomicUsize,
+    told: &AtomicUsize,
+) -> Response<Full<Bytes>> {
+    let (parts, body) = request.into_parts();
+    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let lie = parts.method == http::Method::PUT
+        && left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
+    if lie {
+        told.fetch_add(1, Ordering::SeqCst);
+        return Response::new(Full::new(Bytes::new()));
+    }
+    let uri = format!("{upstream}{}", parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
+    let mut forward = Request::builder().method(parts.method).uri(uri);
+    for (name, value) in &parts.headers {
+        forward = forward.header(name, value);
+    }
+    match client.request(forward.body(Full::new(body)).unwrap()).await {
+        Ok(response) => {
+            let (parts, body) = response.into_parts();
+            let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+            Response::from_parts(parts, Full::new(body))
+        }
+        Err(e) => Response::builder().status(502).body(Full::new(Bytes::from(e.to_string()))).unwrap(),
+    }
+}
