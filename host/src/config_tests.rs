@@ -150,3 +150,12 @@ fn readme_examples_are_valid_configs() {
     }
     assert!(blocks >= 6, "the README's examples were not found ({blocks})");
 }
+
+#[test]
+fn a_bad_tenant_does_not_stop_the_others() {
+    let text = format!("{GOOD}\n[tenants.broken]\nbucket = \"b\"\nregion = \"us-est-1\"\naccessKey = \"k\"\nsecretKey = \"s\"\n");
+    let tenants = Config::parse(&text, "c.toml").unwrap().tenants();
+    assert_eq!(tenants["acme"].as_ref().unwrap().bucket, "mail");
+    let broken = tenants["broken"].as_ref().unwrap_err().to_string();
+    assert!(broken.contains("\"broken\"") && broken.contains("region"), "{broken}");
+}
