@@ -1,9 +1,10 @@
-//! An HTTP proxy in front of the real server that answers `200 OK` to the first N PUTs without
-//! forwarding them (the bytes are dropped, as some backends do under load), and forwards every
-//! other request unchanged, Host header included, so signatures still match.
+//! An HTTP proxy in front of the real server. It records the request headers it sees, answers
+//! `200 OK` to the first N PUTs without forwarding them (the bytes are dropped, as some backends
+//! do under load), and forwards every other request unchanged, Host header included, so
+//! signatures still match.
 
 use std::convert::Infallible;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
@@ -18,7 +19,10 @@ pub struct LyingProxy {
     pub endpoint: String,
     lies_left: Arc<AtomicUsize>,
     lies_told: Arc<AtomicUsize>,
+    seen: Arc<Mutex<Vec<(String, String)>>>,
 }
+
+type Seen = Arc<Mutex<Vec<(String, String)>>>;
 
 impl LyingProxy {
     /// Starts a proxy for `upstream` (`http://host:port`) that drops the first `lies` PUTs.
@@ -26,7 +30,8 @@ impl LyingProxy {
         let upstream = upstream.trim_end_matches('/').to_string();
         let lies_left = Arc::new(AtomicUsize::new(lies));
         let lies_told = Arc::new(AtomicUsize::new(0));
-        let (left, told) = (lies_left.clone(), lies_told.clone());
+        let seen: Seen = Arc::default();
+        let (left, told, headers) = (lies_left.clone(), lies_told.clone(), seen.clone());
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -36,10 +41,13 @@ impl LyingProxy {
                 let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
                 loop {
                     let Ok((socket, _)) = listener.accept().await else { return };
-                    let (client, upstream, left, told) = (client.clone(), upstream.clone(), left.clone(), told.clone());
+                    let (client, upstream, left, told, headers) =
+                        (client.clone(), upstream.clone(), left.clone(), told.clone(), headers.clone());
                     tokio::spawn(async move {
                         let service = service_fn(move |request: Request<Incoming>| {
-                            let (client, upstream, left, told) = (client.clone(), upstream.clone(), left.clone(), told.clone());
+                            let (client, upstream, left, told, headers) =
+                                (client.clone(), upstream.clone(), left.clone(), told.clone(), headers.clone());
+                            record(&request, &headers);
                             async move { Ok::<_, Infallible>(answer(request, &client, &upstream, &left, &told).await) }
                         });
                         let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(socket), service).await;
@@ -47,7 +55,12 @@ impl LyingProxy {
                 }
             });
         });
-        LyingProxy { endpoint: rx.recv().unwrap(), lies_left, lies_told }
+        LyingProxy { endpoint: rx.recv().unwrap(), lies_left, lies_told, seen }
+    }
+
+    /// Every value of header `name` in the requests received so far.
+    pub fn header_values(&self, name: &str) -> Vec<String> {
+        self.seen.lock().unwrap().iter().filter(|(n, _)| n == name).map(|(_, v)| v.clone()).collect()
     }
 
     /// PUTs answered 200 and dropped so far.
@@ -58,6 +71,13 @@ impl LyingProxy {
     /// How many more PUTs will be dropped.
     pub fn lies_left(&self) -> usize {
         self.lies_left.load(Ordering::SeqCst)
+    }
+}
+
+fn record(request: &Request<Incoming>, seen: &Seen) {
+    let mut seen = seen.lock().unwrap();
+    for (name, value) in request.headers() {
+        seen.push((name.as_str().to_string(), value.to_str().unwrap_or_default().to_string()));
     }
 }
 

@@ -213,3 +213,23 @@ async fn verify_after_write_catches_a_backend_that_drops_a_put() {
     assert_eq!(liar.lies_left(), 0);
     assert_eq!(direct.get("mail", None).await.unwrap(), None, "without verification the acknowledged write is lost");
 }
+
+#[tokio::test]
+async fn session_tokens_are_sent_and_session_token_wins_over_security_token() {
+    for (extra, expected) in [
+        ("sessionToken = \"session-tok-1\"", "session-tok-1"),
+        ("securityToken = \"security-tok-2\"", "security-tok-2"),
+        ("sessionToken = \"session-tok-3\"\nsecurityToken = \"security-tok-4\"", "session-tok-3"),
+    ] {
+        // No lies: the proxy forwards and records. (Garage accepts and ignores session tokens.)
+        let recorder = coffer_tests::LyingProxy::start(&server().endpoint, 0);
+        let (store, _) = proxied_tenant(&recorder.endpoint, "tokens", extra);
+        store.put("k", b"x".to_vec()).await.unwrap();
+        let tokens = recorder.header_values("x-amz-security-token");
+        assert!(!tokens.is_empty() && tokens.iter().all(|t| t == expected), "{extra}: {tokens:?}");
+    }
+    let recorder = coffer_tests::LyingProxy::start(&server().endpoint, 0);
+    let (store, _) = proxied_tenant(&recorder.endpoint, "tokens", "");
+    store.stat("k").await.unwrap();
+    assert!(recorder.header_values("x-amz-security-token").is_empty(), "no token, no header");
+}
