@@ -26,14 +26,9 @@ fn coffer_in(dir: &std::path::Path, args: &[&str]) -> Command {
 
 #[test]
 fn stalwart_layout_is_shared_with_an_independent_client() {
-    let s = server();
     let prefix = unique_prefix("stalwart-layout");
     let dir = tempfile::tempdir().unwrap();
-    let config = format!(
-        "[tenants.t]\nbucket = \"{}\"\nregion = \"{}\"\nendpoint = \"{}\"\naccessKey = \"{}\"\nsecretKey = \"{}\"\nkeyPrefix = \"{prefix}\"\n",
-        s.bucket, s.region, s.endpoint, s.access_key, s.secret_key
-    );
-    std::fs::write(dir.path().join("coffer.toml"), config).unwrap();
+    std::fs::write(dir.path().join("coffer.toml"), coffer_tests::tenant_toml("t", &prefix, "")).unwrap();
 
     // A blob written by "Stalwart" (boto3 with Python's base32), read by Coffer with --hex-key.
     let hash = blob(32, 31);
@@ -149,18 +144,21 @@ fn no_secret_appears_in_errors_or_trace_logs_from_any_source() {
     }
 }
 
-/// A tenant whose endpoint is a stalling proxy in front of the server under test.
-fn stalled_tenant(proxy: &coffer_tests::StallProxy, extra: &str) -> coffer_host::Tenant {
-    let text = coffer_tests::tenant_toml("t", &unique_prefix("stalled"), extra).replace(&server().endpoint, &proxy.endpoint);
-    let settings = coffer_host::config::Config::parse(&text, "t").unwrap().tenant(None).unwrap();
-    coffer_tests::coffer().tenant(settings)
+/// A tenant whose endpoint is a proxy in front of the server under test.
+fn proxied_tenant(endpoint: &str, test: &str, extra: &str) -> (coffer_host::Tenant, coffer_host::Tenant) {
+    let prefix = unique_prefix(test);
+    let direct = coffer_host::config::Config::parse(&coffer_tests::tenant_toml("t", &prefix, extra), "t").unwrap();
+    let direct = coffer_tests::coffer().tenant(direct.tenant(None).unwrap());
+    let text = coffer_tests::tenant_toml("t", &prefix, extra).replace(&server().endpoint, endpoint);
+    let proxied = coffer_host::config::Config::parse(&text, "t").unwrap().tenant(None).unwrap();
+    (coffer_tests::coffer().tenant(proxied), direct)
 }
 
 #[tokio::test]
 async fn timeout_bounds_each_attempt_and_max_retries_the_number_of_attempts() {
     use std::time::{Duration, Instant};
     let proxy = coffer_tests::StallProxy::start(&server().endpoint);
-    let store = stalled_tenant(&proxy, "timeout = \"700ms\"\nmaxRetries = 2");
+    let (store, _) = proxied_tenant(&proxy.endpoint, "stalled", "timeout = \"700ms\"\nmaxRetries = 2");
     let started = Instant::now();
     let error = store.get("k", None).await.unwrap_err();
     let elapsed = started.elapsed();
@@ -172,19 +170,9 @@ async fn timeout_bounds_each_attempt_and_max_retries_the_number_of_attempts() {
     assert!(elapsed < Duration::from_millis(3 * 700 + 300 + 1500), "{elapsed:?}");
 
     let once = coffer_tests::StallProxy::start(&server().endpoint);
-    let store = stalled_tenant(&once, "timeout = \"300ms\"\nmaxRetries = 0");
+    let (store, _) = proxied_tenant(&once.endpoint, "stalled", "timeout = \"300ms\"\nmaxRetries = 0");
     assert!(matches!(store.put("k", b"x".to_vec()).await, Err(coffer_host::StoreError::Timeout(_))));
     assert_eq!(once.connections(), 1, "maxRetries = 0: no retry");
-}
-
-/// A tenant whose endpoint is a proxy in front of the server under test.
-fn proxied_tenant(endpoint: &str, test: &str, extra: &str) -> (coffer_host::Tenant, coffer_host::Tenant) {
-    let prefix = unique_prefix(test);
-    let direct = coffer_host::config::Config::parse(&coffer_tests::tenant_toml("t", &prefix, extra), "t").unwrap();
-    let direct = coffer_tests::coffer().tenant(direct.tenant(None).unwrap());
-    let text = coffer_tests::tenant_toml("t", &prefix, extra).replace(&server().endpoint, endpoint);
-    let proxied = coffer_host::config::Config::parse(&text, "t").unwrap().tenant(None).unwrap();
-    (coffer_tests::coffer().tenant(proxied), direct)
 }
 
 #[tokio::test]
