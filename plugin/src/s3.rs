@@ -104,16 +104,25 @@ impl<P: Platform> Client<P> {
                 None => headers.push(("range".into(), format!("bytes={start}-"))),
             }
         }
-        let response = self.call("GET", key, headers, &[])?;
-        match response.status {
-            200 | 206 => {
-                check_length(&response, key)?;
-                Ok(Some(response.body))
+        let mut attempt = 0;
+        loop {
+            let response = self.call("GET", key, headers.clone(), &[])?;
+            let body = match response.status {
+                200 | 206 => check_body(&response, key),
+                404 if is_missing_key(&response) => return Ok(None),
+                // The range starts at or past the end: the object exists, and holds no such bytes.
+                416 => return Ok(Some(Vec::new())),
+                _ => return Err(self.failure(&response, "GET", key)),
+            };
+            match body {
+                Ok(()) => return Ok(Some(response.body)),
+                // Bytes damaged on the way are read again while retries remain; never returned.
+                Err(_) if attempt < self.settings.max_retries => {
+                    self.platform.sleep_ms(retry::backoff_ms(attempt, self.platform.random_u64()));
+                    attempt += 1;
+                }
+                Err(error) => return Err(error),
             }
-            404 if is_missing_key(&response) => Ok(None),
-            // The range starts at or past the end: the object exists, and holds no such bytes.
-            416 => Ok(Some(Vec::new())),
-            _ => Err(self.failure(&response, "GET", key)),
         }
     }
 
@@ -299,15 +308,26 @@ fn is_missing_key(response: &HttpResponse) -> bool {
     parse_error_body(&response.body).code != "NoSuchBucket"
 }
 
-/// A body shorter than its Content-Length is never returned as data.
-fn check_length(response: &HttpResponse, key: &str) -> Result<(), StoreError> {
-    match response.header("content-length").and_then(|v| v.trim().parse::<usize>().ok()) {
-        Some(promised) if promised != response.body.len() => Err(StoreError::Integrity(format!(
+/// A body is data only when it is what the server promised: as long as its Content-Length, and,
+/// for a whole single-part object (status 200 with an MD5 ETag), with that MD5.
+fn check_body(response: &HttpResponse, key: &str) -> Result<(), StoreError> {
+    let length = response.header("content-length").and_then(|v| v.trim().parse::<usize>().ok());
+    if let Some(promised) = length.filter(|&promised| promised != response.body.len()) {
+        return Err(StoreError::Integrity(format!(
             "GET key \"{key}\": Content-Length {promised} but {} bytes arrived",
             response.body.len()
-        ))),
-        _ => Ok(()),
+        )));
     }
+    let etag = response.header("etag").unwrap_or_default().trim_matches('"');
+    if response.status == 200 && is_md5_etag(etag) {
+        let md5 = hex(&Md5::digest(&response.body));
+        if !md5.eq_ignore_ascii_case(etag) {
+            return Err(StoreError::Integrity(format!(
+                "GET key \"{key}\": the bytes received have MD5 {md5}, the object's ETag is {etag}"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Single-part uploads have the MD5 of the body as ETag; multipart ones `md5-N`, and some

@@ -149,3 +149,18 @@ fn transport_failures_are_retried_up_to_max_retries() {
     assert!(matches!(client(&dead, 1).get("k", None), Err(StoreError::Timeout(_))));
     assert_eq!(dead.sent.borrow().len(), 2);
 }
+
+#[test]
+fn a_body_that_does_not_match_its_md5_etag_is_read_again_then_refused() {
+    let etag = ("etag", "\"5d41402abc4b2a76b9719d911017c592\"");
+    let healed = Scripted::new(vec![(200, vec![etag], "hellO"), (200, vec![etag], "hello")]);
+    assert_eq!(client(&healed, 1).get("k", None).unwrap(), Some(b"hello".to_vec()));
+    assert_eq!(healed.sent.borrow().len(), 2);
+
+    let broken = Scripted::new(vec![(200, vec![etag], "hellO")]);
+    assert!(matches!(client(&broken, 0).get("k", None), Err(StoreError::Integrity(m)) if m.contains("MD5")));
+
+    // A range (206) is not the whole object: its MD5 is not the ETag's.
+    let ranged = Scripted::new(vec![(206, vec![etag], "ell")]);
+    assert_eq!(client(&ranged, 0).get("k", Some((1, Some(4)))).unwrap(), Some(b"ell".to_vec()));
+}

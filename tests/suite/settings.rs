@@ -221,3 +221,25 @@ async fn session_tokens_are_sent_and_session_token_wins_over_security_token() {
     store.stat("k").await.unwrap();
     assert!(recorder.header_values("x-amz-security-token").is_empty(), "no token, no header");
 }
+
+#[tokio::test]
+async fn a_damaged_get_body_is_read_again_and_never_returned() {
+    let data = blob(100_000, 51);
+    let (direct, _) = coffer_tests::tenant("damaged-get");
+    direct.put("mail", data.clone()).await.unwrap();
+    let prefix = direct.settings().key_prefix.clone();
+    let via = |proxy: &coffer_tests::LyingProxy, extra: &str| {
+        let text = coffer_tests::tenant_toml("t", &prefix, extra).replace(&server().endpoint, &proxy.endpoint);
+        coffer_tests::coffer().tenant(coffer_host::config::Config::parse(&text, "t").unwrap().tenant(None).unwrap())
+    };
+
+    let flips_once = coffer_tests::LyingProxy::start_with(&server().endpoint, 0, 1);
+    let read = via(&flips_once, "maxRetries = 2").get("mail", None).await.unwrap();
+    assert_eq!(flips_once.corruptions_left(), 0, "the proxy did damage a body");
+    assert!(read.as_deref() == Some(&data[..]), "the damaged body was returned as data");
+
+    let flips_always = coffer_tests::LyingProxy::start_with(&server().endpoint, 0, 100);
+    let error = via(&flips_always, "maxRetries = 1").get("mail", None).await.unwrap_err();
+    assert!(matches!(error, coffer_host::StoreError::Integrity(ref m) if m.contains("MD5")), "{error}");
+    assert_eq!(flips_always.corruptions_left(), 98, "one read and one retry");
+}
