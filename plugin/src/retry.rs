@@ -21,6 +21,18 @@ pub fn backoff_ms(attempt: u32, random: u64) -> u64 {
     random % (ceiling + 1)
 }
 
+/// The wait before retry `attempt`: the backoff, or what the server's Retry-After asked for
+/// when that is longer. Retry-After in seconds is honoured up to [`MAX_DELAY_MS`], so that a
+/// call stays bounded by its attempts plus the backoff cap; the HTTP-date form falls back to the
+/// backoff.
+pub fn delay_ms(attempt: u32, random: u64, retry_after: Option<&str>) -> u64 {
+    let backoff = backoff_ms(attempt, random);
+    let asked = retry_after
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(|seconds| seconds.saturating_mul(1000).min(MAX_DELAY_MS));
+    asked.map_or(backoff, |asked| asked.max(backoff))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -42,6 +54,16 @@ mod tests {
         ] {
             assert!(!should_retry(&error, 0, 3), "{error:?}");
         }
+    }
+
+    #[test]
+    fn retry_after_is_honoured_up_to_the_cap() {
+        assert_eq!(delay_ms(0, 0, Some("2")), 2_000);
+        assert_eq!(delay_ms(0, 0, Some(" 1 ")), 1_000);
+        assert_eq!(delay_ms(0, 0, Some("3600")), MAX_DELAY_MS, "a server cannot pin us for an hour");
+        assert_eq!(delay_ms(3, 800, Some("0")), 800, "never shorter than the backoff");
+        assert_eq!(delay_ms(0, 50, Some("Wed, 21 Oct 2015 07:28:00 GMT")), 50);
+        assert_eq!(delay_ms(0, 50, None), 50);
     }
 
     #[test]

@@ -213,16 +213,19 @@ impl<P: Platform> Client<P> {
         let mut attempt = 0;
         loop {
             let outcome = self.send_once(method, &path, &extra_headers, body, &payload_sha256);
-            let error = match outcome {
-                Ok(response) if is_transient_status(response.status) => self.failure(&response, method, key),
+            let (error, retry_after) = match outcome {
+                Ok(response) if is_transient_status(response.status) => {
+                    (self.failure(&response, method, key), response.header("retry-after").map(str::to_string))
+                }
                 Ok(response) => return Ok(response),
                 // The network failed (refused, reset, timed out): as transient as a 503.
-                Err(error) => error,
+                Err(error) => (error, None),
             };
             if !retry::should_retry(&error, attempt, self.settings.max_retries) {
                 return Err(error);
             }
-            self.platform.sleep_ms(retry::backoff_ms(attempt, self.platform.random_u64()));
+            let delay = retry::delay_ms(attempt, self.platform.random_u64(), retry_after.as_deref());
+            self.platform.sleep_ms(delay);
             attempt += 1;
         }
     }

@@ -7,6 +7,7 @@ use std::cell::RefCell;
 struct Scripted {
     answers: RefCell<Vec<(u16, Vec<(String, String)>, Vec<u8>)>>,
     sent: RefCell<Vec<(String, String, Vec<(String, String)>)>>,
+    slept: RefCell<Vec<u64>>,
 }
 
 impl Scripted {
@@ -18,7 +19,7 @@ impl Scripted {
                 (s, h.into_iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(), b.as_bytes().to_vec())
             })
             .collect();
-        Scripted { answers: RefCell::new(answers), sent: RefCell::new(Vec::new()) }
+        Scripted { answers: RefCell::new(answers), sent: RefCell::new(Vec::new()), slept: RefCell::new(Vec::new()) }
     }
 }
 
@@ -35,7 +36,9 @@ impl Platform for &Scripted {
     fn unix_time(&self) -> u64 {
         1_369_353_600
     }
-    fn sleep_ms(&self, _ms: u64) {}
+    fn sleep_ms(&self, ms: u64) {
+        self.slept.borrow_mut().push(ms);
+    }
     fn random_u64(&self) -> u64 {
         7
     }
@@ -163,4 +166,11 @@ fn a_body_that_does_not_match_its_md5_etag_is_read_again_then_refused() {
     // A range (206) is not the whole object: its MD5 is not the ETag's.
     let ranged = Scripted::new(vec![(206, vec![etag], "ell")]);
     assert_eq!(client(&ranged, 0).get("k", Some((1, Some(4)))).unwrap(), Some(b"ell".to_vec()));
+}
+
+#[test]
+fn retry_after_sets_the_wait_before_the_next_attempt() {
+    let wire = Scripted::new(vec![(503, vec![("retry-after", "2")], "<Error><Code>SlowDown</Code></Error>"), (200, vec![], "ok")]);
+    assert_eq!(client(&wire, 3).get("k", None).unwrap(), Some(b"ok".to_vec()));
+    assert_eq!(*wire.slept.borrow(), vec![2_000]);
 }
