@@ -104,25 +104,18 @@ impl<P: Platform> Client<P> {
                 None => headers.push(("range".into(), format!("bytes={start}-"))),
             }
         }
-        let mut attempt = 0;
-        loop {
-            let response = self.call("GET", key, headers.clone(), &[])?;
-            let body = match response.status {
-                200 | 206 => check_body(&response, key),
-                404 if is_missing_key(&response) => return Ok(None),
-                // The range starts at or past the end: the object exists, and holds no such bytes.
-                416 => return Ok(Some(Vec::new())),
-                _ => return Err(self.failure(&response, "GET", key)),
-            };
-            match body {
-                Ok(()) => return Ok(Some(response.body)),
-                // Bytes damaged on the way are read again while retries remain; never returned.
-                Err(_) if attempt < self.settings.max_retries => {
-                    self.platform.sleep_ms(retry::backoff_ms(attempt, self.platform.random_u64()));
-                    attempt += 1;
-                }
-                Err(error) => return Err(error),
-            }
+        // Bytes damaged on the way are read again within the call's retries; never returned.
+        let intact = |response: &HttpResponse| match response.status {
+            200 | 206 => check_body(response, key),
+            _ => Ok(()),
+        };
+        let response = self.call("GET", key, &headers, &Payload::empty(), intact)?;
+        match response.status {
+            200 | 206 => Ok(Some(response.body)),
+            404 if is_missing_key(&response) => Ok(None),
+            // The range starts at or past the end: the object exists, and holds no such bytes.
+            416 => Ok(Some(Vec::new())),
+            _ => Err(self.failure(&response, "GET", key)),
         }
     }
 
@@ -136,9 +129,11 @@ impl<P: Platform> Client<P> {
             ("content-length".to_string(), data.len().to_string()),
             ("content-md5".to_string(), base64::engine::general_purpose::STANDARD.encode(md5)),
         ];
+        let sha256 = sigv4::sha256_hex(data);
+        let payload = Payload { bytes: data, sha256: &sha256 };
         let mut attempt = 0;
         loop {
-            let response = self.call("PUT", key, headers.clone(), data)?;
+            let response = self.call("PUT", key, &headers, &payload, accept_any)?;
             if !(200..300).contains(&response.status) {
                 return Err(self.failure(&response, "PUT", key));
             }
@@ -171,7 +166,7 @@ impl<P: Platform> Client<P> {
         }
         // Some servers (s3s) refuse a DELETE without a Content-Length.
         let headers = vec![("content-length".to_string(), "0".to_string())];
-        let response = self.call("DELETE", key, headers, &[])?;
+        let response = self.call("DELETE", key, &headers, &Payload::empty(), accept_any)?;
         match response.status {
             200..=299 => Ok(true),
             404 if is_missing_key(&response) => Ok(false),
@@ -181,7 +176,7 @@ impl<P: Platform> Client<P> {
 
     /// Size, ETag and Last-Modified of the object; `None` when it does not exist.
     pub fn stat(&self, key: &str) -> Result<Option<ObjectInfo>, StoreError> {
-        let response = self.call("HEAD", key, Vec::new(), &[])?;
+        let response = self.call("HEAD", key, &[], &Payload::empty(), accept_any)?;
         match response.status {
             200 => {
                 let size = response
@@ -199,29 +194,41 @@ impl<P: Platform> Client<P> {
         }
     }
 
-    /// Sends one signed request for `key`, retrying transient failures (network errors,
-    /// timeouts, 5xx, 429, SlowDown...) with backoff. Returns the last response otherwise.
+    /// Sends one signed request for `key`, retrying with backoff, all within one budget of
+    /// `max_retries` retries: transient failures (network errors, timeouts, 5xx, 429,
+    /// SlowDown...), and answers `accept` refuses (a damaged body). Returns the last response
+    /// otherwise.
     fn call(
         &self,
         method: &'static str,
         key: &str,
-        extra_headers: Vec<(String, String)>,
-        body: &[u8],
+        extra_headers: &[(String, String)],
+        payload: &Payload<'_>,
+        accept: impl Fn(&HttpResponse) -> Result<(), StoreError>,
     ) -> Result<HttpResponse, StoreError> {
         let path = self.object_path(key)?;
-        let payload_sha256 = sigv4::sha256_hex(body);
         let mut attempt = 0;
         loop {
-            let outcome = self.send_once(method, &path, &extra_headers, body, &payload_sha256);
-            let (error, retry_after) = match outcome {
+            let outcome = self.send_once(method, &path, extra_headers, payload);
+            let max = self.settings.max_retries;
+            let (error, retry_after, retry) = match outcome {
                 Ok(response) if is_transient_status(response.status) => {
-                    (self.failure(&response, method, key), response.header("retry-after").map(str::to_string))
+                    let retry_after = response.header("retry-after").map(str::to_string);
+                    let error = self.failure(&response, method, key);
+                    let retry = retry::should_retry(&error, attempt, max);
+                    (error, retry_after, retry)
                 }
-                Ok(response) => return Ok(response),
+                Ok(response) => match accept(&response) {
+                    Ok(()) => return Ok(response),
+                    Err(refused) => (refused, None, attempt < max),
+                },
                 // The network failed (refused, reset, timed out): as transient as a 503.
-                Err(error) => (error, None),
+                Err(error) => {
+                    let retry = retry::should_retry(&error, attempt, max);
+                    (error, None, retry)
+                }
             };
-            if !retry::should_retry(&error, attempt, self.settings.max_retries) {
+            if !retry {
                 return Err(error);
             }
             let delay = retry::delay_ms(attempt, self.platform.random_u64(), retry_after.as_deref());
@@ -235,8 +242,7 @@ impl<P: Platform> Client<P> {
         method: &'static str,
         path: &str,
         extra_headers: &[(String, String)],
-        body: &[u8],
-        payload_sha256: &str,
+        payload: &Payload<'_>,
     ) -> Result<HttpResponse, StoreError> {
         let mut headers = Vec::with_capacity(extra_headers.len() + 5);
         headers.push(("host".to_string(), self.authority.clone()));
@@ -248,7 +254,7 @@ impl<P: Platform> Client<P> {
             secret_access_key: &self.keys.secret_access_key,
             session_token: self.keys.session_token.as_deref(),
         };
-        let request = S3Request { method, path, query: &[], payload_sha256 };
+        let request = S3Request { method, path, query: &[], payload_sha256: payload.sha256 };
         sigv4::sign_s3(&request, &mut headers, &keys, &scope);
         // The host header is set by the host from the authority; it was only needed for signing.
         headers.retain(|(name, _)| name != "host");
@@ -258,7 +264,7 @@ impl<P: Platform> Client<P> {
             authority: &self.authority,
             path_and_query: sigv4::uri_encode(path, true),
             headers,
-            body,
+            body: payload.bytes,
         };
         self.platform.send(&http, self.settings.timeout_ms)
     }
@@ -300,6 +306,23 @@ pub fn split_endpoint(endpoint: &str) -> Result<(String, String), StoreError> {
     let default_port = if scheme == "http" { ":80" } else { ":443" };
     let authority = authority.strip_suffix(default_port).unwrap_or(authority).to_ascii_lowercase();
     Ok((scheme, authority))
+}
+
+/// A request body and its SHA-256, hashed once however often it is sent.
+struct Payload<'a> {
+    bytes: &'a [u8],
+    sha256: &'a str,
+}
+
+impl<'a> Payload<'a> {
+    fn empty() -> Payload<'static> {
+        Payload { bytes: &[], sha256: sigv4::EMPTY_PAYLOAD_SHA256 }
+    }
+}
+
+/// For calls whose every non-transient answer is to be looked at by the caller.
+fn accept_any(_: &HttpResponse) -> Result<(), StoreError> {
+    Ok(())
 }
 
 fn is_transient_status(status: u16) -> bool {

@@ -174,3 +174,11 @@ fn retry_after_sets_the_wait_before_the_next_attempt() {
     assert_eq!(client(&wire, 3).get("k", None).unwrap(), Some(b"ok".to_vec()));
     assert_eq!(*wire.slept.borrow(), vec![2_000]);
 }
+
+#[test]
+fn busy_answers_and_damaged_bodies_share_one_retry_budget() {
+    let etag = ("etag", "\"5d41402abc4b2a76b9719d911017c592\"");
+    let wire = Scripted::new(vec![(503, vec![], ""), (200, vec![etag], "hellO"), (200, vec![etag], "hello")]);
+    assert!(matches!(client(&wire, 1).get("k", None), Err(StoreError::Integrity(_))));
+    assert_eq!(wire.sent.borrow().len(), 2, "maxRetries = 1 allows two attempts in all, not two per cause");
+}

@@ -225,13 +225,9 @@ async fn session_tokens_are_sent_and_session_token_wins_over_security_token() {
 #[tokio::test]
 async fn a_damaged_get_body_is_read_again_and_never_returned() {
     let data = blob(100_000, 51);
-    let (direct, _) = coffer_tests::tenant("damaged-get");
+    let (_, direct) = proxied_tenant(&server().endpoint, "damaged-get", "");
     direct.put("mail", data.clone()).await.unwrap();
-    let prefix = direct.settings().key_prefix.clone();
-    let via = |proxy: &coffer_tests::LyingProxy, extra: &str| {
-        let text = coffer_tests::tenant_toml("t", &prefix, extra).replace(&server().endpoint, &proxy.endpoint);
-        coffer_tests::coffer().tenant(coffer_host::config::Config::parse(&text, "t").unwrap().tenant(None).unwrap())
-    };
+    let via = |proxy: &coffer_tests::LyingProxy, extra: &str| proxied_tenant(&proxy.endpoint, "damaged-get", extra).0;
 
     let flips_once = coffer_tests::LyingProxy::start_with(&server().endpoint, 0, 1);
     let read = via(&flips_once, "maxRetries = 2").get("mail", None).await.unwrap();
