@@ -11,6 +11,7 @@ use serde::Deserialize;
 use crate::credentials::{self, EnvLookup};
 use crate::regions;
 use crate::secret::{Secret, SecretError, SecretSource};
+use crate::tls::{self, Trust};
 
 /// The region used when a tenant names none.
 pub const DEFAULT_REGION: &str = "us-east-1";
@@ -42,6 +43,9 @@ pub struct TenantConfig {
     pub timeout: Option<String>,
     pub max_retries: Option<u32>,
     pub verify_after_write: Option<bool>,
+    pub virtual_hosted_style: Option<bool>,
+    pub allow_invalid_certs: Option<bool>,
+    pub ca_file: Option<PathBuf>,
 }
 
 /// A tenant's settings, validated and with its secrets resolved.
@@ -58,6 +62,10 @@ pub struct TenantSettings {
     pub timeout: Duration,
     pub max_retries: u32,
     pub verify_after_write: bool,
+    /// `bucket.host/key` rather than `host/bucket/key`.
+    pub virtual_hosted_style: bool,
+    /// Which TLS servers the tenant trusts.
+    pub trust: Trust,
     pub access_key_id: Secret,
     pub secret_access_key: Secret,
     pub session_token: Option<Secret>,
@@ -176,6 +184,18 @@ pub fn validate(origin: &str, name: &str, t: &TenantConfig, env: EnvLookup<'_>) 
         }
     };
     let (scheme, authority) = parse_endpoint(&endpoint).map_err(|m| field_error("endpoint", m))?;
+    let virtual_hosted_style = t.virtual_hosted_style.unwrap_or(false);
+    if virtual_hosted_style {
+        check_bucket_as_host_name(&t.bucket).map_err(|m| field_error("virtualHostedStyle", m))?;
+    }
+    let trust = Trust {
+        allow_invalid_certs: t.allow_invalid_certs.unwrap_or(false),
+        ca_certs: match &t.ca_file {
+            Some(path) => tls::load_ca_file(path).map_err(|m| field_error("caFile", m))?,
+            None => Vec::new(),
+        },
+        ca_file: t.ca_file.clone(),
+    };
 
     let timeout_text = t.timeout.as_deref().unwrap_or(DEFAULT_TIMEOUT);
     let timeout = humantime::parse_duration(timeout_text)
@@ -225,10 +245,39 @@ pub fn validate(origin: &str, name: &str, t: &TenantConfig, env: EnvLookup<'_>) 
         timeout,
         max_retries: t.max_retries.unwrap_or(DEFAULT_MAX_RETRIES),
         verify_after_write: t.verify_after_write.unwrap_or(true),
+        virtual_hosted_style,
+        trust,
         access_key_id,
         secret_access_key,
         session_token,
     })
+}
+
+impl TenantSettings {
+    /// The authority requests go to: the endpoint's, with the bucket in front of it in
+    /// virtual-hosted style.
+    pub fn request_authority(&self) -> String {
+        match self.virtual_hosted_style {
+            true => format!("{}.{}", self.bucket, self.authority),
+            false => self.authority.clone(),
+        }
+    }
+}
+
+/// In virtual-hosted style the bucket is a DNS label in front of the endpoint's host.
+fn check_bucket_as_host_name(bucket: &str) -> Result<(), String> {
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    };
+    if bucket.len() > 63 || !bucket.split('.').all(label_ok) {
+        return Err(format!(
+            "bucket \"{bucket}\" cannot be a host name (lower-case letters, digits, '-' and '.' only); use path style"
+        ));
+    }
+    Ok(())
 }
 
 /// `scheme://host[:port]` → (scheme, authority without the scheme's default port).

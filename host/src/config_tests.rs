@@ -18,6 +18,8 @@ fn a_good_tenant_gets_its_defaults() {
     assert_eq!(t.timeout, Duration::from_secs(30));
     assert_eq!(t.max_retries, 3);
     assert!(t.verify_after_write);
+    assert!(!t.virtual_hosted_style && !t.trust.allow_invalid_certs && t.trust.ca_certs.is_empty());
+    assert_eq!(t.request_authority(), "127.0.0.1:3900");
     assert!(!format!("{t:?}").contains("inline-secret-value"), "Debug redacts secrets");
 }
 
@@ -139,6 +141,8 @@ fn readme_examples_are_valid_configs() {
         };
         for (name, tenant) in &config.file.tenants {
             let mut tenant = tenant.clone();
+            // A CA file named in an example is the reader's own; its loading is tested elsewhere.
+            tenant.ca_file = None;
             for source in [&mut tenant.access_key, &mut tenant.secret_key] {
                 if let Some(crate::secret::SecretSource::File { .. }) = source {
                     *source = Some(crate::secret::SecretSource::Inline("stand-in".into()));
@@ -158,4 +162,29 @@ fn a_bad_tenant_does_not_stop_the_others() {
     assert_eq!(tenants["acme"].as_ref().unwrap().bucket, "mail");
     let broken = tenants["broken"].as_ref().unwrap_err().to_string();
     assert!(broken.contains("\"broken\"") && broken.contains("region"), "{broken}");
+}
+
+#[test]
+fn virtual_hosted_style_puts_the_bucket_in_the_host_and_needs_a_host_name_bucket() {
+    let t = Config::parse(&format!("{GOOD}virtualHostedStyle = true\n"), "c").unwrap().tenant(None).unwrap();
+    assert_eq!(t.request_authority(), "mail.127.0.0.1:3900");
+    let bad = GOOD.replace("\"mail\"", "\"Mail_Box\"") + "virtualHostedStyle = true\n";
+    let e = Config::parse(&bad, "c").unwrap().tenant(None).unwrap_err().to_string();
+    assert!(e.contains("virtualHostedStyle") && e.contains("Mail_Box"), "{e}");
+    let path_style = GOOD.replace("\"mail\"", "\"Mail_Box\"");
+    assert!(Config::parse(&path_style, "c").unwrap().tenant(None).is_ok(), "path style takes any bucket name");
+}
+
+#[test]
+fn tls_trust_is_read_and_checked_at_load() {
+    let t = Config::parse(&format!("{GOOD}allowInvalidCerts = true\n"), "c").unwrap().tenant(None).unwrap();
+    assert!(t.trust.allow_invalid_certs);
+    let e = Config::parse(&format!("{GOOD}caFile = \"/nonexistent/ca.pem\"\n"), "c")
+        .unwrap()
+        .tenant(None)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("\"acme\"") && e.contains("caFile") && e.contains("/nonexistent/ca.pem"), "{e}");
+    let e = Config::parse(&format!("{GOOD}allowInvalidCerts = \"yes\"\n"), "c").unwrap_err().to_string();
+    assert!(e.contains("allowInvalidCerts") || e.contains("bool"), "{e}");
 }

@@ -21,6 +21,8 @@ mod error;
 pub mod secret;
 pub mod stalwart;
 mod tenant;
+pub mod tls;
+mod transport;
 
 use std::ops::Range;
 use std::path::PathBuf;
@@ -33,6 +35,7 @@ use bindings::store::{ByteRange, ObjectInfo as WitInfo};
 pub use config::TenantSettings;
 pub use error::StoreError;
 use tenant::TenantState;
+use transport::Transport;
 
 /// The plugin built with this host (see build.rs).
 pub const PLUGIN_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/coffer_plugin.wasm"));
@@ -87,7 +90,8 @@ impl Coffer {
 
     /// A handle on one tenant's store. Cheap to clone; each call runs in a fresh sandbox.
     pub fn tenant(&self, settings: TenantSettings) -> Tenant {
-        Tenant { shared: self.shared.clone(), settings: Arc::new(settings) }
+        let transport = Arc::new(Transport::new(&settings.name, &settings.trust, settings.timeout));
+        Tenant { shared: self.shared.clone(), settings: Arc::new(settings), transport }
     }
 }
 
@@ -96,11 +100,18 @@ impl Coffer {
 pub struct Tenant {
     shared: Arc<Shared>,
     settings: Arc<TenantSettings>,
+    transport: Arc<Transport>,
 }
 
 impl Tenant {
     pub fn settings(&self) -> &TenantSettings {
         &self.settings
+    }
+
+    /// How many connections this tenant has opened so far. Kept-alive connections are reused
+    /// across calls, so at steady state this stops growing.
+    pub fn connections_opened(&self) -> u64 {
+        self.transport.connections_opened()
     }
 
     /// The object's bytes, or those of `range` (half-open); `None` when it does not exist.
@@ -144,7 +155,7 @@ impl Tenant {
 
     /// A fresh Store holding only this tenant's state, and the plugin instantiated in it.
     async fn sandbox(&self) -> Result<(Store<TenantState>, bindings::Plugin), StoreError> {
-        let mut store = Store::new(&self.shared.engine, TenantState::new(self.settings.clone()));
+        let mut store = Store::new(&self.shared.engine, TenantState::new(self.settings.clone(), self.transport.clone()));
         let plugin = self
             .shared
             .pre

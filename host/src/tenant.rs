@@ -13,6 +13,7 @@ use wasmtime_wasi_http::{
 
 use crate::bindings::config;
 use crate::config::TenantSettings;
+use crate::transport::Transport;
 
 /// The data of a tenant's Store.
 pub struct TenantState {
@@ -24,12 +25,13 @@ pub struct TenantState {
 }
 
 impl TenantState {
-    pub fn new(settings: Arc<TenantSettings>) -> Self {
+    pub fn new(settings: Arc<TenantSettings>, transport: Arc<Transport>) -> Self {
         let egress = Egress {
             tenant: settings.name.clone(),
             scheme: settings.scheme.clone(),
-            authority: settings.authority.clone(),
+            authority: settings.request_authority(),
             timeout: settings.timeout,
+            transport,
         };
         TenantState {
             settings,
@@ -64,6 +66,7 @@ impl config::Host for TenantState {
             timeout_ms: u64::try_from(s.timeout.as_millis()).unwrap_or(u64::MAX),
             max_retries: s.max_retries,
             verify_after_write: s.verify_after_write,
+            virtual_hosted_style: s.virtual_hosted_style,
         }
     }
 
@@ -78,12 +81,14 @@ impl config::Host for TenantState {
 }
 
 /// The tenant's egress policy: only its own endpoint (scheme, host and port) is reachable, and
-/// every attempt is bounded by its timeout whatever the guest asked for.
+/// every attempt is bounded by its timeout whatever the guest asked for. What passes goes out
+/// through the tenant's own transport (its TLS trust, its pooled connections).
 struct Egress {
     tenant: String,
     scheme: String,
     authority: String,
     timeout: Duration,
+    transport: Arc<Transport>,
 }
 
 type SendFuture = Box<
@@ -128,11 +133,16 @@ impl WasiHttpHooks for Egress {
             tracing::warn!(tenant = %self.tenant, uri = %request.uri(), "outgoing request denied: not the tenant's endpoint");
             return Box::new(async { Err(HttpError::HttpRequestDenied) });
         }
+        // Connecting is bounded by the tenant's timeout in the transport itself.
         let options = self.clamp(options);
+        let first_byte = options.first_byte_timeout.unwrap_or(self.timeout);
+        let between_bytes = options.between_bytes_timeout.unwrap_or(self.timeout);
+        let transport = self.transport.clone();
         Box::new(async move {
-            use http_body_util::BodyExt;
-            let (response, io) = wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
-            Ok((response.map(BodyExt::boxed_unsync), Box::new(io) as Box<dyn Future<Output = _> + Send>))
+            let response = transport.send(request, first_byte, between_bytes).await?;
+            // The pool drives the connection; there is no per-request I/O future to hand back.
+            let io: Box<dyn Future<Output = Result<(), HttpError>> + Send> = Box::new(async { Ok(()) });
+            Ok((response, io))
         })
     }
 }
@@ -147,6 +157,7 @@ mod tests {
             scheme: "http".into(),
             authority: "127.0.0.1:3900".into(),
             timeout: Duration::from_secs(5),
+            transport: Arc::new(Transport::new("acme", &Default::default(), Duration::from_secs(5))),
         }
     }
 

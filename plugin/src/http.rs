@@ -150,7 +150,11 @@ fn transport(what: &str, code: ErrorCode) -> StoreError {
         ErrorCode::HttpRequestDenied => {
             StoreError::InvalidConfig(format!("{what}: the host denied the request (not this tenant's endpoint)"))
         }
-        ErrorCode::TlsCertificateError | ErrorCode::TlsProtocolError | ErrorCode::TlsAlertReceived(_) => {
+        ErrorCode::TlsCertificateError => StoreError::InvalidConfig(format!(
+            "{what}: TLS: the endpoint's certificate is not trusted \
+             (caFile trusts a private CA; allowInvalidCerts turns the check off)"
+        )),
+        ErrorCode::TlsProtocolError | ErrorCode::TlsAlertReceived(_) => {
             StoreError::InvalidConfig(format!("{what}: TLS failed: {code:?}"))
         }
         ErrorCode::DnsError(_) | ErrorCode::DestinationNotFound => {

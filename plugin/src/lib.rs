@@ -51,6 +51,7 @@ mod component {
             timeout_ms: s.timeout_ms,
             max_retries: s.max_retries,
             verify_after_write: s.verify_after_write,
+            virtual_hosted_style: s.virtual_hosted_style,
         };
         let keys = Keys {
             access_key_id: c.access_key_id,

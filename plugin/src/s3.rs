@@ -21,6 +21,8 @@ pub struct Settings {
     pub timeout_ms: u64,
     pub max_retries: u32,
     pub verify_after_write: bool,
+    /// `bucket.host/key` rather than `host/bucket/key`.
+    pub virtual_hosted_style: bool,
 }
 
 /// The tenant's credentials. No Debug: they are never printed.
@@ -87,6 +89,10 @@ impl<P: Platform> Client<P> {
         if settings.bucket.is_empty() {
             return Err(StoreError::InvalidConfig("bucket is empty".into()));
         }
+        let authority = match settings.virtual_hosted_style {
+            true => format!("{}.{authority}", settings.bucket),
+            false => authority,
+        };
         Ok(Client { settings, keys, scheme, authority, platform })
     }
 
@@ -269,7 +275,7 @@ impl<P: Platform> Client<P> {
         self.platform.send(&http, self.settings.timeout_ms)
     }
 
-    /// `/bucket/prefix+key`, validated.
+    /// `/bucket/prefix+key` (or `/prefix+key` in virtual-hosted style), validated.
     fn object_path(&self, key: &str) -> Result<String, StoreError> {
         if key.is_empty() {
             return Err(StoreError::InvalidKey("the key is empty".into()));
@@ -281,7 +287,11 @@ impl<P: Platform> Client<P> {
                 key.chars().take(40).collect::<String>()
             )));
         }
-        Ok(format!("/{}/{}{}", self.settings.bucket, self.settings.key_prefix, key))
+        let prefix = &self.settings.key_prefix;
+        Ok(match self.settings.virtual_hosted_style {
+            true => format!("/{prefix}{key}"),
+            false => format!("/{}/{prefix}{key}", self.settings.bucket),
+        })
     }
 
     fn failure(&self, response: &HttpResponse, method: &str, key: &str) -> StoreError {

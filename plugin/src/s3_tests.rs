@@ -6,7 +6,8 @@ use std::cell::RefCell;
 
 struct Scripted {
     answers: RefCell<Vec<(u16, Vec<(String, String)>, Vec<u8>)>>,
-    sent: RefCell<Vec<(String, String, Vec<(String, String)>)>>,
+    /// (method, path and query, headers, authority) of each request sent.
+    sent: RefCell<Vec<(String, String, Vec<(String, String)>, String)>>,
     slept: RefCell<Vec<u64>>,
 }
 
@@ -25,7 +26,12 @@ impl Scripted {
 
 impl Platform for &Scripted {
     fn send(&self, request: &HttpRequest<'_>, _timeout_ms: u64) -> Result<HttpResponse, StoreError> {
-        self.sent.borrow_mut().push((request.method.to_string(), request.path_and_query.clone(), request.headers.clone()));
+        self.sent.borrow_mut().push((
+            request.method.to_string(),
+            request.path_and_query.clone(),
+            request.headers.clone(),
+            request.authority.to_string(),
+        ));
         let (status, headers, body) = self.answers.borrow_mut().pop().expect("an answer is scripted");
         match status {
             // Status 0 scripts a transport failure: the attempt timed out.
@@ -45,7 +51,11 @@ impl Platform for &Scripted {
 }
 
 fn client(platform: &Scripted, max_retries: u32) -> Client<&Scripted> {
-    let settings = Settings {
+    Client::new(settings(max_retries), keys(), platform).unwrap()
+}
+
+fn settings(max_retries: u32) -> Settings {
+    Settings {
         bucket: "mail".into(),
         region: "garage".into(),
         endpoint: "http://127.0.0.1:3900".into(),
@@ -53,9 +63,12 @@ fn client(platform: &Scripted, max_retries: u32) -> Client<&Scripted> {
         timeout_ms: 1000,
         max_retries,
         verify_after_write: true,
-    };
-    let keys = Keys { access_key_id: "AK".into(), secret_access_key: "SK".into(), session_token: None };
-    Client::new(settings, keys, platform).unwrap()
+        virtual_hosted_style: false,
+    }
+}
+
+fn keys() -> Keys {
+    Keys { access_key_id: "AK".into(), secret_access_key: "SK".into(), session_token: None }
 }
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -80,6 +93,21 @@ fn keys_carry_the_prefix_and_are_encoded_once() {
     let wire = Scripted::new(vec![(404, vec![], "")]);
     assert_eq!(client(&wire, 0).stat("a b/../c+d").unwrap(), None);
     assert_eq!(wire.sent.borrow()[0].1, "/mail/acme/a%20b/../c%2Bd");
+}
+
+#[test]
+fn virtual_hosted_style_names_the_bucket_in_the_host_and_signs_that_host() {
+    let wire = Scripted::new(vec![(404, vec![], "")]);
+    let settings = Settings { virtual_hosted_style: true, ..settings(0) };
+    assert_eq!(Client::new(settings, keys(), &wire).unwrap().stat("k").unwrap(), None);
+    let sent = wire.sent.borrow();
+    assert_eq!((sent[0].1.as_str(), sent[0].3.as_str()), ("/acme/k", "mail.127.0.0.1:3900"));
+    let path_style = Scripted::new(vec![(404, vec![], "")]);
+    client(&path_style, 0).stat("k").unwrap();
+    let path_sent = path_style.sent.borrow();
+    assert_eq!((path_sent[0].1.as_str(), path_sent[0].3.as_str()), ("/mail/acme/k", "127.0.0.1:3900"));
+    let signature = |h: &[(String, String)]| header(h, "authorization").unwrap().rsplit('=').next().unwrap().to_string();
+    assert_ne!(signature(&sent[0].2), signature(&path_sent[0].2), "the host and path are signed");
 }
 
 #[test]

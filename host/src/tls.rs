@@ -1,0 +1,130 @@
+//! Which TLS servers a tenant trusts: the built-in web roots, plus the CAs of its `caFile`, or
+//! (with `allowInvalidCerts`) any certificate at all. Each tenant gets its own rustls config, so
+//! one tenant's choice never loosens another's.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::WebPkiSupportedAlgorithms;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+
+/// A tenant's TLS trust, as its settings give it.
+#[derive(Clone, Default)]
+pub struct Trust {
+    /// Accept any server certificate (`allowInvalidCerts`). The handshake's signatures are
+    /// still checked; who signed the certificate and for which name are not.
+    pub allow_invalid_certs: bool,
+    /// Where `ca_certs` came from (`caFile`).
+    pub ca_file: Option<PathBuf>,
+    /// Certificates trusted as roots besides the built-in ones.
+    pub ca_certs: Vec<CertificateDer<'static>>,
+}
+
+impl fmt::Debug for Trust {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Trust")
+            .field("allow_invalid_certs", &self.allow_invalid_certs)
+            .field("ca_file", &self.ca_file)
+            .field("ca_certs", &self.ca_certs.len())
+            .finish()
+    }
+}
+
+/// The certificates of a PEM file, each checked to be usable as a trust anchor.
+pub fn load_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    let shown = path.display();
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
+    let certs = CertificateDer::pem_slice_iter(&bytes)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("{shown} is not a PEM certificate file: {e}"))?;
+    if certs.is_empty() {
+        return Err(format!("{shown} holds no PEM certificate (-----BEGIN CERTIFICATE-----)"));
+    }
+    let mut roots = RootCertStore::empty();
+    for (i, cert) in certs.iter().enumerate() {
+        roots.add(cert.clone()).map_err(|e| format!("{shown}: certificate {} cannot be a trust anchor: {e}", i + 1))?;
+    }
+    Ok(certs)
+}
+
+/// The rustls client config for a tenant's trust.
+pub fn client_config(trust: &Trust) -> ClientConfig {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default protocol versions");
+    if trust.allow_invalid_certs {
+        let verifier = AnyCertificate { algorithms: provider.signature_verification_algorithms };
+        return builder.dangerous().with_custom_certificate_verifier(Arc::new(verifier)).with_no_client_auth();
+    }
+    let mut roots = RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    for cert in &trust.ca_certs {
+        // Checked when the settings were loaded (load_ca_file).
+        let _ = roots.add(cert.clone());
+    }
+    builder.with_root_certificates(roots).with_no_client_auth()
+}
+
+/// `allowInvalidCerts = true`: any certificate, for any name, from any issuer.
+#[derive(Debug)]
+struct AnyCertificate {
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+impl ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ca_file_must_hold_usable_certificates() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.pem");
+        assert!(load_ca_file(&missing).unwrap_err().contains("missing.pem"));
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        let e = load_ca_file(&empty).unwrap_err();
+        assert!(e.contains("empty.pem") && e.contains("no PEM certificate"), "{e}");
+        let garbage = dir.path().join("garbage.pem");
+        std::fs::write(&garbage, "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n").unwrap();
+        assert!(load_ca_file(&garbage).unwrap_err().contains("garbage.pem"));
+    }
+}

@@ -1,0 +1,252 @@
+//! How a tenant's requests reach its endpoint: one pooled HTTP/1.1 client per tenant, with the
+//! tenant's own TLS trust, its timeout on connect, first byte and every gap between body bytes,
+//! and `*.localhost` names resolved to loopback (RFC 6761) so virtual-hosted style works on a
+//! test machine. Kept-alive connections are reused across calls; the count of connections
+//! opened is kept for tests and figures.
+
+use std::future::Future;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use http_body_util::BodyExt;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::connect::dns::{GaiResolver, Name};
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use tower_service::Service;
+use wasmtime_wasi_http::{Error as HttpError, WasiBody};
+
+use crate::tls;
+
+/// How long an idle kept-alive connection is kept. Shorter than the idle limits S3 services
+/// apply, so that a pooled connection is rarely one the server is about to close.
+pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// One tenant's HTTP client, shared by all its calls.
+pub struct Transport {
+    tenant: String,
+    client: Client<Counted<HttpsConnector<HttpConnector<LoopbackForLocalhost>>>, WasiBody>,
+    opened: Arc<AtomicU64>,
+}
+
+impl Transport {
+    pub fn new(tenant: &str, trust: &tls::Trust, timeout: Duration) -> Transport {
+        let mut http = HttpConnector::new_with_resolver(LoopbackForLocalhost(GaiResolver::new()));
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(timeout));
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls::client_config(trust))
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        let opened = Arc::new(AtomicU64::new(0));
+        let client = Client::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+            .build(Counted { inner: https, opened: opened.clone() });
+        Transport { tenant: tenant.to_string(), client, opened }
+    }
+
+    /// How many connections this tenant has opened (attempted) so far.
+    pub fn connections_opened(&self) -> u64 {
+        self.opened.load(Ordering::Relaxed)
+    }
+
+    /// Sends one request. `first_byte` bounds everything up to the response's head (connect,
+    /// TLS, the request body, the server's wait); `between_bytes` bounds each gap in its body.
+    pub async fn send(
+        &self,
+        request: http::Request<WasiBody>,
+        first_byte: Duration,
+        between_bytes: Duration,
+    ) -> Result<http::Response<WasiBody>, HttpError> {
+        let response = match tokio::time::timeout(first_byte, self.client.request(request)).await {
+            Ok(Ok(response)) => response,
+            Ok(Err(error)) => return Err(self.classify(&error)),
+            Err(_) => return Err(HttpError::ConnectionReadTimeout),
+        };
+        Ok(response.map(|body| Idle::new(body, between_bytes).boxed_unsync()))
+    }
+
+    /// The wasi-http error for a failed request, the full story logged under the tenant's name.
+    fn classify(&self, error: &hyper_util::client::legacy::Error) -> HttpError {
+        let story = chain(error);
+        let code = code_for(error);
+        if matches!(code, HttpError::TlsCertificateError | HttpError::TlsProtocolError | HttpError::TlsAlertReceived { .. }) {
+            tracing::warn!(tenant = %self.tenant, "TLS with the endpoint failed: {story}");
+        } else {
+            tracing::debug!(tenant = %self.tenant, "request failed: {story}");
+        }
+        code
+    }
+}
+
+fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut story = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        story.push_str(": ");
+        story.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    story
+}
+
+fn code_for(error: &hyper_util::client::legacy::Error) -> HttpError {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(cause) = source {
+        if let Some(tls) = cause.downcast_ref::<rustls::Error>() {
+            return match tls {
+                rustls::Error::InvalidCertificate(_) => HttpError::TlsCertificateError,
+                rustls::Error::AlertReceived(alert) => HttpError::TlsAlertReceived {
+                    alert_id: Some(u8::from(*alert)),
+                    alert_message: Some(format!("{alert:?}")),
+                },
+                _ => HttpError::TlsProtocolError,
+            };
+        }
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind::*;
+            match io.kind() {
+                ConnectionRefused => return HttpError::ConnectionRefused,
+                TimedOut => return HttpError::ConnectionTimeout,
+                ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof => {
+                    return HttpError::ConnectionTerminated;
+                }
+                _ => {}
+            }
+        }
+        if let Some(hyper) = cause.downcast_ref::<hyper::Error>() {
+            if hyper.is_incomplete_message() {
+                return HttpError::ConnectionTerminated;
+            }
+            if hyper.is_timeout() {
+                return HttpError::ConnectionReadTimeout;
+            }
+        }
+        source = cause.source();
+    }
+    HttpError::InternalError(Some(chain(error)))
+}
+
+/// A response body whose every gap between frames is bounded.
+struct Idle {
+    body: hyper::body::Incoming,
+    gap: Duration,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl Idle {
+    fn new(body: hyper::body::Incoming, gap: Duration) -> Idle {
+        Idle { body, gap, deadline: Box::pin(tokio::time::sleep(gap)) }
+    }
+}
+
+impl Body for Idle {
+    type Data = Bytes;
+    type Error = HttpError;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, HttpError>>> {
+        match Pin::new(&mut self.body).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                let next = tokio::time::Instant::now() + self.gap;
+                self.deadline.as_mut().reset(next);
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(error))) if error.is_incomplete_message() => {
+                Poll::Ready(Some(Err(HttpError::HttpResponseIncomplete)))
+            }
+            Poll::Ready(Some(Err(error))) => Poll::Ready(Some(Err(HttpError::Hyper(error)))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => match self.deadline.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Some(Err(HttpError::ConnectionReadTimeout))),
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// A connector that counts the connections it opens.
+#[derive(Clone)]
+struct Counted<C> {
+    inner: C,
+    opened: Arc<AtomicU64>,
+}
+
+impl<C: Service<http::Uri>> Service<http::Uri> for Counted<C> {
+    type Response = C::Response;
+    type Error = C::Error;
+    type Future = C::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, uri: http::Uri) -> Self::Future {
+        self.opened.fetch_add(1, Ordering::Relaxed);
+        self.inner.call(uri)
+    }
+}
+
+/// The system resolver, except that `localhost` and every name under it is the loopback
+/// address without asking anyone (RFC 6761, section 6.3).
+#[derive(Clone)]
+struct LoopbackForLocalhost(GaiResolver);
+
+type Addrs = std::vec::IntoIter<SocketAddr>;
+type Resolving = Pin<Box<dyn Future<Output = Result<Addrs, std::io::Error>> + Send>>;
+
+impl Service<Name> for LoopbackForLocalhost {
+    type Response = Addrs;
+    type Error = std::io::Error;
+    type Future = Resolving;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, name: Name) -> Self::Future {
+        if is_localhost(name.as_str()) {
+            let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+            return Box::pin(async move { Ok(vec![loopback].into_iter()) });
+        }
+        let resolving = self.0.call(name);
+        Box::pin(async move { Ok(resolving.await?.collect::<Vec<_>>().into_iter()) })
+    }
+}
+
+fn is_localhost(name: &str) -> bool {
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    name == "localhost" || name.ends_with(".localhost")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn localhost_and_names_under_it_are_loopback() {
+        for name in ["localhost", "LOCALHOST.", "s3.localhost", "mail.s3.localhost"] {
+            assert!(is_localhost(name), "{name}");
+        }
+        for name in ["localhost.example.com", "notlocalhost", "example.com"] {
+            assert!(!is_localhost(name), "{name}");
+        }
+    }
+}
