@@ -1,12 +1,15 @@
 //! An S3-compatible server in-process (s3s + s3s-fs over a temp dir), for `coffer demo` and for
 //! the test suite when no other server is given. It speaks real HTTP on 127.0.0.1 and checks
-//! SigV4 signatures like any S3 service.
+//! SigV4 signatures like any S3 service. It answers path-style requests on its address, and
+//! virtual-hosted-style ones on `BUCKET.s3.localhost:PORT`.
 
 use std::net::SocketAddr;
 
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder as ConnBuilder;
+use s3s::S3Result;
 use s3s::auth::SimpleAuth;
+use s3s::host::{S3Host, VirtualHost};
 use s3s::service::S3ServiceBuilder;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -14,6 +17,8 @@ use tokio::task::JoinHandle;
 /// A running embedded server. Dropping it stops the server and removes its files.
 pub struct EmbeddedS3 {
     pub endpoint: String,
+    /// The endpoint for virtual-hosted-style requests: `http://s3.localhost:PORT`.
+    pub virtual_host_endpoint: String,
     pub region: String,
     pub bucket: String,
     pub access_key: String,
@@ -33,6 +38,7 @@ impl EmbeddedS3 {
         let fs = s3s_fs::FileSystem::new(root.path()).map_err(|e| anyhow::anyhow!("s3s-fs: {e:?}"))?;
         let mut builder = S3ServiceBuilder::new(fs);
         builder.set_auth(SimpleAuth::from_single(access_key.clone(), secret_key.clone()));
+        builder.set_host(BucketSubdomains);
         let service = builder.build();
 
         let listener = TcpListener::bind("127.0.0.1:0").await?;
@@ -48,6 +54,7 @@ impl EmbeddedS3 {
         });
         Ok(EmbeddedS3 {
             endpoint: format!("http://{addr}"),
+            virtual_host_endpoint: format!("http://{VIRTUAL_HOST_DOMAIN}:{}", addr.port()),
             region: "us-east-1".into(),
             bucket: bucket.into(),
             access_key,
@@ -66,6 +73,22 @@ impl EmbeddedS3 {
 impl Drop for EmbeddedS3 {
     fn drop(&mut self) {
         self.task.abort();
+    }
+}
+
+/// The domain whose subdomains name buckets (`*.localhost` is loopback, RFC 6761).
+pub const VIRTUAL_HOST_DOMAIN: &str = "s3.localhost";
+
+/// `BUCKET.s3.localhost[:port]` names the bucket; any other Host is path style.
+struct BucketSubdomains;
+
+impl S3Host for BucketSubdomains {
+    fn parse_host_header<'a>(&'a self, host: &'a str) -> S3Result<VirtualHost<'a>> {
+        let name = host.rsplit_once(':').map_or(host, |(name, _port)| name);
+        match name.strip_suffix(VIRTUAL_HOST_DOMAIN).and_then(|rest| rest.strip_suffix('.')) {
+            Some(bucket) if !bucket.is_empty() => Ok(VirtualHost::new(host).with_bucket(bucket)),
+            _ => Ok(VirtualHost::new(host)),
+        }
     }
 }
 

@@ -132,9 +132,18 @@ fn code_for(error: &hyper_util::client::legacy::Error) -> HttpError {
                 return HttpError::ConnectionReadTimeout;
             }
         }
-        source = cause.source();
+        source = next_cause(cause);
     }
     HttpError::InternalError(Some(chain(error)))
+}
+
+/// The error under `error`. An io::Error's source() skips the error it wraps (rustls's arrives
+/// that way, twice wrapped): look inside it instead.
+fn next_cause<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a (dyn std::error::Error + 'static)> {
+    match error.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()) {
+        Some(inner) => Some(inner),
+        None => error.source(),
+    }
 }
 
 /// A response body whose every gap between frames is bounded.

@@ -12,9 +12,11 @@ use std::sync::OnceLock;
 
 mod lying;
 mod stall;
+mod tls_proxy;
 
 pub use lying::LyingProxy;
 pub use stall::StallProxy;
+pub use tls_proxy::TlsProxy;
 
 use coffer_host::config::{Config, TenantSettings};
 use coffer_host::embedded::EmbeddedS3;
@@ -26,6 +28,9 @@ pub struct Server {
     /// What it is, for the run's output: "external (…)" or "embedded s3s-fs".
     pub kind: String,
     pub endpoint: String,
+    /// Where the server answers virtual-hosted-style requests (`http://s3.localhost:PORT`):
+    /// COFFER_TEST_S3_VIRTUAL_HOST_ENDPOINT, or the embedded server's; `None` when not given.
+    pub virtual_host_endpoint: Option<String>,
     pub region: String,
     pub bucket: String,
     pub access_key: String,
@@ -51,6 +56,7 @@ fn from_env() -> Option<Server> {
         (Some(endpoint), Some(access_key), Some(secret_key)) => Some(Server {
             kind: format!("external ({})", if std::env::var_os("COFFER_TEST_GARAGE_DIR").is_some() { "Garage" } else { "COFFER_TEST_S3_ENDPOINT" }),
             endpoint,
+            virtual_host_endpoint: var("VIRTUAL_HOST_ENDPOINT"),
             region: var("REGION").unwrap_or_else(|| "us-east-1".into()),
             bucket: var("BUCKET").unwrap_or_else(|| "coffer-test".into()),
             access_key,
@@ -78,6 +84,7 @@ fn start_embedded() -> Server {
             tx.send(Server {
                 kind: "embedded s3s-fs (set COFFER_TEST_S3_* to test a real server)".into(),
                 endpoint: s3.endpoint.clone(),
+                virtual_host_endpoint: Some(s3.virtual_host_endpoint.clone()),
                 region: s3.region.clone(),
                 bucket: s3.bucket.clone(),
                 access_key: s3.access_key.clone(),
@@ -132,6 +139,17 @@ pub fn settings(prefix: &str, extra: &str) -> TenantSettings {
 pub fn tenant(test: &str) -> (Tenant, String) {
     let prefix = unique_prefix(test);
     (coffer().tenant(settings(&prefix, "")), prefix)
+}
+
+/// A tenant whose endpoint is `endpoint` (a proxy in front of the server under test), and one
+/// with the same settings and prefix that talks to the server directly.
+pub fn proxied_tenant(endpoint: &str, test: &str, extra: &str) -> (Tenant, Tenant) {
+    let prefix = unique_prefix(test);
+    let text = tenant_toml("t", &prefix, extra);
+    let direct = coffer().tenant(Config::parse(&text, "t").unwrap().tenant(None).unwrap());
+    let text = text.replace(&server().endpoint, endpoint);
+    let proxied = Config::parse(&text, "t").unwrap().tenant(None).unwrap();
+    (coffer().tenant(proxied), direct)
 }
 
 /// `len` bytes, different for every seed, cheap to make (xorshift).

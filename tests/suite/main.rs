@@ -7,3 +7,4 @@ mod cross_client;
 mod errors;
 mod keys;
 mod settings;
+mod transport;

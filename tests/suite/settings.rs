@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use coffer_tests::{Peer, blob, coffer_bin, server, unique_prefix};
+use coffer_tests::{Peer, blob, coffer_bin, proxied_tenant, server, unique_prefix};
 
 /// A config for the server under test without keys, so they must come from elsewhere.
 fn keyless_config(prefix: &str, extra: &str) -> String {
@@ -142,16 +142,6 @@ fn no_secret_appears_in_errors_or_trace_logs_from_any_source() {
             }
         }
     }
-}
-
-/// A tenant whose endpoint is a proxy in front of the server under test.
-fn proxied_tenant(endpoint: &str, test: &str, extra: &str) -> (coffer_host::Tenant, coffer_host::Tenant) {
-    let prefix = unique_prefix(test);
-    let direct = coffer_host::config::Config::parse(&coffer_tests::tenant_toml("t", &prefix, extra), "t").unwrap();
-    let direct = coffer_tests::coffer().tenant(direct.tenant(None).unwrap());
-    let text = coffer_tests::tenant_toml("t", &prefix, extra).replace(&server().endpoint, endpoint);
-    let proxied = coffer_host::config::Config::parse(&text, "t").unwrap().tenant(None).unwrap();
-    (coffer_tests::coffer().tenant(proxied), direct)
 }
 
 #[tokio::test]
