@@ -104,7 +104,7 @@ impl<P: Platform> Client<P> {
             match end {
                 Some(end) if end <= start => {
                     // Nothing to read: answer for existence alone.
-                    return Ok(self.stat(key)?.map(|_| Vec::new()));
+                    return Ok(self.head(key, &mut Budget::default())?.map(|_| Vec::new()));
                 }
                 Some(end) => headers.push(("range".into(), format!("bytes={start}-{}", end - 1))),
                 None => headers.push(("range".into(), format!("bytes={start}-"))),
@@ -115,7 +115,7 @@ impl<P: Platform> Client<P> {
             200 | 206 => check_body(response, key),
             _ => Ok(()),
         };
-        let response = self.call("GET", key, &headers, &Payload::empty(), intact)?;
+        let response = self.call("GET", key, &headers, &Payload::empty(), intact, &mut Budget::default())?;
         match response.status {
             200 | 206 => Ok(Some(response.body)),
             404 if is_missing_key(&response) => Ok(None),
@@ -126,8 +126,10 @@ impl<P: Platform> Client<P> {
     }
 
     /// Creates or replaces the object. With verify-after-write, a HEAD then checks that the
-    /// object is there with the size and MD5 sent; when it is not, the PUT is sent again while
-    /// retries remain, and the put fails with an integrity error when they are spent.
+    /// object is there with the size and MD5 sent; when it is not, the PUT is sent again (after
+    /// a backoff) while retries remain, and the put fails with an integrity error when they are
+    /// spent. Transient failures of the PUT and of the HEAD draw on the same budget, so a put
+    /// makes at most `max_retries + 1` attempts of PUT then HEAD.
     pub fn put(&self, key: &str, data: &[u8]) -> Result<(), StoreError> {
         let md5 = Md5::digest(data);
         let md5_hex = hex(&md5);
@@ -137,16 +139,16 @@ impl<P: Platform> Client<P> {
         ];
         let sha256 = sigv4::sha256_hex(data);
         let payload = Payload { bytes: data, sha256: &sha256 };
-        let mut attempt = 0;
+        let mut budget = Budget::default();
         loop {
-            let response = self.call("PUT", key, &headers, &payload, accept_any)?;
+            let response = self.call("PUT", key, &headers, &payload, accept_any, &mut budget)?;
             if !(200..300).contains(&response.status) {
                 return Err(self.failure(&response, "PUT", key));
             }
             if !self.settings.verify_after_write {
                 return Ok(());
             }
-            let problem = match self.stat(key)? {
+            let problem = match self.head(key, &mut budget)? {
                 None => format!("PUT key \"{key}\" answered {} but a HEAD finds no object", response.status),
                 Some(info) if info.size != data.len() as u64 => format!(
                     "PUT key \"{key}\" sent {} bytes but the stored object has {}",
@@ -158,21 +160,22 @@ impl<P: Platform> Client<P> {
                 }
                 Some(_) => return Ok(()),
             };
-            if attempt >= self.settings.max_retries {
+            if budget.retries >= self.settings.max_retries {
                 return Err(StoreError::Integrity(problem));
             }
-            attempt += 1;
+            self.back_off(&mut budget, None);
         }
     }
 
     /// Deletes the object; `true` when it existed before.
     pub fn delete(&self, key: &str) -> Result<bool, StoreError> {
-        if self.stat(key)?.is_none() {
+        let mut budget = Budget::default();
+        if self.head(key, &mut budget)?.is_none() {
             return Ok(false);
         }
         // Some servers (s3s) refuse a DELETE without a Content-Length.
         let headers = vec![("content-length".to_string(), "0".to_string())];
-        let response = self.call("DELETE", key, &headers, &Payload::empty(), accept_any)?;
+        let response = self.call("DELETE", key, &headers, &Payload::empty(), accept_any, &mut budget)?;
         match response.status {
             200..=299 => Ok(true),
             404 if is_missing_key(&response) => Ok(false),
@@ -182,7 +185,11 @@ impl<P: Platform> Client<P> {
 
     /// Size, ETag and Last-Modified of the object; `None` when it does not exist.
     pub fn stat(&self, key: &str) -> Result<Option<ObjectInfo>, StoreError> {
-        let response = self.call("HEAD", key, &[], &Payload::empty(), accept_any)?;
+        self.head(key, &mut Budget::default())
+    }
+
+    fn head(&self, key: &str, budget: &mut Budget) -> Result<Option<ObjectInfo>, StoreError> {
+        let response = self.call("HEAD", key, &[], &Payload::empty(), accept_any, budget)?;
         match response.status {
             200 => {
                 let size = response
@@ -200,10 +207,10 @@ impl<P: Platform> Client<P> {
         }
     }
 
-    /// Sends one signed request for `key`, retrying with backoff, all within one budget of
-    /// `max_retries` retries: transient failures (network errors, timeouts, 5xx, 429,
-    /// SlowDown...), and answers `accept` refuses (a damaged body). Returns the last response
-    /// otherwise.
+    /// Sends one signed request for `key`, retrying with backoff while the call's `budget`
+    /// lasts: transient failures (network errors, timeouts, 5xx, 408, 429, SlowDown,
+    /// RequestTimeout, InternalError...), and answers `accept` refuses (a damaged body). Returns
+    /// the response otherwise, whatever its status.
     fn call(
         &self,
         method: &'static str,
@@ -211,36 +218,50 @@ impl<P: Platform> Client<P> {
         extra_headers: &[(String, String)],
         payload: &Payload<'_>,
         accept: impl Fn(&HttpResponse) -> Result<(), StoreError>,
+        budget: &mut Budget,
     ) -> Result<HttpResponse, StoreError> {
         let path = self.object_path(key)?;
-        let mut attempt = 0;
         loop {
             let outcome = self.send_once(method, &path, extra_headers, payload);
-            let max = self.settings.max_retries;
             let (error, retry_after, retry) = match outcome {
-                Ok(response) if is_transient_status(response.status) => {
-                    let retry_after = response.header("retry-after").map(str::to_string);
-                    let error = self.failure(&response, method, key);
-                    let retry = retry::should_retry(&error, attempt, max);
-                    (error, retry_after, retry)
-                }
-                Ok(response) => match accept(&response) {
-                    Ok(()) => return Ok(response),
-                    Err(refused) => (refused, None, attempt < max),
+                Ok(response) => match self.transient_failure(&response, method, key) {
+                    Some(error) => {
+                        let retry_after = response.header("retry-after").map(str::to_string);
+                        let retry = retry::should_retry(&error, budget.retries, self.settings.max_retries);
+                        (error, retry_after, retry)
+                    }
+                    None => match accept(&response) {
+                        Ok(()) => return Ok(response),
+                        Err(refused) => (refused, None, budget.retries < self.settings.max_retries),
+                    },
                 },
                 // The network failed (refused, reset, timed out): as transient as a 503.
                 Err(error) => {
-                    let retry = retry::should_retry(&error, attempt, max);
+                    let retry = retry::should_retry(&error, budget.retries, self.settings.max_retries);
                     (error, None, retry)
                 }
             };
             if !retry {
                 return Err(error);
             }
-            let delay = retry::delay_ms(attempt, self.platform.random_u64(), retry_after.as_deref());
-            self.platform.sleep_ms(delay);
-            attempt += 1;
+            self.back_off(budget, retry_after.as_deref());
         }
+    }
+
+    /// The error an answer means when it is worth another try (503 SlowDown, 500, 429, 408, 400
+    /// RequestTimeout...); `None` for a success or an answer that retrying will not change.
+    fn transient_failure(&self, response: &HttpResponse, method: &str, key: &str) -> Option<StoreError> {
+        if response.status < 400 || response.status == 404 || response.status == 416 {
+            return None;
+        }
+        Some(self.failure(response, method, key)).filter(StoreError::is_transient)
+    }
+
+    /// Waits before the next retry and counts it.
+    fn back_off(&self, budget: &mut Budget, retry_after: Option<&str>) {
+        let delay = retry::delay_ms(budget.retries, self.platform.random_u64(), retry_after);
+        self.platform.sleep_ms(delay);
+        budget.retries += 1;
     }
 
     fn send_once(
@@ -335,8 +356,10 @@ fn accept_any(_: &HttpResponse) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn is_transient_status(status: u16) -> bool {
-    status == 408 || status == 429 || (500..600).contains(&status)
+/// The retries one public call has used, shared by every request it sends.
+#[derive(Default)]
+struct Budget {
+    retries: u32,
 }
 
 /// A 404 with no body (HEAD) or NoSuchKey means the key is missing; NoSuchBucket is an error.

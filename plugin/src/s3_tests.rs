@@ -131,6 +131,34 @@ fn a_put_whose_object_is_missing_is_sent_again_then_fails_as_integrity() {
     let error = client(&wire, 1).put("k", b"hello").unwrap_err();
     assert!(matches!(error, StoreError::Integrity(ref m) if m.contains("\"k\"")), "{error:?}");
     assert_eq!(wire.sent.borrow().len(), 4);
+    assert_eq!(wire.slept.borrow().len(), 1, "the PUT is sent again after a backoff");
+}
+
+#[test]
+fn a_put_draws_its_puts_and_heads_from_one_retry_budget() {
+    // PUT ok, HEAD busy (retry 1), HEAD finds nothing (retry 2: PUT again), PUT ok, HEAD finds
+    // nothing: with maxRetries = 2 that is the end, not a fresh budget per request.
+    let wire = Scripted::new(vec![(200, vec![], ""), (503, vec![], ""), (404, vec![], ""), (200, vec![], ""), (404, vec![], "")]);
+    assert!(matches!(client(&wire, 2).put("k", b"hello"), Err(StoreError::Integrity(_))));
+    assert_eq!(wire.sent.borrow().len(), 5);
+    assert_eq!(wire.slept.borrow().len(), 2);
+
+    // A backend that drops every PUT: at most maxRetries + 1 attempts of PUT then HEAD.
+    let answers = (0..3).flat_map(|_| [(200, vec![], ""), (404, vec![], "")]).collect();
+    let liar = Scripted::new(answers);
+    assert!(matches!(client(&liar, 2).put("k", b"hello"), Err(StoreError::Integrity(_))));
+    assert_eq!(liar.sent.borrow().len(), 6);
+}
+
+#[test]
+fn request_timeouts_are_retried_as_400_or_408() {
+    let timeout = "<Error><Code>RequestTimeout</Code><Message>Your socket connection to the server was not read from or written to within the timeout period.</Message></Error>";
+    let wire = Scripted::new(vec![(400, vec![], timeout), (408, vec![], ""), (200, vec![], "ok")]);
+    assert_eq!(client(&wire, 2).get("k", None).unwrap(), Some(b"ok".to_vec()));
+    assert_eq!(wire.sent.borrow().len(), 3);
+    let bad_request = Scripted::new(vec![(400, vec![], "<Error><Code>InvalidArgument</Code></Error>")]);
+    assert!(matches!(client(&bad_request, 2).get("k", None), Err(StoreError::Other(_))));
+    assert_eq!(bad_request.sent.borrow().len(), 1, "a bad request is not retried");
 }
 
 #[test]
