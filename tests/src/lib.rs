@@ -10,11 +10,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-mod lying;
+mod faults;
 mod stall;
 mod tls_proxy;
 
-pub use lying::LyingProxy;
+pub use faults::{Fault, FaultProxy, Rule, When};
 pub use stall::StallProxy;
 pub use tls_proxy::TlsProxy;
 

@@ -5,6 +5,7 @@ mod cli;
 mod conformance;
 mod cross_client;
 mod errors;
+mod faults;
 mod keys;
 mod settings;
 mod transport;

@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use coffer_tests::{Peer, blob, coffer_bin, proxied_tenant, server, unique_prefix};
+use coffer_tests::{Fault, FaultProxy, Peer, Rule, When, blob, coffer_bin, proxied_tenant, server, unique_prefix};
 
 /// A config for the server under test without keys, so they must come from elsewhere.
 fn keyless_config(prefix: &str, extra: &str) -> String {
@@ -170,25 +170,25 @@ async fn verify_after_write_catches_a_backend_that_drops_a_put() {
     let data = blob(10_000, 41);
 
     // On (the default): the dropped PUT is seen by the HEAD and sent again; the data is there.
-    let liar = coffer_tests::LyingProxy::start(&server().endpoint, 1);
+    let liar = FaultProxy::start(&server().endpoint, vec![Rule::new(Fault::Lie, "PUT", When::First(1))]);
     let (store, direct) = proxied_tenant(&liar.endpoint, "verify-on", "maxRetries = 2");
     store.put("mail", data.clone()).await.unwrap();
-    assert_eq!(liar.lies_told(), 1);
+    assert_eq!(liar.injected(Fault::Lie), 1);
     assert_eq!(direct.get("mail", None).await.unwrap(), Some(data.clone()), "readable from the server itself");
 
     // On, with no retry left: the put fails, saying what was seen, instead of claiming success.
-    let liar = coffer_tests::LyingProxy::start(&server().endpoint, 5);
+    let liar = FaultProxy::start(&server().endpoint, vec![Rule::new(Fault::Lie, "PUT", When::Always)]);
     let (store, direct) = proxied_tenant(&liar.endpoint, "verify-on-no-retry", "maxRetries = 0");
     let error = store.put("mail", data.clone()).await.unwrap_err();
     assert!(matches!(error, coffer_host::StoreError::Integrity(ref m) if m.contains("mail") && m.contains("HEAD")), "{error}");
     assert_eq!(direct.get("mail", None).await.unwrap(), None);
 
     // Off: the lie goes unnoticed and the write is lost. This is the failure the check exists for.
-    let liar = coffer_tests::LyingProxy::start(&server().endpoint, 1);
+    let liar = FaultProxy::start(&server().endpoint, vec![Rule::new(Fault::Lie, "PUT", When::First(1))]);
     let (store, direct) = proxied_tenant(&liar.endpoint, "verify-off", "verifyAfterWrite = false");
     store.put("mail", data.clone()).await.unwrap();
-    assert_eq!(liar.lies_told(), 1);
-    assert_eq!(liar.lies_left(), 0);
+    assert_eq!(liar.injected(Fault::Lie), 1);
+    assert_eq!(liar.requests("HEAD"), 0, "nothing checks");
     assert_eq!(direct.get("mail", None).await.unwrap(), None, "without verification the acknowledged write is lost");
 }
 
@@ -200,13 +200,13 @@ async fn session_tokens_are_sent_and_session_token_wins_over_security_token() {
         ("sessionToken = \"session-tok-3\"\nsecurityToken = \"security-tok-4\"", "session-tok-3"),
     ] {
         // No lies: the proxy forwards and records. (Garage accepts and ignores session tokens.)
-        let recorder = coffer_tests::LyingProxy::start(&server().endpoint, 0);
+        let recorder = FaultProxy::start(&server().endpoint, vec![]);
         let (store, _) = proxied_tenant(&recorder.endpoint, "tokens", extra);
         store.put("k", b"x".to_vec()).await.unwrap();
         let tokens = recorder.header_values("x-amz-security-token");
         assert!(!tokens.is_empty() && tokens.iter().all(|t| t == expected), "{extra}: {tokens:?}");
     }
-    let recorder = coffer_tests::LyingProxy::start(&server().endpoint, 0);
+    let recorder = FaultProxy::start(&server().endpoint, vec![]);
     let (store, _) = proxied_tenant(&recorder.endpoint, "tokens", "");
     store.stat("k").await.unwrap();
     assert!(recorder.header_values("x-amz-security-token").is_empty(), "no token, no header");
@@ -217,15 +217,15 @@ async fn a_damaged_get_body_is_read_again_and_never_returned() {
     let data = blob(100_000, 51);
     let (_, direct) = proxied_tenant(&server().endpoint, "damaged-get", "");
     direct.put("mail", data.clone()).await.unwrap();
-    let via = |proxy: &coffer_tests::LyingProxy, extra: &str| proxied_tenant(&proxy.endpoint, "damaged-get", extra).0;
+    let via = |proxy: &FaultProxy, extra: &str| proxied_tenant(&proxy.endpoint, "damaged-get", extra).0;
 
-    let flips_once = coffer_tests::LyingProxy::start_with(&server().endpoint, 0, 1);
+    let flips_once = FaultProxy::start(&server().endpoint, vec![Rule::new(Fault::FlipByte, "GET", When::First(1))]);
     let read = via(&flips_once, "maxRetries = 2").get("mail", None).await.unwrap();
-    assert_eq!(flips_once.corruptions_left(), 0, "the proxy did damage a body");
+    assert_eq!(flips_once.injected(Fault::FlipByte), 1, "the proxy did damage a body");
     assert!(read.as_deref() == Some(&data[..]), "the damaged body was returned as data");
 
-    let flips_always = coffer_tests::LyingProxy::start_with(&server().endpoint, 0, 100);
+    let flips_always = FaultProxy::start(&server().endpoint, vec![Rule::new(Fault::FlipByte, "GET", When::Always)]);
     let error = via(&flips_always, "maxRetries = 1").get("mail", None).await.unwrap_err();
     assert!(matches!(error, coffer_host::StoreError::Integrity(ref m) if m.contains("MD5")), "{error}");
-    assert_eq!(flips_always.corruptions_left(), 98, "one read and one retry");
+    assert_eq!(flips_always.injected(Fault::FlipByte), 2, "one read and one retry");
 }

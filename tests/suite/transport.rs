@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use coffer_host::StoreError;
-use coffer_tests::{LyingProxy, TlsProxy, blob, note, proxied_tenant, server, tenant};
+use coffer_tests::{FaultProxy, TlsProxy, blob, note, proxied_tenant, server, tenant};
 
 fn tls_refusal(error: &StoreError) -> bool {
     matches!(error, StoreError::InvalidConfig(m) if m.contains("TLS") && m.contains("not trusted"))
@@ -86,7 +86,7 @@ async fn virtual_hosted_style_names_the_bucket_in_the_host() {
     assert_eq!(path_style.stat("mail").await.unwrap().map(|i| i.size), Some(5_000));
 
     // Through a recording proxy reached by the same domain: the wire shows the bucket in the host.
-    let recorder = LyingProxy::start(&server().endpoint, 0);
+    let recorder = FaultProxy::start(&server().endpoint, vec![]);
     let port = recorder.endpoint.rsplit_once(':').unwrap().1.to_string();
     let (vhost, _) = proxied_tenant(&format!("http://{domain}:{port}"), "vhost", "virtualHostedStyle = true");
     assert_eq!(vhost.get("mail", None).await.unwrap(), Some(data));

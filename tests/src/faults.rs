@@ -1,0 +1,370 @@
+//! A fault-injecting HTTP proxy in front of the real server, on 127.0.0.1. Each request goes
+//! through the rules in order; the first that fires decides what happens to it, and a request no
+//! rule takes is forwarded unchanged (Host header included, so signatures still match). It
+//! records request headers and counts requests and the faults it injected.
+//!
+//! The faults are what S3 backends and networks do: answer 200 to a PUT and drop the bytes;
+//! answer 500, 503 SlowDown, 429 or 400 RequestTimeout; reset the connection before the answer
+//! or in the middle of its body; stall; trickle; cut a body short of its Content-Length; flip a
+//! byte of it.
+
+use std::collections::{HashMap, VecDeque};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body::{Body, Frame};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+
+/// What the proxy does to a request a rule takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Fault {
+    /// 200 to a PUT, the bytes dropped, nothing forwarded.
+    Lie,
+    /// 503 with S3's SlowDown error, nothing forwarded.
+    SlowDown,
+    /// 500 with S3's InternalError error, nothing forwarded.
+    InternalError,
+    /// 429 Too Many Requests, nothing forwarded.
+    TooManyRequests,
+    /// 503 SlowDown with `Retry-After: N` (seconds), nothing forwarded.
+    SlowDownRetryAfter(u8),
+    /// 400 with S3's RequestTimeout error, nothing forwarded.
+    RequestTimeout,
+    /// Forwarded; the server's answer is dropped and the connection reset (TCP RST).
+    ResetBeforeResponse,
+    /// Forwarded; the head and half the body are sent, then the connection is reset.
+    ResetMidBody,
+    /// Forwarded; no answer for a minute (longer than any timeout the tests set).
+    Stall,
+    /// Forwarded; the head after 50 ms, then the body 256 bytes at a time, 10 ms apart.
+    Trickle,
+    /// Forwarded; the head with the full Content-Length, half the body, then the connection
+    /// closes (FIN).
+    Truncate,
+    /// Forwarded; one byte in the middle of a 200 body flipped.
+    FlipByte,
+}
+
+/// Which requests a rule takes.
+#[derive(Debug, Clone, Copy)]
+pub enum When {
+    /// Every matching request.
+    Always,
+    /// The first N matching requests the proxy sees.
+    First(usize),
+    /// The first N matching requests for each path (key).
+    FirstTriesOfKey(usize),
+    /// Each matching request with this probability, from a seeded generator (repeatable).
+    Ratio(f64),
+}
+
+/// A fault, the method it applies to (`"*"` for any), and when.
+#[derive(Debug, Clone, Copy)]
+pub struct Rule {
+    pub fault: Fault,
+    pub method: &'static str,
+    pub when: When,
+}
+
+impl Rule {
+    pub fn new(fault: Fault, method: &'static str, when: When) -> Rule {
+        Rule { fault, method, when }
+    }
+}
+
+pub struct FaultProxy {
+    pub endpoint: String,
+    state: Arc<State>,
+}
+
+struct State {
+    upstream: String,
+    rules: Vec<Rule>,
+    /// Per rule: how many requests it has taken.
+    taken: Vec<AtomicUsize>,
+    tries_of_key: Mutex<HashMap<(usize, String), usize>>,
+    random: Mutex<u64>,
+    injected: Mutex<HashMap<Fault, usize>>,
+    requests: Mutex<HashMap<String, usize>>,
+    seen: Mutex<Vec<(String, String)>>,
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+impl FaultProxy {
+    /// Starts a proxy for `upstream` (`http://host:port`) with `rules`.
+    pub fn start(upstream: &str, rules: Vec<Rule>) -> FaultProxy {
+        let state = Arc::new(State {
+            upstream: upstream.trim_end_matches('/').to_string(),
+            taken: rules.iter().map(|_| AtomicUsize::new(0)).collect(),
+            rules,
+            tries_of_key: Mutex::default(),
+            random: Mutex::new(0x2545_F491_4F6C_DD1D),
+            injected: Mutex::default(),
+            requests: Mutex::default(),
+            seen: Mutex::default(),
+            client: Client::builder(TokioExecutor::new()).build_http(),
+        });
+        let shared = state.clone();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Runtime::new().unwrap();
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                tx.send(format!("http://{}", listener.local_addr().unwrap())).unwrap();
+                loop {
+                    let Ok((socket, _)) = listener.accept().await else { return };
+                    tokio::spawn(serve(socket, shared.clone()));
+                }
+            });
+        });
+        FaultProxy { endpoint: rx.recv().unwrap(), state }
+    }
+
+    /// Requests received so far, of `method` (`"*"` for all).
+    pub fn requests(&self, method: &str) -> usize {
+        let requests = self.state.requests.lock().unwrap();
+        match method {
+            "*" => requests.values().sum(),
+            _ => requests.get(method).copied().unwrap_or(0),
+        }
+    }
+
+    /// Faults injected so far, of `fault`.
+    pub fn injected(&self, fault: Fault) -> usize {
+        self.state.injected.lock().unwrap().get(&fault).copied().unwrap_or(0)
+    }
+
+    /// Faults injected so far, of every kind.
+    pub fn injected_total(&self) -> usize {
+        self.state.injected.lock().unwrap().values().sum()
+    }
+
+    /// Every value of header `name` in the requests received so far.
+    pub fn header_values(&self, name: &str) -> Vec<String> {
+        self.state.seen.lock().unwrap().iter().filter(|(n, _)| n == name).map(|(_, v)| v.clone()).collect()
+    }
+}
+
+/// Serves one client connection. A second handle on the socket lets a fault reset it: with
+/// SO_LINGER 0 its close sends RST instead of FIN.
+async fn serve(socket: tokio::net::TcpStream, state: Arc<State>) {
+    let Ok(std_socket) = socket.into_std() else { return };
+    let Ok(control) = std_socket.try_clone() else { return };
+    let Ok(socket) = tokio::net::TcpStream::from_std(std_socket) else { return };
+    let control = Arc::new(socket2::Socket::from(control));
+    let service = service_fn(move |request: Request<Incoming>| {
+        let (state, control) = (state.clone(), control.clone());
+        async move { state.answer(request, &control).await }
+    });
+    let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(socket), service).await;
+}
+
+type Answer = Result<Response<Pieces>, std::io::Error>;
+
+impl State {
+    async fn answer(&self, request: Request<Incoming>, control: &socket2::Socket) -> Answer {
+        let (parts, body) = request.into_parts();
+        let method = parts.method.as_str().to_string();
+        let path = parts.uri.path().to_string();
+        {
+            *self.requests.lock().unwrap().entry(method.clone()).or_default() += 1;
+            let mut seen = self.seen.lock().unwrap();
+            for (name, value) in &parts.headers {
+                seen.push((name.as_str().to_string(), value.to_str().unwrap_or_default().to_string()));
+            }
+        }
+        let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+        let fault = self.choose(&method, &path);
+        let count = |fault: Fault| *self.injected.lock().unwrap().entry(fault).or_default() += 1;
+
+        match fault {
+            Some(Fault::Lie) => {
+                count(Fault::Lie);
+                return Ok(Response::new(Pieces::whole(Bytes::new())));
+            }
+            Some(
+                f @ (Fault::SlowDown
+                | Fault::SlowDownRetryAfter(_)
+                | Fault::InternalError
+                | Fault::TooManyRequests
+                | Fault::RequestTimeout),
+            ) => {
+                count(f);
+                return Ok(s3_error(f));
+            }
+            _ => {}
+        }
+
+        let uri = format!("{}{}", self.upstream, parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
+        let mut forward = Request::builder().method(parts.method).uri(uri);
+        for (name, value) in &parts.headers {
+            forward = forward.header(name, value);
+        }
+        let response = match self.client.request(forward.body(Full::new(body)).unwrap()).await {
+            Ok(response) => response,
+            Err(e) => return Ok(Response::builder().status(502).body(Pieces::whole(Bytes::from(e.to_string()))).unwrap()),
+        };
+        let (head, body) = response.into_parts();
+        let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+        let half = body.slice(..body.len() / 2);
+        let response = |pieces: Pieces| Ok(Response::from_parts(head.clone(), pieces));
+
+        match fault {
+            Some(Fault::ResetBeforeResponse) => {
+                count(Fault::ResetBeforeResponse);
+                let _ = control.set_linger(Some(Duration::ZERO));
+                Err(std::io::Error::other("reset before the response"))
+            }
+            Some(Fault::ResetMidBody) if !body.is_empty() => {
+                count(Fault::ResetMidBody);
+                let _ = control.set_linger(Some(Duration::ZERO));
+                response(Pieces::cut_short(half, body.len()))
+            }
+            Some(Fault::Stall) => {
+                count(Fault::Stall);
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                Err(std::io::Error::other("stalled"))
+            }
+            Some(Fault::Trickle) => {
+                count(Fault::Trickle);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                response(Pieces::trickle(body, 256, Duration::from_millis(10)))
+            }
+            Some(Fault::Truncate) if !body.is_empty() => {
+                count(Fault::Truncate);
+                response(Pieces::cut_short(half, body.len()))
+            }
+            Some(Fault::FlipByte) if head.status == 200 && !body.is_empty() => {
+                count(Fault::FlipByte);
+                let mut damaged = body.to_vec();
+                let middle = damaged.len() / 2;
+                damaged[middle] ^= 0x01;
+                response(Pieces::whole(Bytes::from(damaged)))
+            }
+            _ => response(Pieces::whole(body)),
+        }
+    }
+
+    /// The fault of the first rule that takes this request, if any.
+    fn choose(&self, method: &str, path: &str) -> Option<Fault> {
+        for (i, rule) in self.rules.iter().enumerate() {
+            if rule.method != "*" && rule.method != method {
+                continue;
+            }
+            let fires = match rule.when {
+                When::Always => true,
+                When::First(n) => self.taken[i].load(Ordering::SeqCst) < n,
+                When::FirstTriesOfKey(n) => {
+                    let mut tries = self.tries_of_key.lock().unwrap();
+                    let seen = tries.entry((i, path.to_string())).or_default();
+                    *seen += 1;
+                    *seen <= n
+                }
+                When::Ratio(p) => self.next_random() < p,
+            };
+            if fires {
+                self.taken[i].fetch_add(1, Ordering::SeqCst);
+                return Some(rule.fault);
+            }
+        }
+        None
+    }
+
+    /// Uniform in [0, 1), xorshift64*.
+    fn next_random(&self) -> f64 {
+        let mut state = self.random.lock().unwrap();
+        *state ^= *state >> 12;
+        *state ^= *state << 25;
+        *state ^= *state >> 27;
+        (state.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// An S3 error answer for a status fault.
+fn s3_error(fault: Fault) -> Response<Pieces> {
+    let (status, code, message) = match fault {
+        Fault::SlowDown | Fault::SlowDownRetryAfter(_) => (503, "SlowDown", "Please reduce your request rate."),
+        Fault::InternalError => (500, "InternalError", "We encountered an internal error. Please try again."),
+        Fault::TooManyRequests => (429, "TooManyRequests", "Too many requests."),
+        _ => (400, "RequestTimeout", "Your socket connection to the server was not read from or written to within the timeout period."),
+    };
+    let xml = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message></Error>");
+    let mut response = Response::builder().status(status);
+    if let Fault::SlowDownRetryAfter(seconds) = fault {
+        response = response.header("retry-after", seconds.to_string());
+    }
+    response
+        .header("content-type", "application/xml")
+        .body(Pieces::whole(Bytes::from(xml)))
+        .unwrap()
+}
+
+/// A response body sent in pieces, with a pause between them, that may end in an error (the
+/// connection is then closed with the body short of its Content-Length).
+pub struct Pieces {
+    pieces: VecDeque<Bytes>,
+    gap: Duration,
+    pause: Option<Pin<Box<tokio::time::Sleep>>>,
+    then_fail: bool,
+    size: u64,
+}
+
+impl Pieces {
+    fn whole(bytes: Bytes) -> Pieces {
+        let size = bytes.len() as u64;
+        Pieces { pieces: VecDeque::from([bytes]), gap: Duration::ZERO, pause: None, then_fail: false, size }
+    }
+
+    /// `part` of a body of `whole` bytes, then an error.
+    fn cut_short(part: Bytes, whole: usize) -> Pieces {
+        Pieces { then_fail: true, size: whole as u64, ..Pieces::whole(part) }
+    }
+
+    fn trickle(bytes: Bytes, piece: usize, gap: Duration) -> Pieces {
+        let size = bytes.len() as u64;
+        let pieces = (0..bytes.len()).step_by(piece).map(|at| bytes.slice(at..(at + piece).min(bytes.len()))).collect();
+        Pieces { pieces, gap, pause: None, then_fail: false, size }
+    }
+}
+
+impl Body for Pieces {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+        if let Some(pause) = self.pause.as_mut() {
+            if pause.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            self.pause = None;
+        }
+        match self.pieces.pop_front() {
+            Some(piece) => {
+                if !self.gap.is_zero() && !self.pieces.is_empty() {
+                    self.pause = Some(Box::pin(tokio::time::sleep(self.gap)));
+                }
+                Poll::Ready(Some(Ok(Frame::data(piece))))
+            }
+            None if self.then_fail => {
+                Poll::Ready(Some(Err(std::io::Error::new(std::io::ErrorKind::ConnectionAborted, "cut short"))))
+            }
+            None => Poll::Ready(None),
+        }
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        // A body cut short still promises its whole size: the head keeps the server's
+        // Content-Length (hyper uses this hint only when the head has none).
+        http_body::SizeHint::with_exact(self.size)
+    }
+}
