@@ -152,6 +152,39 @@ pub fn proxied_tenant(endpoint: &str, test: &str, extra: &str) -> (Tenant, Tenan
     (coffer().tenant(proxied), direct)
 }
 
+/// Runs `call(i)` for every i in 0..count, `callers` calls in flight at once; the results in
+/// index order.
+pub async fn in_parallel<T, F, Fut>(count: usize, callers: usize, call: F) -> Vec<T>
+where
+    T: Send + 'static,
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = T> + Send,
+{
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let call = std::sync::Arc::new(call);
+    let callers: Vec<_> = (0..callers)
+        .map(|_| {
+            let (next, call) = (next.clone(), call.clone());
+            tokio::spawn(async move {
+                let mut done = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    if i >= count {
+                        return done;
+                    }
+                    done.push((i, call(i).await));
+                }
+            })
+        })
+        .collect();
+    let mut results = Vec::with_capacity(count);
+    for caller in callers {
+        results.extend(caller.await.unwrap());
+    }
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, result)| result).collect()
+}
+
 /// `len` bytes, different for every seed, cheap to make (xorshift).
 pub fn blob(len: usize, seed: u64) -> Vec<u8> {
     let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;

@@ -3,13 +3,11 @@
 //! server itself: with verifyAfterWrite on, none may be missing or different. The table of
 //! figures is printed and written to target/coffer-figures/faults.md (kept in docs/faults.md).
 
-use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use coffer_host::StoreError;
-use coffer_tests::{Fault, FaultProxy, Rule, When, blob, note, proxied_tenant, server};
+use coffer_tests::{Fault, FaultProxy, Rule, When, blob, in_parallel, note, proxied_tenant, server};
 
 /// Writes per mode.
 const WRITES: usize = 1000;
@@ -127,7 +125,7 @@ async fn run(mode: &Mode, count: usize) -> Figures {
     let store = Arc::new(store);
     let writes = {
         let store = store.clone();
-        in_parallel(count, move |i| {
+        in_parallel(count, CALLERS, move |i| {
             let store = store.clone();
             async move {
                 let started = Instant::now();
@@ -144,7 +142,7 @@ async fn run(mode: &Mode, count: usize) -> Figures {
     let direct = Arc::new(direct);
     let truth = {
         let (direct, acknowledged) = (direct.clone(), acknowledged.clone());
-        in_parallel(acknowledged.len(), move |n| {
+        in_parallel(acknowledged.len(), CALLERS, move |n| {
             let (direct, i) = (direct.clone(), acknowledged[n]);
             async move { direct.get(&key(i), None).await.ok().flatten() == Some(data(i)) }
         })
@@ -154,7 +152,7 @@ async fn run(mode: &Mode, count: usize) -> Figures {
     // Reads through the faults: an error is allowed, wrong bytes are not.
     let reads = {
         let (store, acknowledged) = (store.clone(), acknowledged.clone());
-        in_parallel(acknowledged.len(), move |n| {
+        in_parallel(acknowledged.len(), CALLERS, move |n| {
             let (store, i) = (store.clone(), acknowledged[n]);
             async move {
                 match store.get(&key(i), None).await {
@@ -183,38 +181,6 @@ async fn run(mode: &Mode, count: usize) -> Figures {
         read_failures: reads.iter().filter(|r| r.is_none()).count(),
         wrong_reads: reads.iter().filter(|r| **r == Some(false)).count(),
     }
-}
-
-/// Runs `call(0..count)` with CALLERS calls in flight at once; the results in index order.
-async fn in_parallel<T, F, Fut>(count: usize, call: F) -> Vec<T>
-where
-    T: Send + 'static,
-    F: Fn(usize) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = T> + Send,
-{
-    let next = Arc::new(AtomicUsize::new(0));
-    let call = Arc::new(call);
-    let callers: Vec<_> = (0..CALLERS)
-        .map(|_| {
-            let (next, call) = (next.clone(), call.clone());
-            tokio::spawn(async move {
-                let mut done = Vec::new();
-                loop {
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    if i >= count {
-                        return done;
-                    }
-                    done.push((i, call(i).await));
-                }
-            })
-        })
-        .collect();
-    let mut results = Vec::with_capacity(count);
-    for caller in callers {
-        results.extend(caller.await.unwrap());
-    }
-    results.sort_by_key(|(i, _)| *i);
-    results.into_iter().map(|(_, result)| result).collect()
 }
 
 fn render(rows: &[Figures]) -> String {

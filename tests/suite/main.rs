@@ -2,6 +2,7 @@
 //! tests/src/lib.rs for how the server is found). One test binary, one module per concern.
 
 mod cli;
+mod cluster;
 mod conformance;
 mod cross_client;
 mod errors;
