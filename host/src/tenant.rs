@@ -135,11 +135,12 @@ impl WasiHttpHooks for Egress {
         }
         // Connecting is bounded by the tenant's timeout in the transport itself.
         let options = self.clamp(options);
-        let first_byte = options.first_byte_timeout.unwrap_or(self.timeout);
+        // The tenant's timeout bounds the whole attempt, to the last byte of the answer.
+        let attempt = options.first_byte_timeout.unwrap_or(self.timeout);
         let between_bytes = options.between_bytes_timeout.unwrap_or(self.timeout);
         let transport = self.transport.clone();
         Box::new(async move {
-            let response = transport.send(request, first_byte, between_bytes).await?;
+            let response = transport.send(request, attempt, between_bytes).await?;
             // The pool drives the connection; there is no per-request I/O future to hand back.
             let io: Box<dyn Future<Output = Result<(), HttpError>> + Send> = Box::new(async { Ok(()) });
             Ok((response, io))

@@ -60,20 +60,22 @@ impl Transport {
         self.opened.load(Ordering::Relaxed)
     }
 
-    /// Sends one request. `first_byte` bounds everything up to the response's head (connect,
-    /// TLS, the request body, the server's wait); `between_bytes` bounds each gap in its body.
+    /// Sends one request, the whole attempt bounded by `attempt`: connect, TLS, the request
+    /// body, the server's wait and the response body to its last byte. `between_bytes` bounds
+    /// each gap in the response body as well.
     pub async fn send(
         &self,
         request: http::Request<WasiBody>,
-        first_byte: Duration,
+        attempt: Duration,
         between_bytes: Duration,
     ) -> Result<http::Response<WasiBody>, HttpError> {
-        let response = match tokio::time::timeout(first_byte, self.client.request(request)).await {
+        let deadline = tokio::time::Instant::now() + attempt;
+        let response = match tokio::time::timeout_at(deadline, self.client.request(request)).await {
             Ok(Ok(response)) => response,
             Ok(Err(error)) => return Err(self.classify(&error)),
             Err(_) => return Err(HttpError::ConnectionReadTimeout),
         };
-        Ok(response.map(|body| Idle::new(body, between_bytes).boxed_unsync()))
+        Ok(response.map(|body| Bounded::new(body, between_bytes, deadline).boxed_unsync()))
     }
 
     /// The wasi-http error for a failed request, the full story logged under the tenant's name.
@@ -146,27 +148,31 @@ fn next_cause<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a (d
     }
 }
 
-/// A response body whose every gap between frames is bounded.
-struct Idle {
+/// A response body bounded as a whole (it must end by the attempt's deadline) and in each gap
+/// between its frames, so a server that trickles cannot stretch an attempt.
+struct Bounded {
     body: hyper::body::Incoming,
     gap: Duration,
+    end: tokio::time::Instant,
+    /// The sooner of the next gap's end and `end`.
     deadline: Pin<Box<tokio::time::Sleep>>,
 }
 
-impl Idle {
-    fn new(body: hyper::body::Incoming, gap: Duration) -> Idle {
-        Idle { body, gap, deadline: Box::pin(tokio::time::sleep(gap)) }
+impl Bounded {
+    fn new(body: hyper::body::Incoming, gap: Duration, end: tokio::time::Instant) -> Bounded {
+        let first = (tokio::time::Instant::now() + gap).min(end);
+        Bounded { body, gap, end, deadline: Box::pin(tokio::time::sleep_until(first)) }
     }
 }
 
-impl Body for Idle {
+impl Body for Bounded {
     type Data = Bytes;
     type Error = HttpError;
 
     fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, HttpError>>> {
         match Pin::new(&mut self.body).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
-                let next = tokio::time::Instant::now() + self.gap;
+                let next = (tokio::time::Instant::now() + self.gap).min(self.end);
                 self.deadline.as_mut().reset(next);
                 Poll::Ready(Some(Ok(frame)))
             }

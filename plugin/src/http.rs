@@ -4,7 +4,7 @@
 use wasip2::clocks::{monotonic_clock, wall_clock};
 use wasip2::http::outgoing_handler;
 use wasip2::http::types::{
-    ErrorCode, Fields, IncomingBody, Method, OutgoingBody, OutgoingRequest, RequestOptions, Scheme,
+    ErrorCode, Fields, IncomingBody, Method, OutgoingBody, OutgoingRequest, RequestOptions, Scheme, http_error_code,
 };
 use wasip2::io::streams::{InputStream, OutputStream, StreamError};
 
@@ -19,6 +19,7 @@ pub struct WasiPlatform;
 impl Platform for WasiPlatform {
     fn send(&self, request: &HttpRequest<'_>, timeout_ms: u64) -> Result<HttpResponse, StoreError> {
         let what = format!("{} {}", request.method, request.path_and_query);
+        let started = monotonic_clock::now();
 
         // 1. The head: method, URL, headers, and the attempt's timeouts.
         let fields: Vec<(String, Vec<u8>)> =
@@ -82,7 +83,10 @@ impl Platform for WasiPlatform {
             .unwrap_or(0);
         let body = {
             let stream = incoming.stream().map_err(|()| StoreError::Other(format!("{what}: no response stream")))?;
-            read_all(&stream, capacity).map_err(|e| StoreError::Unavailable(format!("{what}: reading the body: {e}")))?
+            read_all(&stream, capacity).map_err(|e| {
+                let timed_out = monotonic_clock::now().saturating_sub(started) >= timeout_ns;
+                body_error(&format!("{what}: reading the body"), e, timed_out)
+            })?
         };
         let _trailers = IncomingBody::finish(incoming);
         Ok(HttpResponse { status, headers, body })
@@ -122,14 +126,31 @@ fn write_all(stream: &OutputStream, mut data: &[u8]) -> Result<(), String> {
     }
 }
 
-fn read_all(stream: &InputStream, capacity: usize) -> Result<Vec<u8>, String> {
+fn read_all(stream: &InputStream, capacity: usize) -> Result<Vec<u8>, StreamError> {
     let mut body = Vec::with_capacity(capacity);
     loop {
         match stream.blocking_read(READ_CHUNK) {
             Ok(chunk) => body.extend_from_slice(&chunk),
             Err(StreamError::Closed) => return Ok(body),
-            Err(e) => return Err(stream_error(e)),
+            Err(e) => return Err(e),
         }
+    }
+}
+
+/// A failure while reading a response body: a timeout is a timeout, the rest is the network.
+/// The host's body errors carry no wasi-http error code (`http-error-code` answers none for
+/// them), so an error at or past the attempt's timeout is taken for the timeout it is.
+fn body_error(what: &str, e: StreamError, timed_out: bool) -> StoreError {
+    let detail = match e {
+        StreamError::LastOperationFailed(err) => match http_error_code(&err) {
+            Some(code) => return transport(what, code),
+            None => err.to_debug_string(),
+        },
+        StreamError::Closed => "the stream was closed".to_string(),
+    };
+    match timed_out {
+        true => StoreError::Timeout(format!("{what}: {detail}")),
+        false => StoreError::Unavailable(format!("{what}: {detail}")),
     }
 }
 

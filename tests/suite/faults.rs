@@ -229,6 +229,19 @@ async fn a_whole_call_is_bounded_by_its_attempts_and_the_backoff_cap() {
     assert!(matches!(error, StoreError::Integrity(_)), "{error}");
     assert_eq!((liar.requests("PUT"), liar.requests("HEAD")), (3, 3));
 
+    // A server that trickles (256 bytes every 10 ms, far inside any gap limit) cannot stretch an
+    // attempt past its timeout: 40 KiB would take 1.6 s; each attempt ends at 500 ms.
+    let (_, direct) = proxied_tenant(&server().endpoint, "bounds", "");
+    direct.put("large", blob(40_960, 2)).await.unwrap();
+    let trickle = FaultProxy::start(&server().endpoint, vec![Rule::new(Fault::Trickle, "GET", When::Always)]);
+    let (store, _) = proxied_tenant(&trickle.endpoint, "bounds", "timeout = \"500ms\"\nmaxRetries = 1");
+    let started = Instant::now();
+    let error = store.get("large", None).await.unwrap_err();
+    let took = started.elapsed();
+    assert!(matches!(error, StoreError::Timeout(_)), "{error}");
+    assert_eq!(trickle.requests("GET"), 2);
+    assert!(took <= Duration::from_millis(2 * 500 + 100 + 600), "{took:?}");
+
     // Retry-After is honoured: 1 s asked, where the backoff alone would wait at most 100 ms.
     let busy = FaultProxy::start(&server().endpoint, vec![Rule::new(Fault::SlowDownRetryAfter(1), "*", When::First(1))]);
     let (store, _) = proxied_tenant(&busy.endpoint, "bounds", "maxRetries = 1");
