@@ -11,6 +11,7 @@ use serde::Deserialize;
 use crate::credentials::{self, EnvLookup};
 use crate::regions;
 use crate::secret::{Secret, SecretError, SecretSource};
+use crate::limits::{self, Limits};
 use crate::tls::{self, Trust};
 
 /// The region used when a tenant names none.
@@ -46,6 +47,18 @@ pub struct TenantConfig {
     pub virtual_hosted_style: Option<bool>,
     pub allow_invalid_certs: Option<bool>,
     pub ca_file: Option<PathBuf>,
+    pub limits: Option<LimitsConfig>,
+}
+
+/// `[tenants.NAME.limits]` as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LimitsConfig {
+    /// e.g. "256MiB".
+    pub memory: Option<String>,
+    /// e.g. "10s".
+    pub cpu_time: Option<String>,
+    pub concurrency: Option<usize>,
 }
 
 /// A tenant's settings, validated and with its secrets resolved.
@@ -66,6 +79,8 @@ pub struct TenantSettings {
     pub virtual_hosted_style: bool,
     /// Which TLS servers the tenant trusts.
     pub trust: Trust,
+    /// The sandbox's limits.
+    pub limits: Limits,
     pub access_key_id: Secret,
     pub secret_access_key: Secret,
     pub session_token: Option<Secret>,
@@ -204,6 +219,8 @@ pub fn validate(origin: &str, name: &str, t: &TenantConfig, env: EnvLookup<'_>) 
         return Err(field_error("timeout", "must be more than zero".into()));
     }
 
+    let limits = parse_limits(t.limits.as_ref().cloned().unwrap_or_default()).map_err(|(f, m)| field_error(f, m))?;
+
     let found = match (&t.access_key, &t.secret_key) {
         (Some(access), Some(secret_key)) => credentials::Credentials {
             access_key_id: secret("accessKey", access)?,
@@ -247,6 +264,7 @@ pub fn validate(origin: &str, name: &str, t: &TenantConfig, env: EnvLookup<'_>) 
         verify_after_write: t.verify_after_write.unwrap_or(true),
         virtual_hosted_style,
         trust,
+        limits,
         access_key_id,
         secret_access_key,
         session_token,
@@ -262,6 +280,33 @@ impl TenantSettings {
             false => self.authority.clone(),
         }
     }
+}
+
+/// `[limits]` with its defaults; an error names the field (`limits.memory`...).
+fn parse_limits(l: LimitsConfig) -> Result<Limits, (&'static str, String)> {
+    let mut limits = Limits::default();
+    if let Some(text) = &l.memory {
+        let size: bytesize::ByteSize =
+            text.parse().map_err(|e| ("limits.memory", format!("\"{text}\" is not a size ({e}); e.g. \"256MiB\"")))?;
+        if size.as_u64() < 16 << 20 {
+            return Err(("limits.memory", format!("\"{text}\" is too small: the plugin needs at least 16MiB")));
+        }
+        limits.memory = size.as_u64();
+    }
+    if let Some(text) = &l.cpu_time {
+        limits.cpu_time = humantime::parse_duration(text)
+            .map_err(|e| ("limits.cpuTime", format!("\"{text}\" is not a duration ({e}); e.g. \"10s\"")))?;
+        if limits.cpu_time < limits::TICK {
+            return Err(("limits.cpuTime", format!("\"{text}\" is shorter than the {:?} the CPU is counted in", limits::TICK)));
+        }
+    }
+    if let Some(concurrency) = l.concurrency {
+        if concurrency == 0 {
+            return Err(("limits.concurrency", "must be at least 1".into()));
+        }
+        limits.concurrency = concurrency;
+    }
+    Ok(limits)
 }
 
 /// In virtual-hosted style the bucket is a DNS label in front of the endpoint's host.

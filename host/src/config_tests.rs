@@ -188,3 +188,24 @@ fn tls_trust_is_read_and_checked_at_load() {
     let e = Config::parse(&format!("{GOOD}allowInvalidCerts = \"yes\"\n"), "c").unwrap_err().to_string();
     assert!(e.contains("allowInvalidCerts") || e.contains("bool"), "{e}");
 }
+
+#[test]
+fn limits_have_defaults_and_errors_name_the_field() {
+    let t = Config::parse(GOOD, "c").unwrap().tenant(None).unwrap();
+    assert_eq!(t.limits, crate::limits::Limits::default());
+    let text = format!("{GOOD}\n[tenants.acme.limits]\nmemory = \"64MiB\"\ncpuTime = \"2s\"\nconcurrency = 8\n");
+    let t = Config::parse(&text, "c").unwrap().tenant(None).unwrap();
+    assert_eq!((t.limits.memory, t.limits.cpu_time, t.limits.concurrency), (64 << 20, Duration::from_secs(2), 8));
+    for (bad, field) in [
+        ("memory = \"lots\"", "limits.memory"),
+        ("memory = \"1MiB\"", "limits.memory"),
+        ("cpuTime = \"forever\"", "limits.cpuTime"),
+        ("concurrency = 0", "limits.concurrency"),
+    ] {
+        let text = format!("{GOOD}\n[tenants.acme.limits]\n{bad}\n");
+        let e = Config::parse(&text, "c").unwrap().tenant(None).unwrap_err().to_string();
+        assert!(e.contains(field) && e.contains("\"acme\""), "{bad}: {e}");
+    }
+    let e = Config::parse(&format!("{GOOD}\n[tenants.acme.limits]\nmemroy = \"1GiB\"\n"), "c").unwrap_err().to_string();
+    assert!(e.contains("memroy"), "{e}");
+}

@@ -23,6 +23,10 @@ pub enum StoreError {
     /// The plugin trapped or could not be instantiated; the host and other tenants go on.
     #[error("tenant \"{tenant}\": the plugin failed: {message}")]
     Sandbox { tenant: String, message: String },
+    /// The call ran into one of the tenant's limits (memory, CPU time, concurrency); the host
+    /// and other tenants go on.
+    #[error("tenant \"{tenant}\": {message}")]
+    LimitExceeded { tenant: String, message: String },
 }
 
 impl StoreError {

@@ -18,6 +18,8 @@ pub mod credentials;
 pub mod embedded;
 pub mod regions;
 mod error;
+mod guest_log;
+pub mod limits;
 pub mod secret;
 pub mod stalwart;
 mod tenant;
@@ -26,10 +28,12 @@ mod transport;
 
 use std::ops::Range;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
 
+use tokio::sync::{Semaphore, SemaphorePermit};
 use wasmtime::component::{Component, HasSelf, Linker};
-use wasmtime::{Engine, Store};
+use wasmtime::{Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 
 use bindings::store::{ByteRange, ObjectInfo as WitInfo};
 pub use config::TenantSettings;
@@ -56,7 +60,12 @@ pub struct HostOptions {
     /// Where precompiled components are kept; `$XDG_CACHE_HOME/coffer` (or `~/.cache/coffer`)
     /// when `None`. When it cannot be written, the component is compiled in memory each start.
     pub cache_dir: Option<PathBuf>,
+    /// Plugin instances alive at once across all tenants (the pooling allocator's slots);
+    /// [`DEFAULT_MAX_INSTANCES`] when `None`. A call that finds none free fails.
+    pub max_instances: Option<u32>,
 }
+
+pub const DEFAULT_MAX_INSTANCES: u32 = 1000;
 
 /// The engine and the pre-instantiated plugin, built once and shared by every tenant.
 #[derive(Clone)]
@@ -66,7 +75,18 @@ pub struct Coffer {
 
 struct Shared {
     engine: Engine,
-    pre: bindings::PluginPre<TenantState>,
+    linker: Linker<TenantState>,
+    cache_dir: Option<PathBuf>,
+    /// The plugin new calls instantiate; a call in flight keeps the one it started with.
+    pre: RwLock<bindings::PluginPre<TenantState>>,
+    /// Stops the epoch ticker when the last handle is dropped.
+    ticking: Arc<AtomicBool>,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        self.ticking.store(false, Ordering::Relaxed);
+    }
 }
 
 impl Coffer {
@@ -76,22 +96,114 @@ impl Coffer {
     }
 
     pub fn with_options(options: HostOptions) -> anyhow::Result<Coffer> {
-        let engine = Engine::new(&wasmtime::Config::new())?;
-        let wasm = options.component.as_deref().unwrap_or(PLUGIN_WASM);
-        let cache_dir = options.cache_dir.or_else(cache::default_dir);
-        let component: Component = cache::load_or_compile(&engine, wasm, cache_dir.as_deref())?;
+        let engine = engine(options.max_instances.unwrap_or(DEFAULT_MAX_INSTANCES))?;
+        let ticking = start_epoch_ticker(&engine);
         let mut linker = Linker::<TenantState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
         bindings::config::add_to_linker::<TenantState, HasSelf<TenantState>>(&mut linker, |state| state)?;
-        let pre = bindings::PluginPre::new(linker.instantiate_pre(&component)?)?;
-        Ok(Coffer { shared: Arc::new(Shared { engine, pre }) })
+        let cache_dir = options.cache_dir.or_else(cache::default_dir);
+        let wasm = options.component.as_deref().unwrap_or(PLUGIN_WASM);
+        let pre = RwLock::new(prepare(&engine, &linker, wasm, cache_dir.as_deref())?);
+        Ok(Coffer { shared: Arc::new(Shared { engine, linker, cache_dir, pre, ticking }) })
     }
 
     /// A handle on one tenant's store. Cheap to clone; each call runs in a fresh sandbox.
     pub fn tenant(&self, settings: TenantSettings) -> Tenant {
         let transport = Arc::new(Transport::new(&settings.name, &settings.trust, settings.timeout));
-        Tenant { shared: self.shared.clone(), settings: Arc::new(settings), transport }
+        let admission = Arc::new(Admission::new(settings.limits));
+        Tenant { shared: self.shared.clone(), settings: Arc::new(settings), transport, admission }
+    }
+
+    /// Loads another plugin (a new version) for every tenant, without stopping: calls in
+    /// flight finish on the plugin they started with, and later calls use the new one. The
+    /// component must export the same world; when it does not, nothing changes.
+    pub fn load_plugin(&self, wasm: &[u8]) -> anyhow::Result<()> {
+        let shared = &self.shared;
+        let pre = prepare(&shared.engine, &shared.linker, wasm, shared.cache_dir.as_deref())?;
+        *shared.pre.write().unwrap() = pre;
+        Ok(())
+    }
+}
+
+/// The engine: epoch interruption for the CPU limit, and the pooling allocator so that a
+/// sandbox per call costs microseconds.
+fn engine(max_instances: u32) -> anyhow::Result<Engine> {
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_component_instances(max_instances)
+        .total_core_instances(max_instances.saturating_mul(4))
+        .total_memories(max_instances.saturating_mul(2))
+        .total_tables(max_instances.saturating_mul(4))
+        .total_stacks(max_instances);
+    let mut config = wasmtime::Config::new();
+    config.epoch_interruption(true).allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    Ok(Engine::new(&config)?)
+}
+
+/// Advances the engine's epoch every [`limits::TICK`] until the flag is cleared.
+fn start_epoch_ticker(engine: &Engine) -> Arc<AtomicBool> {
+    let ticking = Arc::new(AtomicBool::new(true));
+    let (engine, flag) = (engine.clone(), ticking.clone());
+    std::thread::Builder::new()
+        .name("coffer-epoch".into())
+        .spawn(move || {
+            while flag.load(Ordering::Relaxed) {
+                std::thread::sleep(limits::TICK);
+                engine.increment_epoch();
+            }
+        })
+        .expect("a thread for the epoch ticker");
+    ticking
+}
+
+/// The component, compiled (or loaded from the cache) and linked, ready to instantiate.
+fn prepare(
+    engine: &Engine,
+    linker: &Linker<TenantState>,
+    wasm: &[u8],
+    cache_dir: Option<&std::path::Path>,
+) -> anyhow::Result<bindings::PluginPre<TenantState>> {
+    let component: Component = cache::load_or_compile(engine, wasm, cache_dir)?;
+    Ok(bindings::PluginPre::new(linker.instantiate_pre(&component)?)?)
+}
+
+/// A tenant's concurrency limit: `concurrency` calls run, up to `queue` wait, more are refused.
+struct Admission {
+    slots: Semaphore,
+    waiting: AtomicUsize,
+    limits: limits::Limits,
+}
+
+impl Admission {
+    fn new(limits: limits::Limits) -> Admission {
+        Admission { slots: Semaphore::new(limits.concurrency), waiting: AtomicUsize::new(0), limits }
+    }
+
+    async fn enter(&self, tenant: &str) -> Result<SemaphorePermit<'_>, StoreError> {
+        if let Ok(permit) = self.slots.try_acquire() {
+            return Ok(permit);
+        }
+        let waiting = self.waiting.fetch_add(1, Ordering::SeqCst);
+        let _leave = Leave(&self.waiting);
+        if waiting >= self.limits.queue() {
+            return Err(StoreError::LimitExceeded {
+                tenant: tenant.to_string(),
+                message: format!(
+                    "concurrency limit: {} calls in flight and {} waiting; call refused",
+                    self.limits.concurrency,
+                    self.limits.queue()
+                ),
+            });
+        }
+        Ok(self.slots.acquire().await.expect("the semaphore is never closed"))
+    }
+}
+
+struct Leave<'a>(&'a AtomicUsize);
+
+impl Drop for Leave<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -101,6 +213,7 @@ pub struct Tenant {
     shared: Arc<Shared>,
     settings: Arc<TenantSettings>,
     transport: Arc<Transport>,
+    admission: Arc<Admission>,
 }
 
 impl Tenant {
@@ -126,39 +239,45 @@ impl Tenant {
     }
 
     async fn read(&self, key: &str, range: Option<ByteRange>) -> Result<Option<Vec<u8>>, StoreError> {
+        let _slot = self.admission.enter(&self.settings.name).await?;
         let (mut store, plugin) = self.sandbox().await?;
         let result = plugin.coffer_blobstore_store().call_get(&mut store, key, range).await;
-        self.finish(key, result)
+        self.finish(&store, key, result)
     }
 
     /// Creates or replaces the object. Once this returns Ok, the object is readable.
     pub async fn put(&self, key: &str, data: Vec<u8>) -> Result<(), StoreError> {
+        let _slot = self.admission.enter(&self.settings.name).await?;
         let (mut store, plugin) = self.sandbox().await?;
         let result = plugin.coffer_blobstore_store().call_put(&mut store, key, &data).await;
-        self.finish(key, result)
+        self.finish(&store, key, result)
     }
 
     /// Deletes the object; `true` when it existed.
     pub async fn delete(&self, key: &str) -> Result<bool, StoreError> {
+        let _slot = self.admission.enter(&self.settings.name).await?;
         let (mut store, plugin) = self.sandbox().await?;
         let result = plugin.coffer_blobstore_store().call_delete(&mut store, key).await;
-        self.finish(key, result)
+        self.finish(&store, key, result)
     }
 
     /// Size and ETag of the object; `None` when it does not exist.
     pub async fn stat(&self, key: &str) -> Result<Option<ObjectInfo>, StoreError> {
+        let _slot = self.admission.enter(&self.settings.name).await?;
         let (mut store, plugin) = self.sandbox().await?;
         let result = plugin.coffer_blobstore_store().call_stat(&mut store, key).await;
-        let info: Option<WitInfo> = self.finish(key, result)?;
+        let info: Option<WitInfo> = self.finish(&store, key, result)?;
         Ok(info.map(|i| ObjectInfo { size: i.size, etag: i.etag, last_modified: i.last_modified }))
     }
 
     /// A fresh Store holding only this tenant's state, and the plugin instantiated in it.
     async fn sandbox(&self) -> Result<(Store<TenantState>, bindings::Plugin), StoreError> {
         let mut store = Store::new(&self.shared.engine, TenantState::new(self.settings.clone(), self.transport.clone()));
-        let plugin = self
-            .shared
-            .pre
+        store.limiter(|state| &mut state.meter);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|mut context| context.data_mut().meter.tick());
+        let pre = self.shared.pre.read().unwrap().clone();
+        let plugin = pre
             .instantiate_async(&mut store)
             .await
             .map_err(|e| StoreError::Sandbox { tenant: self.settings.name.clone(), message: format!("{e:#}") })?;
@@ -167,12 +286,17 @@ impl Tenant {
 
     fn finish<T>(
         &self,
+        store: &Store<TenantState>,
         key: &str,
         result: wasmtime::Result<Result<T, bindings::store::Error>>,
     ) -> Result<T, StoreError> {
         match result {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(error)) => Err(StoreError::from_wit(error)),
+            Err(_) if store.data().meter.exceeded.is_some() => Err(StoreError::LimitExceeded {
+                tenant: self.settings.name.clone(),
+                message: format!("key \"{key}\": {}", store.data().meter.exceeded.as_ref().unwrap()),
+            }),
             Err(trap) => Err(StoreError::Sandbox {
                 tenant: self.settings.name.clone(),
                 message: format!("key \"{key}\": {trap:#}"),

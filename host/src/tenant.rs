@@ -13,6 +13,8 @@ use wasmtime_wasi_http::{
 
 use crate::bindings::config;
 use crate::config::TenantSettings;
+use crate::guest_log::GuestLog;
+use crate::limits::Meter;
 use crate::transport::Transport;
 
 /// The data of a tenant's Store.
@@ -22,6 +24,8 @@ pub struct TenantState {
     http: WasiHttpCtx,
     table: ResourceTable,
     egress: Egress,
+    /// This call's memory and CPU against the tenant's limits.
+    pub meter: Meter,
 }
 
 impl TenantState {
@@ -33,9 +37,15 @@ impl TenantState {
             timeout: settings.timeout,
             transport,
         };
+        // No environment, no preopened directory, no stdin; stdout and stderr to the log.
+        let wasi = WasiCtxBuilder::new()
+            .stdout(GuestLog::new(&settings.name, "stdout"))
+            .stderr(GuestLog::new(&settings.name, "stderr"))
+            .build();
         TenantState {
+            meter: Meter::new(settings.limits),
             settings,
-            wasi: WasiCtxBuilder::new().build(),
+            wasi,
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
             egress,

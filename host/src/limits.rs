@@ -1,0 +1,132 @@
+//! A tenant's sandbox limits: the plugin's linear memory per instance, the CPU a single call may
+//! burn in the guest, and how many of the tenant's calls run at once. Enforced per Store, so a
+//! call that hits one fails for its tenant alone.
+
+use std::time::Duration;
+
+use wasmtime::{ResourceLimiter, UpdateDeadline};
+
+/// The epoch tick: the engine's epoch advances this often, and CPU is counted in ticks.
+pub const TICK: Duration = Duration::from_millis(10);
+
+pub const DEFAULT_MEMORY: u64 = 256 << 20;
+pub const DEFAULT_CPU_TIME: Duration = Duration::from_secs(10);
+pub const DEFAULT_CONCURRENCY: usize = 64;
+/// Calls that may wait for a free slot, per slot; more are refused at once.
+pub const QUEUE_PER_SLOT: usize = 4;
+
+/// A tenant's limits, validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Bytes of linear memory the plugin may have, per instance.
+    pub memory: u64,
+    /// CPU a single call may use in the guest. Waits on the network are not counted.
+    pub cpu_time: Duration,
+    /// Calls of this tenant in flight at once.
+    pub concurrency: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits { memory: DEFAULT_MEMORY, cpu_time: DEFAULT_CPU_TIME, concurrency: DEFAULT_CONCURRENCY }
+    }
+}
+
+impl Limits {
+    /// Calls that may wait for a slot before more are refused.
+    pub fn queue(&self) -> usize {
+        self.concurrency * QUEUE_PER_SLOT
+    }
+}
+
+/// Which limit a call ran into, for the error its tenant gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Exceeded {
+    Memory { limit: u64, asked: u64 },
+    CpuTime { limit: Duration },
+}
+
+impl std::fmt::Display for Exceeded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Exceeded::Memory { limit, asked } => {
+                write!(f, "memory limit of {} exceeded (the plugin asked for {})", mib(*limit), mib(*asked))
+            }
+            Exceeded::CpuTime { limit } => {
+                write!(f, "CPU time limit of {} exceeded in the plugin", humantime::format_duration(*limit))
+            }
+        }
+    }
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1u64 << 20) as f64)
+}
+
+/// The per-call meter: memory growth checked against the limit, CPU counted in epoch ticks.
+#[derive(Debug)]
+pub struct Meter {
+    limits: Limits,
+    ticks: u64,
+    pub exceeded: Option<Exceeded>,
+}
+
+impl Meter {
+    pub fn new(limits: Limits) -> Meter {
+        Meter { limits, ticks: 0, exceeded: None }
+    }
+
+    /// Called when the guest reaches its epoch deadline, one tick after the last call. The
+    /// guest is running now; a wait on the host (the network) passes no deadline check, so
+    /// however long it lasted it counts as one tick at most.
+    pub fn tick(&mut self) -> wasmtime::Result<UpdateDeadline> {
+        self.ticks += 1;
+        let limit_ticks = self.limits.cpu_time.as_nanos().div_ceil(TICK.as_nanos()) as u64;
+        if self.ticks > limit_ticks {
+            let exceeded = Exceeded::CpuTime { limit: self.limits.cpu_time };
+            self.exceeded = Some(exceeded.clone());
+            return Err(wasmtime::format_err!("{exceeded}"));
+        }
+        // Yield, so that a guest that computes for long does not hold the executor's thread.
+        Ok(UpdateDeadline::Yield(1))
+    }
+}
+
+impl ResourceLimiter for Meter {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired as u64 > self.limits.memory {
+            let exceeded = Exceeded::Memory { limit: self.limits.memory, asked: desired as u64 };
+            self.exceeded = Some(exceeded.clone());
+            return Err(wasmtime::format_err!("{exceeded}"));
+        }
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_beyond_the_limit_is_refused_and_named() {
+        let mut meter = Meter::new(Limits { memory: 1 << 20, ..Limits::default() });
+        assert!(meter.memory_growing(0, 1 << 20, None).unwrap());
+        let error = meter.memory_growing(1 << 20, 2 << 20, None).unwrap_err().to_string();
+        assert!(error.contains("memory limit of 1.0 MiB"), "{error}");
+        assert_eq!(meter.exceeded, Some(Exceeded::Memory { limit: 1 << 20, asked: 2 << 20 }));
+    }
+
+    #[test]
+    fn cpu_is_counted_in_ticks_up_to_the_limit() {
+        let mut meter = Meter::new(Limits { cpu_time: Duration::from_millis(50), ..Limits::default() });
+        for _ in 0..5 {
+            assert!(matches!(meter.tick(), Ok(UpdateDeadline::Yield(1))));
+        }
+        let error = meter.tick().err().expect("the sixth tick is past the limit").to_string();
+        assert!(error.contains("CPU time limit of 50ms"), "{error}");
+    }
+}
