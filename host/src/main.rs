@@ -24,6 +24,10 @@ struct Cli {
     /// so blobs a Stalwart server wrote to the bucket are found where it put them.
     #[arg(long, global = true)]
     hex_key: bool,
+    /// Run this component (a .wasm exporting coffer:blobstore/plugin) instead of the plugin
+    /// built into this binary.
+    #[arg(long, global = true, value_name = "WASM")]
+    plugin: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -105,7 +109,12 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     }
     let config = Config::load(&cli.config).map_err(|e| Failure::Config(e.to_string()))?;
     let settings = config.tenant(cli.tenant.as_deref()).map_err(|e| Failure::Config(e.to_string()))?;
-    let coffer = Coffer::new().map_err(|e| Failure::Other(format!("loading the plugin: {e:#}")))?;
+    let component = match &cli.plugin {
+        Some(path) => Some(std::fs::read(path).map_err(|e| Failure::Config(format!("--plugin {}: {e}", path.display())))?),
+        None => None,
+    };
+    let options = coffer_host::HostOptions { component, ..Default::default() };
+    let coffer = Coffer::with_options(options).map_err(|e| Failure::Other(format!("loading the plugin: {e:#}")))?;
     let tenant = coffer.tenant(settings);
     let object_key = |key: String| -> Result<String, Failure> {
         if cli.hex_key {

@@ -248,6 +248,26 @@ impl Peer {
     }
 }
 
+/// The hostile test plugin (tests/hostile), built for wasm32-wasip2 once per run beside the
+/// real plugin (in `<target>/plugin`, so they share compiled dependencies).
+pub fn hostile_wasm() -> &'static [u8] {
+    static WASM: OnceLock<Vec<u8>> = OnceLock::new();
+    WASM.get_or_init(|| {
+        let exe = std::env::current_exe().unwrap();
+        let target_dir = exe.parent().unwrap().parent().unwrap().parent().unwrap().join("plugin");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap())
+            .args(["build", "--quiet", "--locked", "-p", "coffer-hostile", "--target", "wasm32-wasip2"])
+            .args(["--profile", "release-plugin", "--target-dir"])
+            .arg(&target_dir)
+            .status()
+            .expect("running cargo to build the hostile plugin");
+        assert!(status.success(), "building the hostile plugin failed");
+        std::fs::read(target_dir.join("wasm32-wasip2/release-plugin/coffer_hostile.wasm")).unwrap()
+    })
+}
+
 /// The `coffer` binary, built (once per run, a no-op when it is fresh) beside this test binary.
 pub fn coffer_bin() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();

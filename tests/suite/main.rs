@@ -8,5 +8,6 @@ mod cross_client;
 mod errors;
 mod faults;
 mod keys;
+mod sandbox;
 mod settings;
 mod transport;

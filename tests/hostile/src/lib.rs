@@ -1,0 +1,126 @@
+//! A hostile plugin: it exports Coffer's store from the same WIT as the real plugin, and `get`
+//! does whatever its key asks, each an attempt to get out of the sandbox or to bring the host
+//! down. The sandbox tests (tests/suite/sandbox.rs) check that each is contained.
+//!
+//! | key | what it tries |
+//! |---|---|
+//! | `fetch:URL` | a request to URL (another host, a private address, another tenant's endpoint) |
+//! | `read-file:PATH` | reading a file of the host |
+//! | `read-env` | reading the host's environment (answers the variables it sees) |
+//! | `config` | what the config interface tells it (answers settings and credentials) |
+//! | `spin` | an endless loop |
+//! | `memory-bomb` | allocating until memory runs out |
+//! | `panic` | a panic (the message goes to stderr) |
+//! | `huge-response` | a response claiming 3 GiB that its memory does not hold |
+//! | `print` | a line to stdout, then an ordinary answer |
+
+#[cfg(target_arch = "wasm32")]
+mod bindings {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "plugin",
+        with: {
+            "wasi:http/outgoing-handler@0.2.12": wasip2::http::outgoing_handler,
+            "wasi:http/types@0.2.12": wasip2::http::types,
+            "wasi:io/poll@0.2.12": wasip2::io::poll,
+            "wasi:io/error@0.2.12": wasip2::io::error,
+            "wasi:io/streams@0.2.12": wasip2::io::streams,
+            "wasi:clocks/monotonic-clock@0.2.12": wasip2::clocks::monotonic_clock,
+            "wasi:clocks/wall-clock@0.2.12": wasip2::clocks::wall_clock,
+            "wasi:random/random@0.2.12": wasip2::random::random,
+        },
+    });
+}
+
+#[cfg(target_arch = "wasm32")]
+mod hostile {
+    use crate::bindings::coffer::blobstore::config;
+    use crate::bindings::exports::coffer::blobstore::store::{ByteRange, Error, Guest, ObjectInfo};
+    use wasip2::http::outgoing_handler;
+    use wasip2::http::types::{Fields, OutgoingRequest, Scheme};
+
+    struct Hostile;
+
+    impl Guest for Hostile {
+        fn get(key: String, _range: Option<ByteRange>) -> Result<Option<Vec<u8>>, Error> {
+            let (what, arg) = key.split_once(':').unwrap_or((key.as_str(), ""));
+            match what {
+                "fetch" => fetch(arg).map(|status| Some(status.into_bytes())).map_err(Error::Other),
+                "read-file" => match std::fs::read(arg) {
+                    Ok(bytes) => Ok(Some(bytes)),
+                    Err(e) => Err(Error::Other(format!("read {arg}: {e}"))),
+                },
+                "read-env" => {
+                    let vars: Vec<String> = std::env::vars().map(|(k, v)| format!("{k}={v}")).collect();
+                    Ok(Some(vars.join("\n").into_bytes()))
+                }
+                "config" => {
+                    let s = config::get_settings();
+                    let c = config::get_credentials();
+                    let seen = format!(
+                        "bucket={} endpoint={} region={} prefix={} access={} secret={} token={:?}",
+                        s.bucket, s.endpoint, s.region, s.key_prefix, c.access_key_id, c.secret_access_key, c.session_token
+                    );
+                    Ok(Some(seen.into_bytes()))
+                }
+                "spin" => {
+                    let mut n: u64 = 0;
+                    loop {
+                        n = std::hint::black_box(n.wrapping_add(1));
+                    }
+                }
+                "memory-bomb" => {
+                    let mut hoard: Vec<Vec<u8>> = Vec::new();
+                    loop {
+                        hoard.push(vec![0xAB; 16 << 20]);
+                        std::hint::black_box(&hoard);
+                    }
+                }
+                "panic" => panic!("hostile plugin panics on purpose"),
+                "huge-response" => {
+                    // A list whose length runs far past the end of this instance's memory: the
+                    // host must refuse to read it, not read the host's own memory.
+                    let claimed = 3usize << 30;
+                    let mut small = std::mem::ManuallyDrop::new(vec![0u8; 16]);
+                    Ok(Some(unsafe { Vec::from_raw_parts(small.as_mut_ptr(), claimed, claimed) }))
+                }
+                "print" => {
+                    println!("hostile plugin says hello on stdout");
+                    Ok(Some(b"printed".to_vec()))
+                }
+                _ => Ok(None),
+            }
+        }
+
+        fn put(_key: String, _data: Vec<u8>) -> Result<(), Error> {
+            Ok(())
+        }
+
+        fn delete(_key: String) -> Result<bool, Error> {
+            Ok(false)
+        }
+
+        fn stat(_key: String) -> Result<Option<ObjectInfo>, Error> {
+            Ok(None)
+        }
+    }
+
+    /// Sends a GET to `url` (`http://host[:port]/path`); the status, or the error code.
+    fn fetch(url: &str) -> Result<String, String> {
+        let (scheme, rest) = url.split_once("://").ok_or("fetch:URL")?;
+        let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        let request = OutgoingRequest::new(Fields::new());
+        let _ = request.set_scheme(Some(&if scheme == "https" { Scheme::Https } else { Scheme::Http }));
+        let _ = request.set_authority(Some(authority));
+        let _ = request.set_path_with_query(Some(if path.is_empty() { "/" } else { path }));
+        let pending = outgoing_handler::handle(request, None).map_err(|e| format!("{e:?}"))?;
+        pending.subscribe().block();
+        match pending.get() {
+            Some(Ok(Ok(response))) => Ok(format!("status {}", response.status())),
+            Some(Ok(Err(e))) => Err(format!("{e:?}")),
+            _ => Err("no response".into()),
+        }
+    }
+
+    crate::bindings::export!(Hostile with_types_in crate::bindings);
+}

@@ -1,0 +1,251 @@
+//! One sandbox per tenant: a hostile plugin (tests/hostile, built from the same WIT) tries to get
+//! out or to bring the host down, while another tenant's calls go on; limits; what the config
+//! interface tells each tenant; loading a new plugin with calls in flight.
+
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use coffer_host::config::Config;
+use coffer_host::{Coffer, HostOptions, StoreError, Tenant};
+use coffer_tests::{FaultProxy, blob, coffer_bin, hostile_wasm, server, tenant, tenant_toml, unique_prefix};
+
+/// A host running the hostile plugin.
+fn hostile_host() -> &'static Coffer {
+    static HOST: OnceLock<Coffer> = OnceLock::new();
+    HOST.get_or_init(|| {
+        Coffer::with_options(HostOptions { component: Some(hostile_wasm().to_vec()), ..Default::default() })
+            .expect("the hostile plugin loads")
+    })
+}
+
+/// A tenant of the hostile plugin, with `limits` lines for its `[limits]` table.
+fn hostile_tenant(name: &str, limits: &str) -> Tenant {
+    let text = tenant_toml(name, &unique_prefix(name), &format!("\n[tenants.{name}.limits]\n{limits}"));
+    hostile_host().tenant(Config::parse(&text, "hostile").unwrap().tenant(None).unwrap())
+}
+
+async fn ask(tenant: &Tenant, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    tenant.get(key, None).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_escape_is_contained_while_another_tenant_goes_on() {
+    let hostile = hostile_tenant("hostile", "memory = \"64MiB\"\ncpuTime = \"1s\"");
+
+    // The neighbour: a tenant of the real plugin, putting and reading while the attacks run.
+    let (neighbour, _) = tenant("sandbox-neighbour");
+    let neighbour_calls = tokio::spawn(async move {
+        let mut failures = Vec::new();
+        let started = Instant::now();
+        let mut i = 0u64;
+        while started.elapsed() < Duration::from_secs(3) || i < 20 {
+            let data = blob(8192, i);
+            if let Err(e) = neighbour.put(&format!("n{i}"), data.clone()).await {
+                failures.push(e.to_string());
+            }
+            match neighbour.get(&format!("n{i}"), None).await {
+                Ok(Some(read)) if read == data => {}
+                other => failures.push(format!("{other:?}").chars().take(200).collect()),
+            }
+            i += 1;
+        }
+        (i, failures)
+    });
+
+    let attacks: [&'static str; 10] = [
+        "fetch:http://example.com/",
+        "fetch:http://169.254.169.254/latest/meta-data/",
+        "fetch:http://10.0.0.1:9000/",
+        "fetch:http://127.0.0.1:22/",
+        "read-file:/etc/passwd",
+        "read-env",
+        "spin",
+        "memory-bomb",
+        "panic",
+        "huge-response",
+    ];
+    let calls: Vec<_> = attacks
+        .into_iter()
+        .map(|attack| {
+            let hostile = hostile.clone();
+            tokio::spawn(async move {
+                let started = Instant::now();
+                (ask(&hostile, attack).await, started.elapsed())
+            })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for (attack, call) in attacks.iter().zip(calls) {
+        let (result, took) = call.await.expect("the host survives every attack");
+        results.push((*attack, result, took));
+    }
+
+    for (attack, result, took) in &results {
+        let shown = format!("{attack}: {result:?}").chars().take(300).collect::<String>();
+        match *attack {
+            a if a.starts_with("fetch:") => {
+                assert!(matches!(result, Err(StoreError::Other(m)) if m.contains("HttpRequestDenied")), "{shown}");
+            }
+            "read-file:/etc/passwd" => {
+                assert!(matches!(result, Err(StoreError::Other(m)) if !m.contains("root:")), "{shown}");
+            }
+            "read-env" => assert_eq!(result.as_ref().unwrap().as_deref(), Some(&b""[..]), "{shown}"),
+            "spin" => {
+                assert!(matches!(result, Err(StoreError::LimitExceeded { message, .. }) if message.contains("CPU time limit of 1s")), "{shown}");
+                assert!(*took < Duration::from_secs(5), "{attack} took {took:?}");
+            }
+            "memory-bomb" => {
+                assert!(matches!(result, Err(StoreError::LimitExceeded { message, .. }) if message.contains("memory limit of 64.0 MiB")), "{shown}");
+            }
+            "panic" | "huge-response" => {
+                assert!(matches!(result, Err(StoreError::Sandbox { tenant, .. }) if tenant == "hostile"), "{shown}");
+            }
+            _ => unreachable!(),
+        }
+    }
+
+    let (neighbour_done, failures) = neighbour_calls.await.unwrap();
+    assert!(failures.is_empty(), "the neighbour's calls failed: {failures:?}");
+    assert!(neighbour_done >= 20);
+    // And the hostile tenant itself still gets served after all that.
+    assert_eq!(ask(&hostile, "nothing").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn tenants_see_only_their_own_settings_and_endpoint() {
+    // Tenant A: the server under test. Tenant B: other keys, another bucket, behind a proxy on
+    // another port, so its endpoint differs from A's.
+    let proxy = FaultProxy::start(&server().endpoint, vec![]);
+    let a_text = tenant_toml("a", "a/", "");
+    let b_text = format!(
+        "[tenants.b]\nbucket = \"bucket-of-b\"\nregion = \"garage\"\nendpoint = \"{}\"\naccessKey = \"GKTENANTB\"\nsecretKey = \"secret-of-tenant-b\"\nkeyPrefix = \"b/\"\n",
+        proxy.endpoint
+    );
+    let a = hostile_host().tenant(Config::parse(&a_text, "a").unwrap().tenant(None).unwrap());
+    let b = hostile_host().tenant(Config::parse(&b_text, "b").unwrap().tenant(None).unwrap());
+
+    let seen = String::from_utf8(ask(&b, "config").await.unwrap().unwrap()).unwrap();
+    assert!(seen.contains("bucket=bucket-of-b") && seen.contains("secret=secret-of-tenant-b"), "{seen}");
+    for of_a in [&server().secret_key, &server().access_key, &server().bucket, &server().endpoint] {
+        assert!(!seen.contains(of_a.as_str()), "tenant b saw tenant a's {of_a}");
+    }
+
+    // B cannot reach A's endpoint; A can (so the refusal is about B, not about the request).
+    let to_a = format!("fetch:{}/", server().endpoint);
+    let error = ask(&b, &to_a).await.unwrap_err();
+    assert!(matches!(error, StoreError::Other(ref m) if m.contains("HttpRequestDenied")), "{error}");
+    assert!(ask(&a, &to_a).await.unwrap().unwrap().starts_with(b"status "));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrency_is_limited_per_tenant_with_a_bounded_queue() {
+    // One call at a time, four may wait (the queue is 4 per slot): of ten spinning calls at
+    // once, five are served one after the other and five are refused at once.
+    let spinner = hostile_tenant("spinner", "cpuTime = \"200ms\"\nconcurrency = 1");
+    let calls: Vec<_> = (0..10)
+        .map(|_| {
+            let spinner = spinner.clone();
+            tokio::spawn(async move { ask(&spinner, "spin").await })
+        })
+        .collect();
+    let mut refused = 0;
+    let mut stopped = 0;
+    for call in calls {
+        match call.await.unwrap() {
+            Err(StoreError::LimitExceeded { message, .. }) if message.contains("concurrency limit") => refused += 1,
+            Err(StoreError::LimitExceeded { message, .. }) if message.contains("CPU time") => stopped += 1,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!((stopped, refused), (5, 5));
+}
+
+#[tokio::test]
+async fn the_guests_output_goes_to_the_log_under_its_tenants_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("coffer.toml");
+    std::fs::write(&config, tenant_toml("loud", &unique_prefix("loud"), "")).unwrap();
+    let wasm = dir.path().join("hostile.wasm");
+    std::fs::write(&wasm, hostile_wasm()).unwrap();
+    let run = |key: &str| {
+        std::process::Command::new(coffer_bin())
+            .arg("--config")
+            .arg(&config)
+            .arg("--plugin")
+            .arg(&wasm)
+            .args(["get", key])
+            .arg(dir.path().join("out"))
+            .env_remove("COFFER_LOG")
+            .output()
+            .unwrap()
+    };
+    let printed = run("print");
+    let stderr = String::from_utf8_lossy(&printed.stderr);
+    assert!(printed.status.success(), "{stderr}");
+    assert!(stderr.contains("hostile plugin says hello on stdout") && stderr.contains("loud"), "{stderr}");
+    let panicked = run("panic");
+    let stderr = String::from_utf8_lossy(&panicked.stderr);
+    assert_eq!(panicked.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("hostile plugin panics on purpose") && stderr.contains("loud"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_plugin_version_loads_without_dropping_calls_in_flight() {
+    let cache = tempfile::tempdir().unwrap();
+    let host = Coffer::with_options(HostOptions { cache_dir: Some(cache.path().to_path_buf()), ..Default::default() }).unwrap();
+    let store = Arc::new(host.tenant(coffer_tests::settings(&unique_prefix("reload"), "")));
+    let callers: Vec<_> = (0..8)
+        .map(|c| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut done = 0;
+                let started = Instant::now();
+                while started.elapsed() < Duration::from_secs(3) {
+                    let data = blob(4096, c * 1000 + done);
+                    store.put(&format!("c{c}-{done}"), data.clone()).await.unwrap();
+                    assert_eq!(store.get(&format!("c{c}-{done}"), None).await.unwrap(), Some(data));
+                    done += 1;
+                }
+                done
+            })
+        })
+        .collect();
+    // The same plugin with a custom section added: another component, as a new version is.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut next_version = coffer_host::PLUGIN_WASM.to_vec();
+    next_version.extend_from_slice(&custom_section("coffer-version", b"next"));
+    host.load_plugin(&next_version).unwrap();
+    let mut calls = 0;
+    for caller in callers {
+        calls += caller.await.expect("no call in flight failed");
+    }
+    assert!(calls > 8);
+    // Each version was compiled once and cached under its own key.
+    let artefacts = std::fs::read_dir(cache.path()).unwrap().filter(|e| e.as_ref().unwrap().path().extension() == Some("cwasm".as_ref())).count();
+    assert_eq!(artefacts, 2);
+    // A component that is not a plugin is refused, and the running one stays.
+    assert!(host.load_plugin(b"\0asm not a component").is_err());
+    assert_eq!(store.stat("c0-0").await.unwrap().map(|i| i.size), Some(4096));
+}
+
+/// A WebAssembly custom section: id 0, size, name, payload.
+fn custom_section(name: &str, payload: &[u8]) -> Vec<u8> {
+    let leb = |mut n: usize| {
+        let mut out = Vec::new();
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            out.push(if n == 0 { byte } else { byte | 0x80 });
+            if n == 0 {
+                return out;
+            }
+        }
+    };
+    let mut body = leb(name.len());
+    body.extend_from_slice(name.as_bytes());
+    body.extend_from_slice(payload);
+    let mut section = vec![0u8];
+    section.extend(leb(body.len()));
+    section.extend(body);
+    section
+}
