@@ -8,6 +8,7 @@ mod cross_client;
 mod errors;
 mod faults;
 mod keys;
+mod load;
 mod sandbox;
 mod settings;
 mod transport;
