@@ -115,6 +115,8 @@ impl<P: Platform> Client<P> {
             200 | 206 => check_body(response, key),
             _ => Ok(()),
         };
+        // Ask for the object's checksums too, for objects whose ETag is not an MD5.
+        headers.push(("x-amz-checksum-mode".into(), "ENABLED".into()));
         let response = self.call("GET", key, &headers, &Payload::empty(), intact, &mut Budget::default())?;
         match response.status {
             200 | 206 => Ok(Some(response.body)),
@@ -377,12 +379,26 @@ fn check_body(response: &HttpResponse, key: &str) -> Result<(), StoreError> {
             response.body.len()
         )));
     }
+    if response.status != 200 {
+        return Ok(());
+    }
     let etag = response.header("etag").unwrap_or_default().trim_matches('"');
-    if response.status == 200 && is_md5_etag(etag) {
+    if is_md5_etag(etag) {
         let md5 = hex(&Md5::digest(&response.body));
         if !md5.eq_ignore_ascii_case(etag) {
             return Err(StoreError::Integrity(format!(
                 "GET key \"{key}\": the bytes received have MD5 {md5}, the object's ETag is {etag}"
+            )));
+        }
+        return Ok(());
+    }
+    // No MD5 to go by (multipart, SSE-KMS...): the object's full SHA-256 checksum, when the
+    // server returns one (composite checksums of parts, `...-N`, cannot be checked whole).
+    if let Some(expected) = response.header("x-amz-checksum-sha256").map(str::trim).filter(|c| !c.contains('-')) {
+        let actual = base64::engine::general_purpose::STANDARD.encode(sigv4::sha256(&response.body));
+        if actual != expected {
+            return Err(StoreError::Integrity(format!(
+                "GET key \"{key}\": the bytes received have SHA-256 {actual}, the object's checksum is {expected}"
             )));
         }
     }

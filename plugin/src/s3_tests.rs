@@ -238,3 +238,21 @@ fn busy_answers_and_damaged_bodies_share_one_retry_budget() {
     assert!(matches!(client(&wire, 1).get("k", None), Err(StoreError::Integrity(_))));
     assert_eq!(wire.sent.borrow().len(), 2, "maxRetries = 1 allows two attempts in all, not two per cause");
 }
+
+#[test]
+fn without_an_md5_etag_the_sha256_checksum_is_checked_when_returned() {
+    // sha256("hello"), base64.
+    let checksum = ("x-amz-checksum-sha256", "LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ=");
+    let multipart = ("etag", "\"5d41402abc4b2a76b9719d911017c592-2\"");
+    let wire = Scripted::new(vec![(200, vec![multipart, checksum], "hellO"), (200, vec![multipart, checksum], "hello")]);
+    assert_eq!(client(&wire, 1).get("k", None).unwrap(), Some(b"hello".to_vec()), "the damaged body is read again");
+    assert_eq!(header(&wire.sent.borrow()[0].2, "x-amz-checksum-mode"), Some("ENABLED"));
+
+    let always_damaged = Scripted::new(vec![(200, vec![multipart, checksum], "hellO")]);
+    let error = client(&always_damaged, 0).get("k", None).unwrap_err();
+    assert!(matches!(error, StoreError::Integrity(ref m) if m.contains("SHA-256")), "{error:?}");
+
+    let composite = ("x-amz-checksum-sha256", "AAAA-2");
+    let unknowable = Scripted::new(vec![(200, vec![multipart, composite], "hellO")]);
+    assert!(client(&unknowable, 0).get("k", None).is_ok(), "a composite checksum cannot be checked whole");
+}

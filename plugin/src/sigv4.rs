@@ -48,7 +48,12 @@ impl SigningScope<'_> {
 
 /// Lower-case hex SHA-256 of `data`.
 pub fn sha256_hex(data: &[u8]) -> String {
-    hex_lower(&Sha256::digest(data))
+    hex_lower(&sha256(data))
+}
+
+/// SHA-256 of `data`.
+pub fn sha256(data: &[u8]) -> [u8; 32] {
+    Sha256::digest(data).into()
 }
 
 /// URI-encodes per the SigV4 rules: every byte except the unreserved `A-Z a-z 0-9 - . _ ~` becomes
