@@ -115,19 +115,8 @@ impl FaultProxy {
             client: Client::builder(TokioExecutor::new()).build_http(),
         });
         let shared = state.clone();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Runtime::new().unwrap();
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                tx.send(format!("http://{}", listener.local_addr().unwrap())).unwrap();
-                loop {
-                    let Ok((socket, _)) = listener.accept().await else { return };
-                    tokio::spawn(serve(socket, shared.clone()));
-                }
-            });
-        });
-        FaultProxy { endpoint: rx.recv().unwrap(), state }
+        let addr = crate::accept_on_own_thread(move |socket| serve(socket, shared.clone()));
+        FaultProxy { endpoint: format!("http://{addr}"), state }
     }
 
     /// Requests received so far, of `method` (`"*"` for all).

@@ -99,6 +99,28 @@ fn start_embedded() -> Server {
     rx.recv().expect("the embedded server reports its address")
 }
 
+/// Accepts connections on a free port of 127.0.0.1 on a thread and runtime of its own (each
+/// test has its own runtime, which would take a proxy down with it), handing each to `serve`.
+/// Returns the address.
+pub(crate) fn accept_on_own_thread<F, Fut>(serve: F) -> std::net::SocketAddr
+where
+    F: Fn(tokio::net::TcpStream) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            while let Ok((socket, _)) = listener.accept().await {
+                tokio::spawn(serve(socket));
+            }
+        });
+    });
+    rx.recv().unwrap()
+}
+
 /// Prints a note past the test runner's capture, so that what a run could not check on this
 /// server shows in its output even when the test passes.
 pub fn note(test: &str, message: &str) {

@@ -37,26 +37,17 @@ impl TlsProxy {
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
         let handshakes = Arc::new(AtomicUsize::new(0));
         let counter = handshakes.clone();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Runtime::new().unwrap();
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                tx.send(format!("https://{}", listener.local_addr().unwrap())).unwrap();
-                loop {
-                    let Ok((socket, _)) = listener.accept().await else { return };
-                    let (acceptor, upstream, counter) = (acceptor.clone(), upstream.clone(), counter.clone());
-                    tokio::spawn(async move {
-                        // A client that refuses the certificate ends the handshake here.
-                        let Ok(mut tls) = acceptor.accept(socket).await else { return };
-                        counter.fetch_add(1, Ordering::SeqCst);
-                        let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await else { return };
-                        let _ = tokio::io::copy_bidirectional(&mut tls, &mut server).await;
-                    });
-                }
-            });
+        let addr = crate::accept_on_own_thread(move |socket| {
+            let (acceptor, upstream, counter) = (acceptor.clone(), upstream.clone(), counter.clone());
+            async move {
+                // A client that refuses the certificate ends the handshake here.
+                let Ok(mut tls) = acceptor.accept(socket).await else { return };
+                counter.fetch_add(1, Ordering::SeqCst);
+                let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await else { return };
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut server).await;
+            }
         });
-        let endpoint = rx.recv().unwrap();
+        let endpoint = format!("https://{addr}");
         TlsProxy { endpoint, ca_file, _dir: dir, handshakes }
     }
 

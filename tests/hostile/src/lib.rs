@@ -16,28 +16,16 @@
 
 #[cfg(target_arch = "wasm32")]
 mod bindings {
-    wit_bindgen::generate!({
-        path: "../../wit",
-        world: "plugin",
-        with: {
-            "wasi:http/outgoing-handler@0.2.12": wasip2::http::outgoing_handler,
-            "wasi:http/types@0.2.12": wasip2::http::types,
-            "wasi:io/poll@0.2.12": wasip2::io::poll,
-            "wasi:io/error@0.2.12": wasip2::io::error,
-            "wasi:io/streams@0.2.12": wasip2::io::streams,
-            "wasi:clocks/monotonic-clock@0.2.12": wasip2::clocks::monotonic_clock,
-            "wasi:clocks/wall-clock@0.2.12": wasip2::clocks::wall_clock,
-            "wasi:random/random@0.2.12": wasip2::random::random,
-        },
-    });
+    // Its own wasi bindings (generate_all), where the real plugin maps them to the wasip2 crate.
+    wit_bindgen::generate!({ path: "../../wit", world: "plugin", generate_all });
 }
 
 #[cfg(target_arch = "wasm32")]
 mod hostile {
     use crate::bindings::coffer::blobstore::config;
     use crate::bindings::exports::coffer::blobstore::store::{ByteRange, Error, Guest, ObjectInfo};
-    use wasip2::http::outgoing_handler;
-    use wasip2::http::types::{Fields, OutgoingRequest, Scheme};
+    use crate::bindings::wasi::http::outgoing_handler;
+    use crate::bindings::wasi::http::types::{Fields, OutgoingRequest, Scheme};
 
     struct Hostile;
 
