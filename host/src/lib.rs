@@ -11,6 +11,8 @@
 //! # Ok(()) }
 //! ```
 
+#[cfg(feature = "bench")]
+pub mod bench;
 mod bindings;
 mod cache;
 pub mod config;

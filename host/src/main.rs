@@ -48,6 +48,17 @@ enum Command {
     Rm { key: String },
     /// Print the size, ETag and Last-Modified of KEY.
     Stat { key: String },
+    /// Measure Coffer against rust-s3 and a plain-HTTP ceiling on the server of
+    /// COFFER_TEST_S3_* (built with `--features bench`).
+    #[cfg(feature = "bench")]
+    Bench {
+        /// How long each client runs each case, in all.
+        #[arg(long, default_value = "6s", value_parser = humantime::parse_duration)]
+        duration: std::time::Duration,
+        /// Also write the results to FILE as JSON, and a chart beside it (FILE with .svg).
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+    },
     /// Start an S3 server in-process and show a round trip through the plugin.
     Demo,
 }
@@ -107,6 +118,15 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     if let Command::Demo = cli.command {
         return demo::run().await.map_err(|e| Failure::Other(format!("{e:#}")));
     }
+    #[cfg(feature = "bench")]
+    if let Command::Bench { duration, json } = &cli.command {
+        let rows = coffer_host::bench::run(*duration).await.map_err(|e| Failure::Other(format!("bench: {e:#}")))?;
+        print!("{}", coffer_host::bench::table(&rows));
+        if let Some(path) = json {
+            coffer_host::bench::write_json_and_chart(&rows, path).map_err(|e| Failure::Other(format!("bench: {e:#}")))?;
+        }
+        return Ok(());
+    }
     let config = Config::load(&cli.config).map_err(|e| Failure::Config(e.to_string()))?;
     let settings = config.tenant(cli.tenant.as_deref()).map_err(|e| Failure::Config(e.to_string()))?;
     let component = match &cli.plugin {
@@ -148,6 +168,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             }
         }
         Command::Demo => unreachable!("handled above"),
+        #[cfg(feature = "bench")]
+        Command::Bench { .. } => unreachable!("handled above"),
     }
 }
 

@@ -1,0 +1,357 @@
+//! `coffer bench` (feature `bench`): Coffer against the native client Stalwart links (rust-s3)
+//! and a plain-HTTP ceiling (hyper sending the same signed requests, signed natively with the
+//! plugin's own SigV4 code), on one server, interleaved in one run. Prints a table with the
+//! ratios, and with `--json FILE` writes the results and an SVG chart beside them.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client as HyperClient;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use md5::Digest as _;
+
+use crate::config::Config;
+use crate::{Coffer, Tenant};
+
+/// Calls in flight at once, per client and case.
+pub const CONCURRENCY: usize = 8;
+/// Rounds per case: each client runs once per round, in turn, so drift hits all alike.
+const ROUNDS: u32 = 3;
+
+/// The S3 server to measure against, from COFFER_TEST_S3_*.
+struct Server {
+    endpoint: String,
+    region: String,
+    bucket: String,
+    access_key: String,
+    secret_key: String,
+}
+
+impl Server {
+    fn from_env() -> anyhow::Result<Server> {
+        let var = |name: &str| {
+            std::env::var(format!("COFFER_TEST_S3_{name}"))
+                .map_err(|_| anyhow::anyhow!("set COFFER_TEST_S3_{name} (e.g. eval \"$(scripts/garage-up)\")"))
+        };
+        Ok(Server {
+            endpoint: var("ENDPOINT")?,
+            region: var("REGION").unwrap_or_else(|_| "us-east-1".into()),
+            bucket: var("BUCKET").unwrap_or_else(|_| "coffer-test".into()),
+            access_key: var("ACCESS_KEY")?,
+            secret_key: var("SECRET_KEY")?,
+        })
+    }
+}
+
+/// One result row.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub case: String,
+    pub client: &'static str,
+    pub ops_per_s: f64,
+    pub mib_per_s: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+}
+
+enum Client {
+    Coffer(Tenant),
+    RustS3(Box<s3::Bucket>),
+    Ceiling(Ceiling),
+}
+
+impl Client {
+    fn name(&self, verify: bool) -> &'static str {
+        match (self, verify) {
+            (Client::Coffer(_), true) => "coffer",
+            (Client::Coffer(_), false) => "coffer-noverify",
+            (Client::RustS3(_), _) => "rust-s3",
+            (Client::Ceiling(_), _) => "ceiling",
+        }
+    }
+
+    async fn put(&self, key: &str, data: Vec<u8>) -> anyhow::Result<()> {
+        match self {
+            Client::Coffer(tenant) => Ok(tenant.put(key, data).await?),
+            Client::RustS3(bucket) => {
+                let response = bucket.put_object(key, &data).await?;
+                anyhow::ensure!(response.status_code() == 200, "rust-s3 put: HTTP {}", response.status_code());
+                Ok(())
+            }
+            Client::Ceiling(ceiling) => ceiling.put(key, data).await,
+        }
+    }
+
+    async fn get(&self, key: &str) -> anyhow::Result<usize> {
+        match self {
+            Client::Coffer(tenant) => Ok(tenant.get(key, None).await?.map_or(0, |d| d.len())),
+            Client::RustS3(bucket) => {
+                let response = bucket.get_object(key).await?;
+                anyhow::ensure!(response.status_code() == 200, "rust-s3 get: HTTP {}", response.status_code());
+                Ok(response.bytes().len())
+            }
+            Client::Ceiling(ceiling) => ceiling.get(key).await,
+        }
+    }
+}
+
+/// The ceiling: a pooled hyper client sending what the plugin sends (path style, signed
+/// payload, Content-MD5), signed by the plugin's SigV4 code compiled natively.
+struct Ceiling {
+    http: HyperClient<HttpConnector, Full<Bytes>>,
+    server: Arc<Server>,
+    authority: String,
+}
+
+impl Ceiling {
+    fn new(server: Arc<Server>) -> anyhow::Result<Ceiling> {
+        let authority = server.endpoint.split_once("://").map(|(_, a)| a.trim_end_matches('/').to_string()).unwrap_or_default();
+        anyhow::ensure!(server.endpoint.starts_with("http://"), "the ceiling client speaks plain HTTP only");
+        Ok(Ceiling { http: HyperClient::builder(TokioExecutor::new()).build_http(), server, authority })
+    }
+
+    fn request(&self, method: &'static str, key: &str, body: Vec<u8>) -> http::Request<Full<Bytes>> {
+        use coffer_plugin::sigv4;
+        let path = format!("/{}/{key}", self.server.bucket);
+        let sha256 = if body.is_empty() { sigv4::EMPTY_PAYLOAD_SHA256.to_string() } else { sigv4::sha256_hex(&body) };
+        let mut headers = vec![("host".to_string(), self.authority.clone())];
+        if method == "PUT" {
+            headers.push(("content-length".into(), body.len().to_string()));
+            headers.push(("content-md5".into(), base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(&body))));
+        }
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+        let amz_date = sigv4::amz_date(now);
+        let scope = sigv4::SigningScope { amz_date: &amz_date, region: &self.server.region, service: "s3" };
+        let keys = sigv4::SigningKeys {
+            access_key_id: &self.server.access_key,
+            secret_access_key: &self.server.secret_key,
+            session_token: None,
+        };
+        let request = sigv4::S3Request { method, path: &path, query: &[], payload_sha256: &sha256 };
+        sigv4::sign_s3(&request, &mut headers, &keys, &scope);
+        let uri = format!("http://{}{}", self.authority, sigv4::uri_encode(&path, true));
+        let mut builder = http::Request::builder().method(method).uri(uri);
+        for (name, value) in headers {
+            builder = builder.header(name, value);
+        }
+        builder.body(Full::new(Bytes::from(body))).expect("a valid request")
+    }
+
+    async fn put(&self, key: &str, data: Vec<u8>) -> anyhow::Result<()> {
+        let response = self.http.request(self.request("PUT", key, data)).await?;
+        let status = response.status();
+        response.into_body().collect().await?;
+        anyhow::ensure!(status.is_success(), "ceiling put: HTTP {status}");
+        Ok(())
+    }
+
+    async fn get(&self, key: &str) -> anyhow::Result<usize> {
+        let response = self.http.request(self.request("GET", key, Vec::new())).await?;
+        let status = response.status();
+        let body = response.into_body().collect().await?.to_bytes();
+        anyhow::ensure!(status.is_success(), "ceiling get: HTTP {status}");
+        Ok(body.len())
+    }
+}
+
+/// Runs every case for every client, `per_case` in all per (case, client), and returns the rows.
+pub async fn run(per_case: Duration) -> anyhow::Result<Vec<Row>> {
+    let server = Arc::new(Server::from_env()?);
+    let run_id = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis();
+    let prefix = format!("bench-{run_id}/");
+    let coffer = Coffer::new()?;
+    let tenant = |verify: bool| -> anyhow::Result<Tenant> {
+        let text = format!(
+            "[tenants.bench]\nbucket = \"{}\"\nregion = \"{}\"\nendpoint = \"{}\"\naccessKey = \"{}\"\nsecretKey = \"{}\"\nkeyPrefix = \"{prefix}\"\nverifyAfterWrite = {verify}\n",
+            server.bucket, server.region, server.endpoint, server.access_key, server.secret_key
+        );
+        Ok(coffer.tenant(Config::parse(&text, "bench")?.tenant(None)?))
+    };
+    let region = s3::Region::Custom { region: server.region.clone(), endpoint: server.endpoint.clone() };
+    let credentials = s3::creds::Credentials::new(Some(&server.access_key), Some(&server.secret_key), None, None, None)?;
+    let bucket = s3::Bucket::new(&server.bucket, region, credentials)?.with_path_style();
+    // rust-s3 and the ceiling name the same objects with the prefix written out.
+    let clients: Vec<(Arc<Client>, bool, String)> = vec![
+        (Arc::new(Client::Coffer(tenant(true)?)), true, String::new()),
+        (Arc::new(Client::Coffer(tenant(false)?)), false, String::new()),
+        (Arc::new(Client::RustS3(bucket)), true, prefix.clone()),
+        (Arc::new(Client::Ceiling(Ceiling::new(server.clone())?)), true, prefix.clone()),
+    ];
+
+    let mut rows = Vec::new();
+    for (size, label) in [(4096usize, "4KiB"), (1 << 20, "1MiB")] {
+        // Objects for the GET cases, written once through Coffer.
+        let data = Arc::new(pattern(size));
+        for i in 0..CONCURRENCY {
+            clients[0].0.put(&format!("get-{label}-{i}"), data.to_vec()).await?;
+        }
+        for op in ["put", "get"] {
+            let mut samples: Vec<(Vec<Duration>, Duration)> = vec![(Vec::new(), Duration::ZERO); clients.len()];
+            for _ in 0..ROUNDS {
+                for (n, (client, _, key_prefix)) in clients.iter().enumerate() {
+                    let (latencies, took) =
+                        measure(client.clone(), op, label, key_prefix.clone(), data.clone(), per_case / ROUNDS).await?;
+                    samples[n].0.extend(latencies);
+                    samples[n].1 += took;
+                }
+            }
+            for ((client, verify, _), (mut latencies, took)) in clients.iter().zip(samples) {
+                latencies.sort();
+                let ops = latencies.len() as f64 / took.as_secs_f64();
+                let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
+                rows.push(Row {
+                    case: format!("{op}-{label}"),
+                    client: client.name(*verify),
+                    ops_per_s: ops,
+                    mib_per_s: ops * size as f64 / (1u64 << 20) as f64,
+                    p50_ms: at(0.5).as_secs_f64() * 1000.0,
+                    p99_ms: at(0.99).as_secs_f64() * 1000.0,
+                });
+            }
+        }
+    }
+    Ok(rows)
+}
+
+/// CONCURRENCY callers doing `op` for `length`; every latency, and the time it all took.
+async fn measure(
+    client: Arc<Client>,
+    op: &'static str,
+    label: &'static str,
+    key_prefix: String,
+    data: Arc<Vec<u8>>,
+    length: Duration,
+) -> anyhow::Result<(Vec<Duration>, Duration)> {
+    let started = Instant::now();
+    let callers: Vec<_> = (0..CONCURRENCY)
+        .map(|c| {
+            let (client, key_prefix, data) = (client.clone(), key_prefix.clone(), data.clone());
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let mut i = 0;
+                while started.elapsed() < length {
+                    let begun = Instant::now();
+                    match op {
+                        "put" => client.put(&format!("{key_prefix}put-{label}-{c}-{}", i % 4), data.to_vec()).await?,
+                        _ => {
+                            let read = client.get(&format!("{key_prefix}get-{label}-{c}")).await?;
+                            anyhow::ensure!(read == data.len(), "read {read} bytes of {}", data.len());
+                        }
+                    }
+                    latencies.push(begun.elapsed());
+                    i += 1;
+                }
+                anyhow::Ok(latencies)
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for caller in callers {
+        all.extend(caller.await??);
+    }
+    Ok((all, started.elapsed()))
+}
+
+fn pattern(size: usize) -> Vec<u8> {
+    (0..size).map(|i| (i * 31 % 251) as u8).collect()
+}
+
+/// The table, with each client's ops/s as a ratio to rust-s3's and to the ceiling's.
+pub fn table(rows: &[Row]) -> String {
+    let mut out = format!(
+        "{:<10} {:<16} {:>10} {:>9} {:>8} {:>8} {:>10} {:>10}\n",
+        "case", "client", "ops/s", "MiB/s", "p50 ms", "p99 ms", "/rust-s3", "/ceiling"
+    );
+    for row in rows {
+        let of = |client: &str| rows.iter().find(|r| r.case == row.case && r.client == client).map(|r| r.ops_per_s);
+        let ratio = |base: Option<f64>| base.map_or("-".to_string(), |b| format!("{:.2}x", row.ops_per_s / b));
+        out += &format!(
+            "{:<10} {:<16} {:>10.1} {:>9.1} {:>8.2} {:>8.2} {:>10} {:>10}\n",
+            row.case,
+            row.client,
+            row.ops_per_s,
+            row.mib_per_s,
+            row.p50_ms,
+            row.p99_ms,
+            ratio(of("rust-s3")),
+            ratio(of("ceiling"))
+        );
+    }
+    out
+}
+
+/// The results as a JSON array, and an SVG chart of ops/s relative to rust-s3 beside it.
+pub fn write_json_and_chart(rows: &[Row], path: &Path) -> anyhow::Result<()> {
+    let objects: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            format!(
+                "  {{\"case\": \"{}\", \"client\": \"{}\", \"ops_per_s\": {:.3}, \"mib_per_s\": {:.3}, \"p50_ms\": {:.3}, \"p99_ms\": {:.3}}}",
+                r.case, r.client, r.ops_per_s, r.mib_per_s, r.p50_ms, r.p99_ms
+            )
+        })
+        .collect();
+    std::fs::write(path, format!("[\n{}\n]\n", objects.join(",\n")))?;
+    std::fs::write(path.with_extension("svg"), chart(rows))?;
+    Ok(())
+}
+
+/// Grouped bars: for each case, each client's ops/s divided by rust-s3's (the line at 1.0).
+fn chart(rows: &[Row]) -> String {
+    let mut cases: Vec<&str> = rows.iter().map(|r| r.case.as_str()).collect();
+    cases.dedup();
+    let mut clients: Vec<&str> = rows.iter().map(|r| r.client).collect();
+    clients.sort();
+    clients.dedup();
+    let colours = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2"];
+    let ratio = |case: &str, client: &str| {
+        let of = |c: &str| rows.iter().find(|r| r.case == case && r.client == c).map(|r| r.ops_per_s);
+        match (of(client), of("rust-s3")) {
+            (Some(v), Some(base)) if base > 0.0 => v / base,
+            _ => 0.0,
+        }
+    };
+    let top = rows.iter().map(|r| ratio(&r.case, r.client)).fold(1.5f64, f64::max).ceil();
+    let (width, height, left, bottom, top_pad) = (760.0, 360.0, 50.0, 60.0, 30.0);
+    let plot_h = height - bottom - top_pad;
+    let group_w = (width - left - 20.0) / cases.len() as f64;
+    let bar_w = group_w * 0.8 / clients.len() as f64;
+    let y = |v: f64| top_pad + plot_h * (1.0 - v / top);
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"12\">\n\
+         <text x=\"{left}\" y=\"18\">ops/s relative to rust-s3 ({CONCURRENCY} concurrent)</text>\n"
+    );
+    for (g, case) in cases.iter().enumerate() {
+        let x0 = left + g as f64 * group_w + group_w * 0.1;
+        for (c, client) in clients.iter().enumerate() {
+            let v = ratio(case, client);
+            let x = x0 + c as f64 * bar_w;
+            svg += &format!(
+                "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{}\"><title>{client}: {v:.2}x</title></rect>\n",
+                y(v),
+                bar_w * 0.9,
+                (y(0.0) - y(v)).max(0.0),
+                colours[c % colours.len()]
+            );
+        }
+        svg += &format!("<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{case}</text>\n", x0 + group_w * 0.4, height - bottom + 18.0);
+    }
+    svg += &format!("<line x1=\"{left}\" x2=\"{:.1}\" y1=\"{:.1}\" y2=\"{:.1}\" stroke=\"black\" stroke-dasharray=\"4\"/>\n", width - 20.0, y(1.0), y(1.0));
+    svg += &format!("<text x=\"4\" y=\"{:.1}\">1.0x</text>\n", y(1.0) + 4.0);
+    for (c, client) in clients.iter().enumerate() {
+        let x = left + c as f64 * 150.0;
+        svg += &format!(
+            "<rect x=\"{x}\" y=\"{:.1}\" width=\"10\" height=\"10\" fill=\"{}\"/><text x=\"{}\" y=\"{:.1}\">{client}</text>\n",
+            height - 22.0,
+            colours[c % colours.len()],
+            x + 14.0,
+            height - 13.0
+        );
+    }
+    svg + "</svg>\n"
+}
