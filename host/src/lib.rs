@@ -104,6 +104,7 @@ impl Coffer {
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
         bindings::config::add_to_linker::<TenantState, HasSelf<TenantState>>(&mut linker, |state| state)?;
+        bindings::digest::add_to_linker::<TenantState, HasSelf<TenantState>>(&mut linker, |state| state)?;
         let cache_dir = options.cache_dir.or_else(cache::default_dir);
         let wasm = options.component.as_deref().unwrap_or(PLUGIN_WASM);
         let pre = RwLock::new(prepare(&engine, &linker, wasm, cache_dir.as_deref())?);

@@ -1,5 +1,5 @@
-//! The only file that touches wasi-http (and the wasi clocks and randomness): a [`Platform`]
-//! for the S3 client.
+//! The only file that touches wasi-http (and the wasi clocks and randomness, and the host's
+//! digests): a [`Platform`] for the S3 client.
 
 use wasip2::clocks::{monotonic_clock, wall_clock};
 use wasip2::http::outgoing_handler;
@@ -8,6 +8,7 @@ use wasip2::http::types::{
 };
 use wasip2::io::streams::{InputStream, OutputStream, StreamError};
 
+use crate::bindings::coffer::blobstore::digest;
 use crate::error::StoreError;
 use crate::s3::{HttpRequest, HttpResponse, Platform};
 
@@ -102,6 +103,14 @@ impl Platform for WasiPlatform {
 
     fn random_u64(&self) -> u64 {
         wasip2::random::random::get_random_u64()
+    }
+
+    fn md5(&self, data: &[u8]) -> [u8; 16] {
+        digest::md5(data).try_into().expect("the host's MD5 has 16 bytes")
+    }
+
+    fn sha256(&self, data: &[u8]) -> [u8; 32] {
+        digest::sha256(data).try_into().expect("the host's SHA-256 has 32 bytes")
     }
 }
 

@@ -72,6 +72,14 @@ pub trait Platform {
     fn unix_time(&self) -> u64;
     fn sleep_ms(&self, ms: u64);
     fn random_u64(&self) -> u64;
+    /// The MD5 of `data`; the component asks the host, which hashes natively.
+    fn md5(&self, data: &[u8]) -> [u8; 16] {
+        Md5::digest(data).into()
+    }
+    /// The SHA-256 of `data`; the component asks the host, which hashes natively.
+    fn sha256(&self, data: &[u8]) -> [u8; 32] {
+        sigv4::sha256(data)
+    }
 }
 
 /// An S3 client for one tenant's bucket.
@@ -112,7 +120,7 @@ impl<P: Platform> Client<P> {
         }
         // Bytes damaged on the way are read again within the call's retries; never returned.
         let intact = |response: &HttpResponse| match response.status {
-            200 | 206 => check_body(response, key),
+            200 | 206 => check_body(&self.platform, response, key),
             _ => Ok(()),
         };
         // Ask for the object's checksums too, for objects whose ETag is not an MD5.
@@ -133,13 +141,13 @@ impl<P: Platform> Client<P> {
     /// spent. Transient failures of the PUT and of the HEAD draw on the same budget, so a put
     /// makes at most `max_retries + 1` attempts of PUT then HEAD.
     pub fn put(&self, key: &str, data: &[u8]) -> Result<(), StoreError> {
-        let md5 = Md5::digest(data);
+        let md5 = self.platform.md5(data);
         let md5_hex = hex(&md5);
         let headers = vec![
             ("content-length".to_string(), data.len().to_string()),
             ("content-md5".to_string(), base64::engine::general_purpose::STANDARD.encode(md5)),
         ];
-        let sha256 = sigv4::sha256_hex(data);
+        let sha256 = hex(&self.platform.sha256(data));
         let payload = Payload { bytes: data, sha256: &sha256 };
         let mut budget = Budget::default();
         loop {
@@ -371,7 +379,7 @@ fn is_missing_key(response: &HttpResponse) -> bool {
 
 /// A body is data only when it is what the server promised: as long as its Content-Length, and,
 /// for a whole single-part object (status 200 with an MD5 ETag), with that MD5.
-fn check_body(response: &HttpResponse, key: &str) -> Result<(), StoreError> {
+fn check_body(platform: &impl Platform, response: &HttpResponse, key: &str) -> Result<(), StoreError> {
     let length = response.header("content-length").and_then(|v| v.trim().parse::<usize>().ok());
     if let Some(promised) = length.filter(|&promised| promised != response.body.len()) {
         return Err(StoreError::Integrity(format!(
@@ -384,7 +392,7 @@ fn check_body(response: &HttpResponse, key: &str) -> Result<(), StoreError> {
     }
     let etag = response.header("etag").unwrap_or_default().trim_matches('"');
     if is_md5_etag(etag) {
-        let md5 = hex(&Md5::digest(&response.body));
+        let md5 = hex(&platform.md5(&response.body));
         if !md5.eq_ignore_ascii_case(etag) {
             return Err(StoreError::Integrity(format!(
                 "GET key \"{key}\": the bytes received have MD5 {md5}, the object's ETag is {etag}"
@@ -395,7 +403,7 @@ fn check_body(response: &HttpResponse, key: &str) -> Result<(), StoreError> {
     // No MD5 to go by (multipart, SSE-KMS...): the object's full SHA-256 checksum, when the
     // server returns one (composite checksums of parts, `...-N`, cannot be checked whole).
     if let Some(expected) = response.header("x-amz-checksum-sha256").map(str::trim).filter(|c| !c.contains('-')) {
-        let actual = base64::engine::general_purpose::STANDARD.encode(sigv4::sha256(&response.body));
+        let actual = base64::engine::general_purpose::STANDARD.encode(platform.sha256(&response.body));
         if actual != expected {
             return Err(StoreError::Integrity(format!(
                 "GET key \"{key}\": the bytes received have SHA-256 {actual}, the object's checksum is {expected}"
