@@ -355,3 +355,38 @@ fn chart(rows: &[Row]) -> String {
     }
     svg + "</svg>\n"
 }
+
+/// The sandbox alone: `calls` stats of a tenant whose requests the host answers at once
+/// (instantiate, call, sign, return; no network). The p50 and p99 of a call.
+pub async fn sandbox_overhead(calls: usize) -> anyhow::Result<(Duration, Duration)> {
+    let coffer = Coffer::new()?;
+    let text = "[tenants.b]\nbucket = \"b\"\nregion = \"us-east-1\"\nendpoint = \"http://127.0.0.1:9\"\naccessKey = \"k\"\nsecretKey = \"s\"\n";
+    let tenant = coffer.tenant_answered_at_once(Config::parse(text, "bench")?.tenant(None)?);
+    for _ in 0..100 {
+        tenant.stat("warm-up").await?;
+    }
+    let mut latencies = Vec::with_capacity(calls);
+    for _ in 0..calls {
+        let begun = Instant::now();
+        let info = tenant.stat("k").await?;
+        latencies.push(begun.elapsed());
+        anyhow::ensure!(info.is_some(), "the host's answer did not reach the caller");
+    }
+    latencies.sort();
+    Ok((latencies[calls / 2], latencies[calls * 99 / 100]))
+}
+
+/// Cold start with the precompiled component on disk: a new host (load the artefact, link,
+/// pre-instantiate), then a new tenant and its first call (host answering at once).
+pub async fn cold_start() -> anyhow::Result<(Duration, Duration)> {
+    drop(Coffer::new()?); // the artefact is in the cache from here on
+    let begun = Instant::now();
+    let coffer = Coffer::new()?;
+    let host = begun.elapsed();
+    let text = "[tenants.c]\nbucket = \"b\"\nregion = \"us-east-1\"\nendpoint = \"http://127.0.0.1:9\"\naccessKey = \"k\"\nsecretKey = \"s\"\n";
+    let settings = Config::parse(text, "bench")?.tenant(None)?;
+    let begun = Instant::now();
+    let tenant = coffer.tenant_answered_at_once(settings);
+    tenant.stat("k").await?;
+    Ok((host, begun.elapsed()))
+}

@@ -118,6 +118,15 @@ impl Coffer {
         Tenant { shared: self.shared.clone(), settings: Arc::new(settings), transport, admission }
     }
 
+    /// A tenant whose requests are answered at once by the host, never sent: for measuring the
+    /// sandbox alone (`coffer bench`).
+    #[cfg(feature = "bench")]
+    pub fn tenant_answered_at_once(&self, settings: TenantSettings) -> Tenant {
+        let transport = Arc::new(Transport::answering_at_once(&settings.name));
+        let admission = Arc::new(Admission::new(settings.limits));
+        Tenant { shared: self.shared.clone(), settings: Arc::new(settings), transport, admission }
+    }
+
     /// Loads another plugin (a new version) for every tenant, without stopping: calls in
     /// flight finish on the plugin they started with, and later calls use the new one. The
     /// component must export the same world; when it does not, nothing changes.
