@@ -233,6 +233,12 @@ impl Tenant {
         &self.settings
     }
 
+    /// Body bytes this tenant has sent and received so far, retries included: for progress
+    /// reports.
+    pub fn bytes_moved(&self) -> (u64, u64) {
+        self.transport.bytes_moved()
+    }
+
     /// How many connections this tenant has opened so far. Kept-alive connections are reused
     /// across calls, so at steady state this stops growing.
     pub fn connections_opened(&self) -> u64 {

@@ -2,6 +2,7 @@
 //! 0 ok; 3 the key does not exist (get, stat); 2 usage and config errors; 1 any other failure.
 
 mod demo;
+mod progress;
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -161,15 +162,15 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Stat { key } => {
             let key = object_key(key)?;
             match tenant.stat(&key).await? {
-            Some(info) => {
-                println!("size: {}", info.size);
-                println!("etag: {}", info.etag);
-                if let Some(modified) = info.last_modified {
-                    println!("last-modified: {modified}");
+                Some(info) => {
+                    println!("size: {}", info.size);
+                    println!("etag: {}", info.etag);
+                    if let Some(modified) = info.last_modified {
+                        println!("last-modified: {modified}");
+                    }
+                    Ok(())
                 }
-                Ok(())
-            }
-            None => Err(Failure::Missing(format!("key \"{key}\" does not exist"))),
+                None => Err(Failure::Missing(format!("key \"{key}\" does not exist"))),
             }
         }
         Command::Demo => unreachable!("handled above"),
@@ -189,16 +190,19 @@ async fn put(tenant: &Tenant, key: &str, file: Option<PathBuf>) -> Result<(), Fa
             data
         }
     };
+    let _progress = progress::Progress::watch(tenant, progress::Direction::Up, Some(data.len() as u64));
     tenant.put(key, data).await?;
     Ok(())
 }
 
 async fn get(tenant: &Tenant, key: &str, file: Option<PathBuf>, range: Option<(u64, Option<u64>)>) -> Result<(), Failure> {
+    let progress = progress::Progress::watch(tenant, progress::Direction::Down, None);
     let data = match range {
         None => tenant.get(key, None).await?,
         Some((start, Some(end))) => tenant.get(key, Some(start..end)).await?,
         Some((start, None)) => tenant.get_from(key, start).await?,
     };
+    drop(progress);
     let data = data.ok_or_else(|| Failure::Missing(format!("key \"{key}\" does not exist")))?;
     let written = match &file {
         Some(path) => std::fs::write(path, &data).map_err(|e| format!("cannot write {}: {e}", path.display())),

@@ -32,8 +32,11 @@ pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(15);
 /// One tenant's HTTP client, shared by all its calls.
 pub struct Transport {
     tenant: String,
-    client: Client<Counted<HttpsConnector<HttpConnector<LoopbackForLocalhost>>>, WasiBody>,
+    client: Client<CountedConnector<HttpsConnector<HttpConnector<LoopbackForLocalhost>>>, WasiBody>,
     opened: Arc<AtomicU64>,
+    /// Body bytes sent and received so far, for progress reports.
+    sent: Arc<AtomicU64>,
+    received: Arc<AtomicU64>,
     /// Answer every request at once with an empty 200, sending nothing: for measuring the
     /// sandbox alone (`coffer bench`).
     answer_at_once: bool,
@@ -54,8 +57,15 @@ impl Transport {
         let client = Client::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
             .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-            .build(Counted { inner: https, opened: opened.clone() });
-        Transport { tenant: tenant.to_string(), client, opened, answer_at_once: false }
+            .build(CountedConnector { inner: https, opened: opened.clone() });
+        Transport {
+            tenant: tenant.to_string(),
+            client,
+            opened,
+            sent: Arc::default(),
+            received: Arc::default(),
+            answer_at_once: false,
+        }
     }
 
     /// A transport that sends nothing and answers every request at once with an empty 200
@@ -63,6 +73,11 @@ impl Transport {
     #[cfg(feature = "bench")]
     pub fn answering_at_once(tenant: &str) -> Transport {
         Transport { answer_at_once: true, ..Transport::new(tenant, &Default::default(), Duration::from_secs(30)) }
+    }
+
+    /// Body bytes sent and received so far (request bodies, response bodies).
+    pub fn bytes_moved(&self) -> (u64, u64) {
+        (self.sent.load(Ordering::Relaxed), self.received.load(Ordering::Relaxed))
     }
 
     /// How many connections this tenant has opened (attempted) so far.
@@ -88,12 +103,15 @@ impl Transport {
                 .expect("a valid response"));
         }
         let deadline = tokio::time::Instant::now() + attempt;
+        let sent = self.sent.clone();
+        let request = request.map(|body| Counted { inner: body, bytes: sent }.boxed_unsync());
         let response = match tokio::time::timeout_at(deadline, self.client.request(request)).await {
             Ok(Ok(response)) => response,
             Ok(Err(error)) => return Err(self.classify(&error)),
             Err(_) => return Err(HttpError::ConnectionReadTimeout),
         };
-        Ok(response.map(|body| Bounded::new(body, between_bytes, deadline).boxed_unsync()))
+        let received = self.received.clone();
+        Ok(response.map(|body| Counted { inner: Bounded::new(body, between_bytes, deadline), bytes: received }.boxed_unsync()))
     }
 
     /// The wasi-http error for a failed request, the full story logged under the tenant's name.
@@ -215,14 +233,43 @@ impl Body for Bounded {
     }
 }
 
+/// A body that counts the data bytes that pass through it.
+struct Counted<B> {
+    inner: B,
+    bytes: Arc<AtomicU64>,
+}
+
+impl<B: Body<Data = Bytes> + Unpin> Body for Counted<B> {
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(frame))) = &polled {
+            if let Some(data) = frame.data_ref() {
+                self.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
+            }
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
 /// A connector that counts the connections it opens.
 #[derive(Clone)]
-struct Counted<C> {
+struct CountedConnector<C> {
     inner: C,
     opened: Arc<AtomicU64>,
 }
 
-impl<C: Service<http::Uri>> Service<http::Uri> for Counted<C> {
+impl<C: Service<http::Uri>> Service<http::Uri> for CountedConnector<C> {
     type Response = C::Response;
     type Error = C::Error;
     type Future = C::Future;

@@ -148,3 +148,14 @@ async fn kept_alive_connections_are_reused_across_calls() {
     assert_eq!(sequential, 0, "sequential calls reuse the kept-alive connection");
     assert!(concurrent <= 8, "8 callers need at most 8 more connections, opened {concurrent}");
 }
+
+#[tokio::test]
+async fn body_bytes_moved_are_counted_for_progress_reports() {
+    let (store, _) = tenant("bytes-moved");
+    let data = blob(3 << 20, 9);
+    let (sent, received) = store.bytes_moved();
+    store.put("big", data.clone()).await.unwrap();
+    assert!(store.bytes_moved().0 - sent >= data.len() as u64);
+    assert_eq!(store.get("big", None).await.unwrap().map(|d| d.len()), Some(data.len()));
+    assert!(store.bytes_moved().1 - received >= data.len() as u64);
+}
