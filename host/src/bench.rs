@@ -359,6 +359,17 @@ fn chart(rows: &[Row]) -> String {
 /// The sandbox alone: `calls` stats of a tenant whose requests the host answers at once
 /// (instantiate, call, sign, return; no network). The p50 and p99 of a call.
 pub async fn sandbox_overhead(calls: usize) -> anyhow::Result<(Duration, Duration)> {
+    // On a runtime of its own with one thread, so that what is measured is the sandbox, not
+    // the wake-ups between the threads of a multi-thread runtime.
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        runtime.block_on(overhead_loop(calls))
+    })
+    .join()
+    .expect("the overhead loop does not panic")
+}
+
+async fn overhead_loop(calls: usize) -> anyhow::Result<(Duration, Duration)> {
     let coffer = Coffer::new()?;
     let text = "[tenants.b]\nbucket = \"b\"\nregion = \"us-east-1\"\nendpoint = \"http://127.0.0.1:9\"\naccessKey = \"k\"\nsecretKey = \"s\"\n";
     let tenant = coffer.tenant_answered_at_once(Config::parse(text, "bench")?.tenant(None)?);

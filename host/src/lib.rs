@@ -113,18 +113,21 @@ impl Coffer {
 
     /// A handle on one tenant's store. Cheap to clone; each call runs in a fresh sandbox.
     pub fn tenant(&self, settings: TenantSettings) -> Tenant {
-        let transport = Arc::new(Transport::new(&settings.name, &settings.trust, settings.timeout));
+        let transport = Transport::new(&settings.name, &settings.trust, settings.timeout);
+        self.tenant_with(settings, transport)
+    }
+
+    fn tenant_with(&self, settings: TenantSettings, transport: Transport) -> Tenant {
         let admission = Arc::new(Admission::new(settings.limits));
-        Tenant { shared: self.shared.clone(), settings: Arc::new(settings), transport, admission }
+        Tenant { shared: self.shared.clone(), settings: Arc::new(settings), transport: Arc::new(transport), admission }
     }
 
     /// A tenant whose requests are answered at once by the host, never sent: for measuring the
     /// sandbox alone (`coffer bench`).
     #[cfg(feature = "bench")]
     pub fn tenant_answered_at_once(&self, settings: TenantSettings) -> Tenant {
-        let transport = Arc::new(Transport::answering_at_once(&settings.name));
-        let admission = Arc::new(Admission::new(settings.limits));
-        Tenant { shared: self.shared.clone(), settings: Arc::new(settings), transport, admission }
+        let transport = Transport::answering_at_once(&settings.name);
+        self.tenant_with(settings, transport)
     }
 
     /// Loads another plugin (a new version) for every tenant, without stopping: calls in
