@@ -45,6 +45,8 @@ pub struct TenantConfig {
     pub max_retries: Option<u32>,
     pub verify_after_write: Option<bool>,
     pub virtual_hosted_style: Option<bool>,
+    /// "crc32" (the default) or "none".
+    pub checksum: Option<String>,
     pub allow_invalid_certs: Option<bool>,
     pub ca_file: Option<PathBuf>,
     pub limits: Option<LimitsConfig>,
@@ -77,6 +79,8 @@ pub struct TenantSettings {
     pub verify_after_write: bool,
     /// `bucket.host/key` rather than `host/bucket/key`.
     pub virtual_hosted_style: bool,
+    /// Send each PUT's CRC-32 (`checksum = "crc32"`).
+    pub put_checksum: bool,
     /// Which TLS servers the tenant trusts.
     pub trust: Trust,
     /// The sandbox's limits.
@@ -203,6 +207,11 @@ pub fn validate(origin: &str, name: &str, t: &TenantConfig, env: EnvLookup<'_>) 
     if virtual_hosted_style {
         check_bucket_as_host_name(&t.bucket).map_err(|m| field_error("virtualHostedStyle", m))?;
     }
+    let put_checksum = match t.checksum.as_deref() {
+        None | Some("crc32") => true,
+        Some("none") => false,
+        Some(other) => return Err(field_error("checksum", format!("\"{other}\" is not \"crc32\" or \"none\""))),
+    };
     let trust = Trust {
         allow_invalid_certs: t.allow_invalid_certs.unwrap_or(false),
         ca_certs: match &t.ca_file {
@@ -263,6 +272,7 @@ pub fn validate(origin: &str, name: &str, t: &TenantConfig, env: EnvLookup<'_>) 
         max_retries: t.max_retries.unwrap_or(DEFAULT_MAX_RETRIES),
         verify_after_write: t.verify_after_write.unwrap_or(true),
         virtual_hosted_style,
+        put_checksum,
         trust,
         limits,
         access_key_id,

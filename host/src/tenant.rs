@@ -77,6 +77,7 @@ impl config::Host for TenantState {
             max_retries: s.max_retries,
             verify_after_write: s.verify_after_write,
             virtual_hosted_style: s.virtual_hosted_style,
+            put_checksum: s.put_checksum,
         }
     }
 
@@ -100,6 +101,10 @@ impl digest::Host for TenantState {
     fn sha256(&mut self, data: Vec<u8>) -> Vec<u8> {
         use sha2::Digest;
         sha2::Sha256::digest(&data).to_vec()
+    }
+
+    fn crc32(&mut self, data: Vec<u8>) -> u32 {
+        crc32fast::hash(&data)
     }
 }
 

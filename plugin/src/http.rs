@@ -112,6 +112,10 @@ impl Platform for WasiPlatform {
     fn sha256(&self, data: &[u8]) -> [u8; 32] {
         digest::sha256(data).try_into().expect("the host's SHA-256 has 32 bytes")
     }
+
+    fn crc32(&self, data: &[u8]) -> u32 {
+        digest::crc32(data)
+    }
 }
 
 fn write_all(stream: &OutputStream, mut data: &[u8]) -> Result<(), String> {

@@ -52,6 +52,7 @@ mod component {
             max_retries: s.max_retries,
             verify_after_write: s.verify_after_write,
             virtual_hosted_style: s.virtual_hosted_style,
+            put_checksum: s.put_checksum,
         };
         let keys = Keys {
             access_key_id: c.access_key_id,

@@ -23,6 +23,8 @@ pub struct Settings {
     pub verify_after_write: bool,
     /// `bucket.host/key` rather than `host/bucket/key`.
     pub virtual_hosted_style: bool,
+    /// Send each PUT's CRC-32 as x-amz-checksum-crc32.
+    pub put_checksum: bool,
 }
 
 /// The tenant's credentials. No Debug: they are never printed.
@@ -79,6 +81,10 @@ pub trait Platform {
     /// The SHA-256 of `data`; the component asks the host, which hashes natively.
     fn sha256(&self, data: &[u8]) -> [u8; 32] {
         sigv4::sha256(data)
+    }
+    /// The CRC-32 (IEEE) of `data`; the component asks the host.
+    fn crc32(&self, data: &[u8]) -> u32 {
+        crc32fast::hash(data)
     }
 }
 
@@ -143,10 +149,14 @@ impl<P: Platform> Client<P> {
     pub fn put(&self, key: &str, data: &[u8]) -> Result<(), StoreError> {
         let md5 = self.platform.md5(data);
         let md5_hex = hex(&md5);
-        let headers = vec![
+        let mut headers = vec![
             ("content-length".to_string(), data.len().to_string()),
             ("content-md5".to_string(), base64::engine::general_purpose::STANDARD.encode(md5)),
         ];
+        if self.settings.put_checksum {
+            let crc = self.platform.crc32(data).to_be_bytes();
+            headers.push(("x-amz-checksum-crc32".to_string(), base64::engine::general_purpose::STANDARD.encode(crc)));
+        }
         let sha256 = hex(&self.platform.sha256(data));
         let payload = Payload { bytes: data, sha256: &sha256 };
         let mut budget = Budget::default();
@@ -388,6 +398,17 @@ fn check_body(platform: &impl Platform, response: &HttpResponse, key: &str) -> R
         )));
     }
     if response.status != 200 {
+        return Ok(());
+    }
+    // The object's full CRC-32, kept by the server since its PUT: the cheapest whole check.
+    let full_object = response.header("x-amz-checksum-type").is_none_or(|t| t.eq_ignore_ascii_case("FULL_OBJECT"));
+    if let Some(expected) = response.header("x-amz-checksum-crc32").map(str::trim).filter(|c| full_object && !c.contains('-')) {
+        let actual = base64::engine::general_purpose::STANDARD.encode(platform.crc32(&response.body).to_be_bytes());
+        if actual != expected {
+            return Err(StoreError::Integrity(format!(
+                "GET key \"{key}\": the bytes received have CRC-32 {actual}, the object's checksum is {expected}"
+            )));
+        }
         return Ok(());
     }
     let etag = response.header("etag").unwrap_or_default().trim_matches('"');

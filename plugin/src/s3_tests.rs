@@ -64,6 +64,7 @@ fn settings(max_retries: u32) -> Settings {
         max_retries,
         verify_after_write: true,
         virtual_hosted_style: false,
+        put_checksum: true,
     }
 }
 
@@ -255,4 +256,26 @@ fn without_an_md5_etag_the_sha256_checksum_is_checked_when_returned() {
     let composite = ("x-amz-checksum-sha256", "AAAA-2");
     let unknowable = Scripted::new(vec![(200, vec![multipart, composite], "hellO")]);
     assert!(client(&unknowable, 0).get("k", None).is_ok(), "a composite checksum cannot be checked whole");
+}
+
+#[test]
+fn puts_send_their_crc32_and_reads_check_it_first() {
+    let crc = ("x-amz-checksum-crc32", "NhCmhg=="); // crc32("hello"), big-endian, base64
+    let wire = Scripted::new(vec![(200, vec![], ""), (200, vec![("content-length", "5")], "")]);
+    client(&wire, 0).put("k", b"hello").unwrap();
+    assert_eq!(header(&wire.sent.borrow()[0].2, "x-amz-checksum-crc32"), Some("NhCmhg=="));
+    assert!(header(&wire.sent.borrow()[0].2, "authorization").unwrap().contains("x-amz-checksum-crc32"), "signed");
+
+    let without = Scripted::new(vec![(200, vec![], ""), (200, vec![("content-length", "5")], "")]);
+    let settings = Settings { put_checksum: false, ..settings(0) };
+    Client::new(settings, keys(), &without).unwrap().put("k", b"hello").unwrap();
+    assert_eq!(header(&without.sent.borrow()[0].2, "x-amz-checksum-crc32"), None, "checksum = \"none\"");
+
+    // A damaged body fails the CRC even where no MD5 ETag could tell.
+    let multipart = ("etag", "\"5d41402abc4b2a76b9719d911017c592-2\"");
+    let damaged = Scripted::new(vec![(200, vec![multipart, crc], "hellO"), (200, vec![multipart, crc], "hello")]);
+    assert_eq!(client(&damaged, 1).get("k", None).unwrap(), Some(b"hello".to_vec()));
+    let always = Scripted::new(vec![(200, vec![multipart, crc], "hellO")]);
+    let error = client(&always, 0).get("k", None).unwrap_err();
+    assert!(matches!(error, StoreError::Integrity(ref m) if m.contains("CRC-32")), "{error:?}");
 }

@@ -226,6 +226,14 @@ async fn a_damaged_get_body_is_read_again_and_never_returned() {
 
     let flips_always = FaultProxy::start(&server().endpoint, vec![Rule::new(Fault::FlipByte, "GET", When::Always)]);
     let error = via(&flips_always, "maxRetries = 1").get("mail", None).await.unwrap_err();
-    assert!(matches!(error, coffer_host::StoreError::Integrity(ref m) if m.contains("MD5")), "{error}");
     assert_eq!(flips_always.injected(Fault::FlipByte), 2, "one read and one retry");
+    // Written with its CRC-32 (`checksum` defaults to "crc32"): the checksum the server kept
+    // catches it.
+    assert!(matches!(error, coffer_host::StoreError::Integrity(ref m) if m.contains("CRC-32")), "{error}");
+
+    // Written without (`checksum = "none"`): the MD5 ETag catches it.
+    let (_, plain) = proxied_tenant(&server().endpoint, "damaged-get", "checksum = \"none\"");
+    plain.put("plain", data.clone()).await.unwrap();
+    let error = via(&flips_always, "maxRetries = 0\nchecksum = \"none\"").get("plain", None).await.unwrap_err();
+    assert!(matches!(error, coffer_host::StoreError::Integrity(ref m) if m.contains("MD5")), "{error}");
 }
