@@ -401,3 +401,27 @@ pub async fn cold_start() -> anyhow::Result<(Duration, Duration)> {
     tenant.stat("k").await?;
     Ok((host, begun.elapsed()))
 }
+
+/// The host's peak resident memory during one put of `size` bytes, above what it held before
+/// (Linux: the peak is reset through /proc/self/clear_refs, then read as VmHWM).
+pub async fn peak_rss_of_one_put(size: usize) -> anyhow::Result<(u64, u64)> {
+    let server = Server::from_env()?;
+    let coffer = Coffer::new()?;
+    let text = format!(
+        "[tenants.rss]\nbucket = \"{}\"\nregion = \"{}\"\nendpoint = \"{}\"\naccessKey = \"{}\"\nsecretKey = \"{}\"\nkeyPrefix = \"bench-rss/\"\n",
+        server.bucket, server.region, server.endpoint, server.access_key, server.secret_key
+    );
+    let tenant = coffer.tenant(Config::parse(&text, "bench")?.tenant(None)?);
+    tenant.put("warm-up", vec![1; 1024]).await?;
+    let blob = pattern(size);
+    let status = |field: &str| -> anyhow::Result<u64> {
+        let text = std::fs::read_to_string("/proc/self/status")?;
+        let line = text.lines().find(|l| l.starts_with(field)).ok_or_else(|| anyhow::anyhow!("no {field}"))?;
+        Ok(line.split_whitespace().nth(1).unwrap_or("0").parse::<u64>()? * 1024)
+    };
+    std::fs::write("/proc/self/clear_refs", "5")?;
+    let before = status("VmRSS:")?;
+    tenant.put("fifty", blob).await?;
+    let peak = status("VmHWM:")?;
+    Ok((before, peak.saturating_sub(before)))
+}

@@ -126,6 +126,15 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         println!("sandbox overhead per call (instantiate, call, sign, return; the host answers at once): p50 {p50:.1?}, p99 {p99:.1?}");
         let (host, tenant) = coffer_host::bench::cold_start().await.map_err(failed)?;
         println!("cold start, precompiled component cached: a new host {host:.2?}; a new tenant and its first call {tenant:.2?}");
+        let size = 50 << 20;
+        let (before, growth) = coffer_host::bench::peak_rss_of_one_put(size).await.map_err(failed)?;
+        let mib = |b: u64| b as f64 / (1u64 << 20) as f64;
+        println!(
+            "one 50 MiB put (blob held by the caller): peak RSS {:.0} MiB above the {:.0} MiB before, {:.2}x the blob",
+            mib(growth),
+            mib(before),
+            growth as f64 / size as f64
+        );
         let rows = coffer_host::bench::run(*duration).await.map_err(failed)?;
         print!("{}", coffer_host::bench::table(&rows));
         if let Some(path) = json {
