@@ -18,6 +18,12 @@ use crate::tls::{self, Trust};
 pub const DEFAULT_REGION: &str = "us-east-1";
 pub const DEFAULT_TIMEOUT: &str = "30s";
 pub const DEFAULT_MAX_RETRIES: u32 = 3;
+pub const DEFAULT_MULTIPART_THRESHOLD: u64 = 16 << 20;
+pub const DEFAULT_PART_SIZE: u64 = 8 << 20;
+pub const DEFAULT_PART_CONCURRENCY: u32 = 4;
+/// S3's bounds: parts of 5 MiB to 5 GiB (but the last), single PUTs of at most 5 GiB.
+const MIN_PART_SIZE: u64 = 5 << 20;
+const MAX_PART_SIZE: u64 = 5 << 30;
 
 /// The file as written.
 #[derive(Debug, Deserialize)]
@@ -49,6 +55,11 @@ pub struct TenantConfig {
     pub checksum: Option<String>,
     pub allow_invalid_certs: Option<bool>,
     pub ca_file: Option<PathBuf>,
+    /// e.g. "16MiB": larger puts are multipart uploads.
+    pub multipart_threshold: Option<String>,
+    /// e.g. "8MiB".
+    pub part_size: Option<String>,
+    pub part_concurrency: Option<u32>,
     pub limits: Option<LimitsConfig>,
 }
 
@@ -81,6 +92,12 @@ pub struct TenantSettings {
     pub virtual_hosted_style: bool,
     /// Send each PUT's CRC-32 (`checksum = "crc32"`).
     pub put_checksum: bool,
+    /// Puts of more bytes than this are multipart uploads.
+    pub multipart_threshold: u64,
+    /// The size of each part but the last.
+    pub part_size: u64,
+    /// Parts of one upload sent at once.
+    pub part_concurrency: u32,
     /// Which TLS servers the tenant trusts.
     pub trust: Trust,
     /// The sandbox's limits.
@@ -228,6 +245,22 @@ pub fn validate(origin: &str, name: &str, t: &TenantConfig, env: EnvLookup<'_>) 
         return Err(field_error("timeout", "must be more than zero".into()));
     }
 
+    let size = |field: &'static str, text: Option<&String>, default: u64| -> Result<u64, ConfigError> {
+        let Some(text) = text else { return Ok(default) };
+        let size: bytesize::ByteSize =
+            text.parse().map_err(|e| field_error(field, format!("\"{text}\" is not a size ({e}); e.g. \"16MiB\"")))?;
+        if !(MIN_PART_SIZE..=MAX_PART_SIZE).contains(&size.as_u64()) {
+            return Err(field_error(field, format!("\"{text}\" is outside S3's bounds, 5MiB to 5GiB")));
+        }
+        Ok(size.as_u64())
+    };
+    let multipart_threshold = size("multipartThreshold", t.multipart_threshold.as_ref(), DEFAULT_MULTIPART_THRESHOLD)?;
+    let part_size = size("partSize", t.part_size.as_ref(), DEFAULT_PART_SIZE)?;
+    let part_concurrency = t.part_concurrency.unwrap_or(DEFAULT_PART_CONCURRENCY);
+    if !(1..=64).contains(&part_concurrency) {
+        return Err(field_error("partConcurrency", format!("{part_concurrency} is not between 1 and 64")));
+    }
+
     let limits = parse_limits(t.limits.as_ref().cloned().unwrap_or_default()).map_err(|(f, m)| field_error(f, m))?;
 
     let found = match (&t.access_key, &t.secret_key) {
@@ -273,6 +306,9 @@ pub fn validate(origin: &str, name: &str, t: &TenantConfig, env: EnvLookup<'_>) 
         verify_after_write: t.verify_after_write.unwrap_or(true),
         virtual_hosted_style,
         put_checksum,
+        multipart_threshold,
+        part_size,
+        part_concurrency,
         trust,
         limits,
         access_key_id,

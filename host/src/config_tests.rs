@@ -209,3 +209,22 @@ fn limits_have_defaults_and_errors_name_the_field() {
     let e = Config::parse(&format!("{GOOD}\n[tenants.acme.limits]\nmemroy = \"1GiB\"\n"), "c").unwrap_err().to_string();
     assert!(e.contains("memroy"), "{e}");
 }
+
+#[test]
+fn multipart_settings_have_defaults_and_stay_within_s3_bounds() {
+    let t = Config::parse(GOOD, "c").unwrap().tenant(None).unwrap();
+    assert_eq!((t.multipart_threshold, t.part_size, t.part_concurrency), (16 << 20, 8 << 20, 4));
+    let text = format!("{GOOD}multipartThreshold = \"64MiB\"\npartSize = \"32MiB\"\npartConcurrency = 8\n");
+    let t = Config::parse(&text, "c").unwrap().tenant(None).unwrap();
+    assert_eq!((t.multipart_threshold, t.part_size, t.part_concurrency), (64 << 20, 32 << 20, 8));
+    for (bad, field) in [
+        ("multipartThreshold = \"big\"", "multipartThreshold"),
+        ("multipartThreshold = \"6GiB\"", "multipartThreshold"),
+        ("partSize = \"1MiB\"", "partSize"),
+        ("partConcurrency = 0", "partConcurrency"),
+        ("partConcurrency = 1000", "partConcurrency"),
+    ] {
+        let e = Config::parse(&format!("{GOOD}{bad}\n"), "c").unwrap().tenant(None).unwrap_err().to_string();
+        assert!(e.contains(field) && e.contains("\"acme\""), "{bad}: {e}");
+    }
+}

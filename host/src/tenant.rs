@@ -78,6 +78,9 @@ impl config::Host for TenantState {
             verify_after_write: s.verify_after_write,
             virtual_hosted_style: s.virtual_hosted_style,
             put_checksum: s.put_checksum,
+            multipart_threshold: s.multipart_threshold,
+            part_size: s.part_size,
+            part_concurrency: s.part_concurrency,
         }
     }
 

@@ -21,6 +21,33 @@ impl StoreError {
     pub fn is_transient(&self) -> bool {
         matches!(self, StoreError::Timeout(_) | StoreError::Unavailable(_))
     }
+
+    /// The same error, with `note` added to its message.
+    pub fn with_note(self, note: &str) -> StoreError {
+        let add = |m: String| format!("{m} {note}");
+        match self {
+            StoreError::AccessDenied(m) => StoreError::AccessDenied(add(m)),
+            StoreError::InvalidKey(m) => StoreError::InvalidKey(add(m)),
+            StoreError::InvalidConfig(m) => StoreError::InvalidConfig(add(m)),
+            StoreError::Timeout(m) => StoreError::Timeout(add(m)),
+            StoreError::Unavailable(m) => StoreError::Unavailable(add(m)),
+            StoreError::Integrity(m) => StoreError::Integrity(add(m)),
+            StoreError::Other(m) => StoreError::Other(add(m)),
+        }
+    }
+
+    /// The message, without the kind.
+    pub fn message(&self) -> &str {
+        match self {
+            StoreError::AccessDenied(m)
+            | StoreError::InvalidKey(m)
+            | StoreError::InvalidConfig(m)
+            | StoreError::Timeout(m)
+            | StoreError::Unavailable(m)
+            | StoreError::Integrity(m)
+            | StoreError::Other(m) => m,
+        }
+    }
 }
 
 /// What an S3 error body says: `<Error><Code>…</Code><Message>…</Message></Error>`.

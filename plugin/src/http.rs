@@ -4,8 +4,10 @@
 use wasip2::clocks::{monotonic_clock, wall_clock};
 use wasip2::http::outgoing_handler;
 use wasip2::http::types::{
-    ErrorCode, Fields, IncomingBody, Method, OutgoingBody, OutgoingRequest, RequestOptions, Scheme, http_error_code,
+    ErrorCode, Fields, FutureIncomingResponse, IncomingBody, Method, OutgoingBody, OutgoingRequest, RequestOptions,
+    Scheme, http_error_code,
 };
+use wasip2::io::poll::{self, Pollable};
 use wasip2::io::streams::{InputStream, OutputStream, StreamError};
 
 use crate::bindings::coffer::blobstore::digest;
@@ -19,78 +21,39 @@ pub struct WasiPlatform;
 
 impl Platform for WasiPlatform {
     fn send(&self, request: &HttpRequest<'_>, timeout_ms: u64) -> Result<HttpResponse, StoreError> {
-        let what = format!("{} {}", request.method, request.path_and_query);
-        let started = monotonic_clock::now();
-
-        // 1. The head: method, URL, headers, and the attempt's timeouts.
-        let fields: Vec<(String, Vec<u8>)> =
-            request.headers.iter().map(|(n, v)| (n.clone(), v.as_bytes().to_vec())).collect();
-        let headers = Fields::from_list(&fields)
-            .map_err(|e| StoreError::Other(format!("{what}: header refused: {e:?}")))?;
-        let outgoing = OutgoingRequest::new(headers);
-        let method = match request.method {
-            "GET" => Method::Get,
-            "PUT" => Method::Put,
-            "HEAD" => Method::Head,
-            "DELETE" => Method::Delete,
-            other => Method::Other(other.to_string()),
-        };
-        let scheme = if request.scheme == "https" { Scheme::Https } else { Scheme::Http };
-        let refused = |part: &str| StoreError::InvalidConfig(format!("{what}: the {part} is refused"));
-        outgoing.set_method(&method).map_err(|()| refused("method"))?;
-        outgoing.set_scheme(Some(&scheme)).map_err(|()| refused("scheme"))?;
-        outgoing.set_authority(Some(request.authority)).map_err(|()| refused("authority"))?;
-        outgoing.set_path_with_query(Some(&request.path_and_query)).map_err(|()| refused("path"))?;
-        let options = RequestOptions::new();
-        let timeout_ns = timeout_ms.saturating_mul(1_000_000);
-        // The host clamps these to the tenant's timeout too; asking for them keeps the guest honest.
-        let _ = options.set_connect_timeout(Some(timeout_ns));
-        let _ = options.set_first_byte_timeout(Some(timeout_ns));
-        let _ = options.set_between_bytes_timeout(Some(timeout_ns));
-        let body = outgoing.body().map_err(|()| refused("body"))?;
-        let pending = outgoing_handler::handle(outgoing, Some(options)).map_err(|e| transport(&what, e))?;
-
-        // 2. The body, in the chunks the stream accepts, then finish.
-        {
-            let stream = body.write().map_err(|()| StoreError::Other(format!("{what}: no body stream")))?;
-            write_all(&stream, request.body).map_err(|e| StoreError::Unavailable(format!("{what}: writing the body: {e}")))?;
+        let mut flight = Flight::start(request, timeout_ms)?;
+        while !flight.feed()? {
+            flight.waiting_on().block();
         }
-        OutgoingBody::finish(body, None).map_err(|e| transport(&what, e))?;
+        flight.land()
+    }
 
-        // 3. The response head.
-        let response = loop {
-            match pending.get() {
-                Some(result) => break result,
-                None => pending.subscribe().block(),
+    /// The requests go out together: each body is fed as its stream takes bytes, waiting on all
+    /// the streams at once, then the answers are read in turn (the host has been receiving them
+    /// all the while).
+    fn send_many(&self, requests: &[HttpRequest<'_>], timeout_ms: u64) -> Vec<Result<HttpResponse, StoreError>> {
+        let mut flights: Vec<Result<Flight<'_>, StoreError>> =
+            requests.iter().map(|request| Flight::start(request, timeout_ms)).collect();
+        let mut fed = vec![false; flights.len()];
+        loop {
+            let mut waiting = Vec::new();
+            for (slot, done) in flights.iter_mut().zip(fed.iter_mut()) {
+                let Ok(flight) = slot else { continue };
+                if *done {
+                    continue;
+                }
+                match flight.feed() {
+                    Ok(true) => *done = true,
+                    Ok(false) => waiting.push(flight.waiting_on()),
+                    Err(error) => *slot = Err(error),
+                }
             }
-        };
-        let response = response
-            .map_err(|()| StoreError::Other(format!("{what}: response taken twice")))?
-            .map_err(|e| transport(&what, e))?;
-        let status = response.status();
-        let headers = response
-            .headers()
-            .entries()
-            .into_iter()
-            .map(|(n, v)| (n, String::from_utf8_lossy(&v).into_owned()))
-            .collect::<Vec<_>>();
-
-        // 4. The body, read to its end.
-        let incoming = response.consume().map_err(|()| StoreError::Other(format!("{what}: no response body")))?;
-        let capacity = headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
-            .and_then(|(_, v)| v.parse::<usize>().ok())
-            .unwrap_or(0);
-        let body = {
-            let stream = incoming.stream().map_err(|()| StoreError::Other(format!("{what}: no response stream")))?;
-            read_all(&stream, capacity).map_err(|e| {
-                let timed_out = monotonic_clock::now().saturating_sub(started) >= timeout_ns;
-                body_error(&format!("{what}: reading the body"), e, timed_out)
-            })?
-        };
-        let _trailers = IncomingBody::finish(incoming);
-        Ok(HttpResponse { status, headers, body })
+            if waiting.is_empty() {
+                break;
+            }
+            poll::poll(&waiting.iter().collect::<Vec<_>>());
+        }
+        flights.into_iter().map(|flight| flight.and_then(Flight::land)).collect()
     }
 
     fn unix_time(&self) -> u64 {
@@ -118,24 +81,120 @@ impl Platform for WasiPlatform {
     }
 }
 
-fn write_all(stream: &OutputStream, mut data: &[u8]) -> Result<(), String> {
-    if data.is_empty() {
-        return Ok(());
+/// One request on its way: its head sent, its body being fed, its answer to come.
+struct Flight<'a> {
+    what: String,
+    started: u64,
+    timeout_ns: u64,
+    /// The body's stream and the body (the stream is dropped before the body is finished).
+    body: Option<(OutputStream, OutgoingBody)>,
+    rest: &'a [u8],
+    pending: FutureIncomingResponse,
+}
+
+impl<'a> Flight<'a> {
+    /// Sends the head: method, URL, headers, and the attempt's timeouts.
+    fn start(request: &HttpRequest<'a>, timeout_ms: u64) -> Result<Flight<'a>, StoreError> {
+        let what = format!("{} {}", request.method, request.path_and_query);
+        let started = monotonic_clock::now();
+        let fields: Vec<(String, Vec<u8>)> =
+            request.headers.iter().map(|(n, v)| (n.clone(), v.as_bytes().to_vec())).collect();
+        let headers = Fields::from_list(&fields)
+            .map_err(|e| StoreError::Other(format!("{what}: header refused: {e:?}")))?;
+        let outgoing = OutgoingRequest::new(headers);
+        let method = match request.method {
+            "GET" => Method::Get,
+            "PUT" => Method::Put,
+            "POST" => Method::Post,
+            "HEAD" => Method::Head,
+            "DELETE" => Method::Delete,
+            other => Method::Other(other.to_string()),
+        };
+        let scheme = if request.scheme == "https" { Scheme::Https } else { Scheme::Http };
+        let refused = |part: &str| StoreError::InvalidConfig(format!("{what}: the {part} is refused"));
+        outgoing.set_method(&method).map_err(|()| refused("method"))?;
+        outgoing.set_scheme(Some(&scheme)).map_err(|()| refused("scheme"))?;
+        outgoing.set_authority(Some(request.authority)).map_err(|()| refused("authority"))?;
+        outgoing.set_path_with_query(Some(&request.path_and_query)).map_err(|()| refused("path"))?;
+        let options = RequestOptions::new();
+        let timeout_ns = timeout_ms.saturating_mul(1_000_000);
+        // The host clamps these to the tenant's timeout too; asking for them keeps the guest honest.
+        let _ = options.set_connect_timeout(Some(timeout_ns));
+        let _ = options.set_first_byte_timeout(Some(timeout_ns));
+        let _ = options.set_between_bytes_timeout(Some(timeout_ns));
+        let body = outgoing.body().map_err(|()| refused("body"))?;
+        let pending = outgoing_handler::handle(outgoing, Some(options)).map_err(|e| transport(&what, e))?;
+        let stream = body.write().map_err(|()| StoreError::Other(format!("{what}: no body stream")))?;
+        Ok(Flight { what, started, timeout_ns, body: Some((stream, body)), rest: request.body, pending })
     }
-    while !data.is_empty() {
-        let permitted = stream.check_write().map_err(stream_error)? as usize;
-        if permitted == 0 {
-            stream.subscribe().block();
-            continue;
+
+    /// Writes as much of the body as the stream takes now; `true` once all of it is written and
+    /// the body finished.
+    fn feed(&mut self) -> Result<bool, StoreError> {
+        let Some((stream, _)) = &self.body else { return Ok(true) };
+        let failed = |e: String| StoreError::Unavailable(format!("{}: writing the body: {e}", self.what));
+        while !self.rest.is_empty() {
+            let permitted = stream.check_write().map_err(stream_error).map_err(failed)? as usize;
+            if permitted == 0 {
+                return Ok(false);
+            }
+            let n = permitted.min(self.rest.len());
+            stream.write(&self.rest[..n]).map_err(stream_error).map_err(failed)?;
+            self.rest = &self.rest[n..];
         }
-        let n = permitted.min(data.len());
-        stream.write(&data[..n]).map_err(stream_error)?;
-        data = &data[n..];
+        // Every byte is handed over; a host that closed the stream since has taken them all.
+        match stream.blocking_flush() {
+            Ok(()) | Err(StreamError::Closed) => {}
+            Err(e) => return Err(failed(stream_error(e))),
+        }
+        let (stream, body) = self.body.take().expect("checked above");
+        drop(stream);
+        OutgoingBody::finish(body, None).map_err(|e| transport(&self.what, e))?;
+        Ok(true)
     }
-    // Every byte is handed over; a host that closed the stream since has taken them all.
-    match stream.blocking_flush() {
-        Ok(()) | Err(StreamError::Closed) => Ok(()),
-        Err(e) => Err(stream_error(e)),
+
+    /// What to wait on before feeding more of the body.
+    fn waiting_on(&self) -> Pollable {
+        match &self.body {
+            Some((stream, _)) => stream.subscribe(),
+            None => self.pending.subscribe(),
+        }
+    }
+
+    /// Waits for the answer and reads its body to the end.
+    fn land(self) -> Result<HttpResponse, StoreError> {
+        let what = &self.what;
+        let response = loop {
+            match self.pending.get() {
+                Some(result) => break result,
+                None => self.pending.subscribe().block(),
+            }
+        };
+        let response = response
+            .map_err(|()| StoreError::Other(format!("{what}: response taken twice")))?
+            .map_err(|e| transport(what, e))?;
+        let status = response.status();
+        let headers = response
+            .headers()
+            .entries()
+            .into_iter()
+            .map(|(n, v)| (n, String::from_utf8_lossy(&v).into_owned()))
+            .collect::<Vec<_>>();
+        let incoming = response.consume().map_err(|()| StoreError::Other(format!("{what}: no response body")))?;
+        let capacity = headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+            .and_then(|(_, v)| v.parse::<usize>().ok())
+            .unwrap_or(0);
+        let body = {
+            let stream = incoming.stream().map_err(|()| StoreError::Other(format!("{what}: no response stream")))?;
+            read_all(&stream, capacity).map_err(|e| {
+                let timed_out = monotonic_clock::now().saturating_sub(self.started) >= self.timeout_ns;
+                body_error(&format!("{what}: reading the body"), e, timed_out)
+            })?
+        };
+        let _trailers = IncomingBody::finish(incoming);
+        Ok(HttpResponse { status, headers, body })
     }
 }
 

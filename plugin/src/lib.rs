@@ -53,6 +53,9 @@ mod component {
             verify_after_write: s.verify_after_write,
             virtual_hosted_style: s.virtual_hosted_style,
             put_checksum: s.put_checksum,
+            multipart_threshold: s.multipart_threshold,
+            part_size: s.part_size,
+            part_concurrency: s.part_concurrency,
         };
         let keys = Keys {
             access_key_id: c.access_key_id,

@@ -25,6 +25,12 @@ pub struct Settings {
     pub virtual_hosted_style: bool,
     /// Send each PUT's CRC-32 as x-amz-checksum-crc32.
     pub put_checksum: bool,
+    /// A put of more bytes than this is a multipart upload.
+    pub multipart_threshold: u64,
+    /// The size of each part but the last.
+    pub part_size: u64,
+    /// How many parts of one upload are sent at once.
+    pub part_concurrency: u32,
 }
 
 /// The tenant's credentials. No Debug: they are never printed.
@@ -70,6 +76,11 @@ impl HttpResponse {
 pub trait Platform {
     /// Sends one request within `timeout_ms` (connect and first byte included).
     fn send(&self, request: &HttpRequest<'_>, timeout_ms: u64) -> Result<HttpResponse, StoreError>;
+    /// Sends the requests at the same time, each within `timeout_ms`; one answer per request,
+    /// in order. One request failing does not stop the others.
+    fn send_many(&self, requests: &[HttpRequest<'_>], timeout_ms: u64) -> Vec<Result<HttpResponse, StoreError>> {
+        requests.iter().map(|request| self.send(request, timeout_ms)).collect()
+    }
     /// Seconds since the Unix epoch.
     fn unix_time(&self) -> u64;
     fn sleep_ms(&self, ms: u64);
@@ -131,7 +142,7 @@ impl<P: Platform> Client<P> {
         };
         // Ask for the object's checksums too, for objects whose ETag is not an MD5.
         headers.push(("x-amz-checksum-mode".into(), "ENABLED".into()));
-        let response = self.call("GET", key, &headers, &Payload::empty(), intact, &mut Budget::default())?;
+        let response = self.call("GET", key, &[], &headers, &Payload::empty(), intact, &mut Budget::default())?;
         match response.status {
             200 | 206 => Ok(Some(response.body)),
             404 if is_missing_key(&response) => Ok(None),
@@ -147,6 +158,9 @@ impl<P: Platform> Client<P> {
     /// spent. Transient failures of the PUT and of the HEAD draw on the same budget, so a put
     /// makes at most `max_retries + 1` attempts of PUT then HEAD.
     pub fn put(&self, key: &str, data: &[u8]) -> Result<(), StoreError> {
+        if data.len() as u64 > self.settings.multipart_threshold {
+            return self.put_multipart(key, data);
+        }
         let md5 = self.platform.md5(data);
         let md5_hex = hex(&md5);
         let mut headers = vec![
@@ -161,7 +175,7 @@ impl<P: Platform> Client<P> {
         let payload = Payload { bytes: data, sha256: &sha256 };
         let mut budget = Budget::default();
         loop {
-            let response = self.call("PUT", key, &headers, &payload, accept_any, &mut budget)?;
+            let response = self.call("PUT", key, &[], &headers, &payload, accept_any, &mut budget)?;
             if !(200..300).contains(&response.status) {
                 return Err(self.failure(&response, "PUT", key));
             }
@@ -195,7 +209,7 @@ impl<P: Platform> Client<P> {
         }
         // Some servers (s3s) refuse a DELETE without a Content-Length.
         let headers = vec![("content-length".to_string(), "0".to_string())];
-        let response = self.call("DELETE", key, &headers, &Payload::empty(), accept_any, &mut budget)?;
+        let response = self.call("DELETE", key, &[], &headers, &Payload::empty(), accept_any, &mut budget)?;
         match response.status {
             200..=299 => Ok(true),
             404 if is_missing_key(&response) => Ok(false),
@@ -209,7 +223,7 @@ impl<P: Platform> Client<P> {
     }
 
     fn head(&self, key: &str, budget: &mut Budget) -> Result<Option<ObjectInfo>, StoreError> {
-        let response = self.call("HEAD", key, &[], &Payload::empty(), accept_any, budget)?;
+        let response = self.call("HEAD", key, &[], &[], &Payload::empty(), accept_any, budget)?;
         match response.status {
             200 => {
                 let size = response
@@ -235,6 +249,7 @@ impl<P: Platform> Client<P> {
         &self,
         method: &'static str,
         key: &str,
+        query: &[(String, String)],
         extra_headers: &[(String, String)],
         payload: &Payload<'_>,
         accept: impl Fn(&HttpResponse) -> Result<(), StoreError>,
@@ -242,7 +257,8 @@ impl<P: Platform> Client<P> {
     ) -> Result<HttpResponse, StoreError> {
         let path = self.object_path(key)?;
         loop {
-            let outcome = self.send_once(method, &path, extra_headers, payload);
+            let request = self.request(method, &path, query, extra_headers, payload);
+            let outcome = self.platform.send(&request, self.settings.timeout_ms);
             let (error, retry_after, retry) = match outcome {
                 Ok(response) => match self.transient_failure(&response, method, key) {
                     Some(error) => {
@@ -284,13 +300,15 @@ impl<P: Platform> Client<P> {
         budget.retries += 1;
     }
 
-    fn send_once(
-        &self,
+    /// One signed request, ready to send.
+    fn request<'s>(
+        &'s self,
         method: &'static str,
         path: &str,
+        query: &[(String, String)],
         extra_headers: &[(String, String)],
-        payload: &Payload<'_>,
-    ) -> Result<HttpResponse, StoreError> {
+        payload: &Payload<'s>,
+    ) -> HttpRequest<'s> {
         let mut headers = Vec::with_capacity(extra_headers.len() + 5);
         headers.push(("host".to_string(), self.authority.clone()));
         headers.extend_from_slice(extra_headers);
@@ -301,19 +319,16 @@ impl<P: Platform> Client<P> {
             secret_access_key: &self.keys.secret_access_key,
             session_token: self.keys.session_token.as_deref(),
         };
-        let request = S3Request { method, path, query: &[], payload_sha256: payload.sha256 };
+        let request = S3Request { method, path, query, payload_sha256: payload.sha256 };
         sigv4::sign_s3(&request, &mut headers, &keys, &scope);
         // The host header is set by the host from the authority; it was only needed for signing.
         headers.retain(|(name, _)| name != "host");
-        let http = HttpRequest {
-            method,
-            scheme: &self.scheme,
-            authority: &self.authority,
-            path_and_query: sigv4::uri_encode(path, true),
-            headers,
-            body: payload.bytes,
-        };
-        self.platform.send(&http, self.settings.timeout_ms)
+        let mut path_and_query = sigv4::uri_encode(path, true);
+        if !query.is_empty() {
+            path_and_query.push('?');
+            path_and_query.push_str(&sigv4::canonical_query(query));
+        }
+        HttpRequest { method, scheme: &self.scheme, authority: &self.authority, path_and_query, headers, body: payload.bytes }
     }
 
     /// `/bucket/prefix+key` (or `/prefix+key` in virtual-hosted style), validated.
@@ -421,6 +436,17 @@ fn check_body(platform: &impl Platform, response: &HttpResponse, key: &str) -> R
         }
         return Ok(());
     }
+    // A multipart object Coffer wrote: its ETag from the MD5s of its parts.
+    let part_size = response.header(multipart::PART_SIZE_HEADER).and_then(|v| v.trim().parse::<usize>().ok());
+    if let Some(part_size) = part_size.filter(|&size| size > 0 && multipart::is_composite_etag(etag)) {
+        let actual = multipart::composite_etag(platform, &response.body, part_size);
+        if !actual.eq_ignore_ascii_case(etag) {
+            return Err(StoreError::Integrity(format!(
+                "GET key \"{key}\": the bytes received have multipart ETag {actual}, the object's is {etag}"
+            )));
+        }
+        return Ok(());
+    }
     // No MD5 to go by (multipart, SSE-KMS...): the object's full SHA-256 checksum, when the
     // server returns one (composite checksums of parts, `...-N`, cannot be checked whole).
     if let Some(expected) = response.header("x-amz-checksum-sha256").map(str::trim).filter(|c| !c.contains('-')) {
@@ -443,6 +469,9 @@ fn is_md5_etag(etag: &str) -> bool {
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+#[path = "multipart.rs"]
+mod multipart;
 
 #[cfg(test)]
 #[path = "s3_tests.rs"]

@@ -65,6 +65,9 @@ fn settings(max_retries: u32) -> Settings {
         verify_after_write: true,
         virtual_hosted_style: false,
         put_checksum: true,
+        multipart_threshold: 16 << 20,
+        part_size: 8 << 20,
+        part_concurrency: 4,
     }
 }
 

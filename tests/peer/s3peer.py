@@ -4,6 +4,7 @@
     s3peer.py put KEY FILE      store FILE's bytes under KEY
     s3peer.py get KEY FILE      write the object KEY to FILE; exit 3 when it does not exist
     s3peer.py stalwart-name HEX -   print Stalwart's object name for the key bytes HEX
+    s3peer.py uploads PREFIX -  print how many multipart uploads under PREFIX are in progress
 
 The server comes from COFFER_PEER_ENDPOINT, _REGION, _BUCKET, _ACCESS_KEY, _SECRET_KEY.
 Path-style addressing, as Coffer uses.
@@ -57,6 +58,9 @@ def main():
             raise
         with open(path, "wb") as f:
             f.write(body)
+    elif op == "uploads":
+        listed = s3.list_multipart_uploads(Bucket=bucket, Prefix=key)
+        print(len(listed.get("Uploads", [])))
     else:
         print(f"s3peer: unknown operation {op}", file=sys.stderr)
         return 2

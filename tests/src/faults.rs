@@ -74,11 +74,18 @@ pub struct Rule {
     pub fault: Fault,
     pub method: &'static str,
     pub when: When,
+    /// Only requests whose query string contains this (e.g. `"partNumber=2&"`).
+    pub query: Option<&'static str>,
 }
 
 impl Rule {
     pub fn new(fault: Fault, method: &'static str, when: When) -> Rule {
-        Rule { fault, method, when }
+        Rule { fault, method, when, query: None }
+    }
+
+    /// The same rule, for requests whose query string contains `part` only.
+    pub fn on_query(self, part: &'static str) -> Rule {
+        Rule { query: Some(part), ..self }
     }
 }
 
@@ -97,6 +104,9 @@ struct State {
     injected: Mutex<HashMap<Fault, usize>>,
     requests: Mutex<HashMap<String, usize>>,
     seen: Mutex<Vec<(String, String)>>,
+    /// Requests being answered now, and the most there have been at once.
+    in_flight: AtomicUsize,
+    most_in_flight: AtomicUsize,
     client: Client<HttpConnector, Full<Bytes>>,
 }
 
@@ -112,6 +122,8 @@ impl FaultProxy {
             injected: Mutex::default(),
             requests: Mutex::default(),
             seen: Mutex::default(),
+            in_flight: AtomicUsize::new(0),
+            most_in_flight: AtomicUsize::new(0),
             client: Client::builder(TokioExecutor::new()).build_http(),
         });
         let shared = state.clone();
@@ -138,6 +150,11 @@ impl FaultProxy {
         self.state.injected.lock().unwrap().values().sum()
     }
 
+    /// The most requests the proxy has been answering at the same time.
+    pub fn most_at_once(&self) -> usize {
+        self.state.most_in_flight.load(Ordering::SeqCst)
+    }
+
     /// Every value of header `name` in the requests received so far.
     pub fn header_values(&self, name: &str) -> Vec<String> {
         self.state.seen.lock().unwrap().iter().filter(|(n, _)| n == name).map(|(_, v)| v.clone()).collect()
@@ -153,7 +170,13 @@ async fn serve(socket: tokio::net::TcpStream, state: Arc<State>) {
     let control = Arc::new(socket2::Socket::from(control));
     let service = service_fn(move |request: Request<Incoming>| {
         let (state, control) = (state.clone(), control.clone());
-        async move { state.answer(request, &control).await }
+        async move {
+            let now = state.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            state.most_in_flight.fetch_max(now, Ordering::SeqCst);
+            let answer = state.answer(request, &control).await;
+            state.in_flight.fetch_sub(1, Ordering::SeqCst);
+            answer
+        }
     });
     let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(socket), service).await;
 }
@@ -173,7 +196,8 @@ impl State {
             }
         }
         let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-        let fault = self.choose(&method, &path);
+        let query = parts.uri.query().unwrap_or_default().to_string() + "&";
+        let fault = self.choose(&method, &path, &query);
         let count = |fault: Fault| *self.injected.lock().unwrap().entry(fault).or_default() += 1;
 
         match fault {
@@ -245,9 +269,12 @@ impl State {
     }
 
     /// The fault of the first rule that takes this request, if any.
-    fn choose(&self, method: &str, path: &str) -> Option<Fault> {
+    fn choose(&self, method: &str, path: &str, query: &str) -> Option<Fault> {
         for (i, rule) in self.rules.iter().enumerate() {
             if rule.method != "*" && rule.method != method {
+                continue;
+            }
+            if rule.query.is_some_and(|part| !query.contains(part)) {
                 continue;
             }
             let fires = match rule.when {

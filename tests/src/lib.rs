@@ -262,6 +262,13 @@ impl Peer {
         String::from_utf8(output.stdout).unwrap().trim().to_string()
     }
 
+    /// How many multipart uploads under `prefix` are in progress (their parts kept, unbilled
+    /// only once aborted or completed).
+    pub fn uploads_in_progress(prefix: &str) -> usize {
+        let output = Peer::run(Peer::command("uploads", prefix, Path::new("-")), "boto3 list_multipart_uploads");
+        String::from_utf8(output.stdout).unwrap().trim().parse().unwrap()
+    }
+
     /// Reads the full object key with boto3; `None` when it does not exist.
     pub fn get(full_key: &str) -> Option<Vec<u8>> {
         let file = tempfile::NamedTempFile::new().unwrap();

@@ -9,6 +9,7 @@ mod errors;
 mod faults;
 mod keys;
 mod load;
+mod multipart;
 mod sandbox;
 mod settings;
 mod transport;

@@ -1,0 +1,326 @@
+//! Multipart upload, for puts above the tenant's threshold: CreateMultipartUpload, the parts
+//! sent `part_concurrency` at a time (each with its Content-MD5, each retried on its own), then
+//! CompleteMultipartUpload. When the upload cannot be finished it is aborted, so that no parts
+//! are left behind to be billed.
+//!
+//! The object records its part size in `x-amz-meta-coffer-part-size`, so that a read can check
+//! the whole body against the object's ETag (`md5(md5(part 1) ‖ … ‖ md5(part N))-N`).
+
+use std::collections::VecDeque;
+
+use base64::Engine as _;
+use quick_xml::Reader;
+use quick_xml::events::Event;
+
+use super::{Budget, Client, HttpResponse, Payload, Platform, accept_any, hex, is_md5_etag};
+use crate::error::{StoreError, parse_error_body};
+use crate::retry;
+
+/// The metadata header that records the part size of a multipart object.
+pub const PART_SIZE_HEADER: &str = "x-amz-meta-coffer-part-size";
+/// S3's smallest part (all but the last).
+pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
+/// S3's largest part count.
+pub const MAX_PARTS: u64 = 10_000;
+
+/// One part: its bytes, their MD5 and their SHA-256 (hex, for the signature).
+struct Part<'a> {
+    number: usize,
+    bytes: &'a [u8],
+    md5: [u8; 16],
+    sha256: String,
+}
+
+impl<P: Platform> Client<P> {
+    /// Uploads `data` in parts. With verify-after-write, a HEAD then checks the object's size and
+    /// ETag, and the whole upload is made again when they are wrong and retries remain.
+    pub(super) fn put_multipart(&self, key: &str, data: &[u8]) -> Result<(), StoreError> {
+        let part_size = part_size_for(data.len() as u64, self.settings.part_size);
+        let parts: Vec<Part<'_>> = data
+            .chunks(part_size as usize)
+            .enumerate()
+            .map(|(i, bytes)| Part {
+                number: i + 1,
+                bytes,
+                md5: self.platform.md5(bytes),
+                sha256: hex(&self.platform.sha256(bytes)),
+            })
+            .collect();
+        let etag = composite_of(&self.platform, parts.iter().map(|p| p.md5));
+        let mut budget = Budget::default();
+        loop {
+            let upload_id = self.create_upload(key, part_size, &mut budget)?;
+            let uploaded = self
+                .upload_parts(key, &upload_id, &parts)
+                .and_then(|part_etags| self.complete_upload(key, &upload_id, &part_etags, &etag, &mut budget));
+            if let Err(error) = uploaded {
+                return Err(match self.abort_upload(key, &upload_id) {
+                    Ok(()) => error,
+                    Err(abort) => with_abort_failure(error, &upload_id, &abort),
+                });
+            }
+            if !self.settings.verify_after_write {
+                return Ok(());
+            }
+            let problem = match self.head(key, &mut budget)? {
+                None => format!("multipart upload of key \"{key}\" completed but a HEAD finds no object"),
+                Some(info) if info.size != data.len() as u64 => format!(
+                    "multipart upload of key \"{key}\" sent {} bytes but the stored object has {}",
+                    data.len(),
+                    info.size
+                ),
+                Some(info) if is_composite_etag(&info.etag) && !info.etag.eq_ignore_ascii_case(&etag) => format!(
+                    "multipart upload of key \"{key}\" should have ETag {etag} but the stored object's is {}",
+                    info.etag
+                ),
+                Some(_) => return Ok(()),
+            };
+            // A backend that said "completed" and kept nothing may still hold the parts.
+            let _ = self.abort_upload(key, &upload_id);
+            if budget.retries >= self.settings.max_retries {
+                return Err(StoreError::Integrity(problem));
+            }
+            self.back_off(&mut budget, None);
+        }
+    }
+
+    /// CreateMultipartUpload; the upload's id.
+    fn create_upload(&self, key: &str, part_size: u64, budget: &mut Budget) -> Result<String, StoreError> {
+        let query = [("uploads".to_string(), String::new())];
+        let headers = [
+            ("content-length".to_string(), "0".to_string()),
+            (PART_SIZE_HEADER.to_string(), part_size.to_string()),
+        ];
+        let has_id = |r: &HttpResponse| match r.status {
+            200 if xml_field(&r.body, b"UploadId").is_none() => {
+                Err(StoreError::Unavailable(format!("CreateMultipartUpload key \"{key}\": no UploadId in the answer")))
+            }
+            _ => Ok(()),
+        };
+        let response = self.call("POST", key, &query, &headers, &Payload::empty(), has_id, budget)?;
+        match response.status {
+            200 => Ok(xml_field(&response.body, b"UploadId").unwrap_or_default()),
+            _ => Err(self.failure(&response, "CreateMultipartUpload", key)),
+        }
+    }
+
+    /// Sends every part, `part_concurrency` at a time; each part is retried on its own, up to
+    /// `max_retries` times. The part ETags, in part order.
+    fn upload_parts(&self, key: &str, upload_id: &str, parts: &[Part<'_>]) -> Result<Vec<String>, StoreError> {
+        let path = self.object_path(key)?;
+        let at_once = self.settings.part_concurrency.max(1) as usize;
+        let mut etags = vec![String::new(); parts.len()];
+        // (part index, retries used)
+        let mut to_send: VecDeque<(usize, u32)> = (0..parts.len()).map(|i| (i, 0)).collect();
+        while !to_send.is_empty() {
+            let batch: Vec<(usize, u32)> = to_send.drain(..at_once.min(to_send.len())).collect();
+            if let Some(retries) = batch.iter().map(|&(_, r)| r).filter(|&r| r > 0).max() {
+                self.platform.sleep_ms(retry::delay_ms(retries - 1, self.platform.random_u64(), None));
+            }
+            let queries: Vec<[(String, String); 2]> = batch
+                .iter()
+                .map(|&(i, _)| {
+                    [("partNumber".to_string(), parts[i].number.to_string()), ("uploadId".to_string(), upload_id.to_string())]
+                })
+                .collect();
+            let headers: Vec<[(String, String); 2]> = batch
+                .iter()
+                .map(|&(i, _)| {
+                    let part = &parts[i];
+                    [
+                        ("content-length".to_string(), part.bytes.len().to_string()),
+                        ("content-md5".to_string(), base64::engine::general_purpose::STANDARD.encode(part.md5)),
+                    ]
+                })
+                .collect();
+            let payloads: Vec<Payload<'_>> =
+                batch.iter().map(|&(i, _)| Payload { bytes: parts[i].bytes, sha256: &parts[i].sha256 }).collect();
+            let requests: Vec<_> = (0..batch.len())
+                .map(|j| self.request("PUT", &path, &queries[j], &headers[j], &payloads[j]))
+                .collect();
+            let answers = self.platform.send_many(&requests, self.settings.timeout_ms);
+            for ((i, retries), answer) in batch.into_iter().zip(answers) {
+                let part = &parts[i];
+                let what = format!("UploadPart {} of key \"{key}\"", part.number);
+                let error = match answer {
+                    Ok(response) if (200..300).contains(&response.status) => {
+                        let etag = response.header("etag").unwrap_or_default().trim_matches('"').to_string();
+                        let md5 = hex(&part.md5);
+                        if !is_md5_etag(&etag) || etag.eq_ignore_ascii_case(&md5) {
+                            etags[i] = etag;
+                            continue;
+                        }
+                        StoreError::Unavailable(format!("{what}: sent MD5 {md5} but the server kept {etag}"))
+                    }
+                    Ok(response) => self.failure(&response, "UploadPart", key),
+                    Err(error) => error,
+                };
+                if !retry::should_retry(&error, retries, self.settings.max_retries) {
+                    return Err(error);
+                }
+                to_send.push_back((i, retries + 1));
+            }
+        }
+        Ok(etags)
+    }
+
+    /// CompleteMultipartUpload. S3 may answer 200 and put an error in the body; that is retried
+    /// like the 5xx it stands for. A retry after a lost answer may find the upload gone
+    /// (NoSuchUpload): it is done when the object is there with the expected ETag.
+    fn complete_upload(
+        &self,
+        key: &str,
+        upload_id: &str,
+        part_etags: &[String],
+        etag: &str,
+        budget: &mut Budget,
+    ) -> Result<(), StoreError> {
+        let mut xml = String::from("<CompleteMultipartUpload>");
+        for (i, part_etag) in part_etags.iter().enumerate() {
+            xml.push_str(&format!("<Part><PartNumber>{}</PartNumber><ETag>\"{part_etag}\"</ETag></Part>", i + 1));
+        }
+        xml.push_str("</CompleteMultipartUpload>");
+        let sha256 = hex(&self.platform.sha256(xml.as_bytes()));
+        let payload = Payload { bytes: xml.as_bytes(), sha256: &sha256 };
+        let query = [("uploadId".to_string(), upload_id.to_string())];
+        let headers = [("content-length".to_string(), xml.len().to_string())];
+        let no_error_inside = |r: &HttpResponse| match r.status {
+            200 if !parse_error_body(&r.body).code.is_empty() => {
+                let inside = parse_error_body(&r.body);
+                Err(StoreError::Unavailable(format!(
+                    "CompleteMultipartUpload key \"{key}\": 200 with an error inside: {} {}",
+                    inside.code, inside.message
+                )))
+            }
+            _ => Ok(()),
+        };
+        let response = self.call("POST", key, &query, &headers, &payload, no_error_inside, budget)?;
+        match response.status {
+            200 => Ok(()),
+            404 if parse_error_body(&response.body).code == "NoSuchUpload" && budget.retries > 0 => {
+                match self.head(key, budget)? {
+                    Some(info) if info.etag.eq_ignore_ascii_case(etag) => Ok(()),
+                    _ => Err(self.failure(&response, "CompleteMultipartUpload", key)),
+                }
+            }
+            _ => Err(self.failure(&response, "CompleteMultipartUpload", key)),
+        }
+    }
+
+    /// AbortMultipartUpload, with its own retries: the parts sent so far are dropped.
+    fn abort_upload(&self, key: &str, upload_id: &str) -> Result<(), StoreError> {
+        let query = [("uploadId".to_string(), upload_id.to_string())];
+        let headers = [("content-length".to_string(), "0".to_string())];
+        let response =
+            self.call("DELETE", key, &query, &headers, &Payload::empty(), accept_any, &mut Budget::default())?;
+        match response.status {
+            // 404 NoSuchUpload: already gone.
+            200..=299 | 404 => Ok(()),
+            _ => Err(self.failure(&response, "AbortMultipartUpload", key)),
+        }
+    }
+}
+
+/// The part size for `len` bytes: the configured one, raised when the object would need more
+/// than S3's 10 000 parts.
+pub fn part_size_for(len: u64, configured: u64) -> u64 {
+    configured.max(MIN_PART_SIZE).max(len.div_ceil(MAX_PARTS))
+}
+
+/// The ETag S3 gives a multipart object: the MD5 of the parts' MD5s, then `-` and the count.
+fn composite_of(platform: &impl Platform, md5s: impl Iterator<Item = [u8; 16]>) -> String {
+    let mut joined = Vec::new();
+    let mut count = 0;
+    for md5 in md5s {
+        joined.extend_from_slice(&md5);
+        count += 1;
+    }
+    format!("{}-{count}", hex(&platform.md5(&joined)))
+}
+
+/// The multipart ETag `data` would have if uploaded in parts of `part_size`.
+pub fn composite_etag(platform: &impl Platform, data: &[u8], part_size: usize) -> String {
+    composite_of(platform, data.chunks(part_size.max(1)).map(|part| platform.md5(part)))
+}
+
+/// `32 hex digits-N`.
+pub fn is_composite_etag(etag: &str) -> bool {
+    match etag.split_once('-') {
+        Some((md5, count)) => is_md5_etag(md5) && !count.is_empty() && count.bytes().all(|b| b.is_ascii_digit()),
+        None => false,
+    }
+}
+
+/// The text of the first element named `name` in an XML answer.
+fn xml_field(body: &[u8], name: &[u8]) -> Option<String> {
+    let mut reader = Reader::from_reader(body);
+    let mut buf = Vec::new();
+    let mut inside = false;
+    loop {
+        match reader.read_event_into(&mut buf) {
+            Ok(Event::Start(tag)) => inside = tag.local_name().as_ref() == name,
+            Ok(Event::Text(text)) if inside => return text.xml10_content().ok().map(|t| t.into_owned()),
+            Ok(Event::End(_)) => inside = false,
+            Ok(Event::Eof) | Err(_) => return None,
+            _ => {}
+        }
+        buf.clear();
+    }
+}
+
+/// The upload's failure, and that its abort failed too (the parts stay until a lifecycle rule
+/// or a later abort removes them).
+fn with_abort_failure(error: StoreError, upload_id: &str, abort: &StoreError) -> StoreError {
+    error.with_note(&format!(
+        "(and aborting upload {upload_id} failed: {}; its parts stay until it is aborted)",
+        abort.message()
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use md5::Digest;
+
+    use super::*;
+
+    struct Native;
+    impl Platform for Native {
+        fn send(&self, _: &super::super::HttpRequest<'_>, _: u64) -> Result<HttpResponse, StoreError> {
+            unreachable!("no wire here")
+        }
+        fn unix_time(&self) -> u64 {
+            0
+        }
+        fn sleep_ms(&self, _: u64) {}
+        fn random_u64(&self) -> u64 {
+            0
+        }
+    }
+
+    #[test]
+    fn parts_are_the_configured_size_unless_s3s_part_count_forces_larger() {
+        assert_eq!(part_size_for(50 << 20, 8 << 20), 8 << 20);
+        assert_eq!(part_size_for(50 << 20, 1 << 20), MIN_PART_SIZE, "never below S3's 5 MiB");
+        let huge = 200u64 << 30;
+        assert!(huge.div_ceil(part_size_for(huge, 8 << 20)) <= MAX_PARTS);
+    }
+
+    #[test]
+    fn the_composite_etag_is_the_md5_of_the_part_md5s_and_the_count() {
+        // Two parts, "a" * 3 and "b": md5(md5("aaa") ‖ md5("b")), as S3 and Garage compute it.
+        let etag = composite_etag(&Native, b"aaab", 3);
+        let joined = [md5::Md5::digest(b"aaa").as_slice(), md5::Md5::digest(b"b").as_slice()].concat();
+        assert_eq!(etag, format!("{}-2", hex(&md5::Md5::digest(&joined))));
+        assert!(is_composite_etag(&etag));
+        assert!(!is_composite_etag("d41d8cd98f00b204e9800998ecf8427e"));
+        assert!(!is_composite_etag("d41d8cd98f00b204e9800998ecf8427e-"));
+        assert!(!is_composite_etag("xyz-2"));
+    }
+
+    #[test]
+    fn the_upload_id_is_read_from_the_answer() {
+        let body = br#"<?xml version="1.0"?><InitiateMultipartUploadResult><Bucket>b</Bucket><Key>k</Key><UploadId>abc-123</UploadId></InitiateMultipartUploadResult>"#;
+        assert_eq!(xml_field(body, b"UploadId").as_deref(), Some("abc-123"));
+        assert_eq!(xml_field(b"<Error><Code>X</Code></Error>", b"UploadId"), None);
+    }
+}
