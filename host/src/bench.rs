@@ -159,8 +159,9 @@ impl Ceiling {
     }
 }
 
-/// Runs every case for every client, `per_case` in all per (case, client), and returns the rows.
-pub async fn run(per_case: Duration) -> anyhow::Result<Vec<Row>> {
+/// Runs every case (or those named in `only`, e.g. "get-1MiB") for every client, `per_case` in
+/// all per (case, client), and returns the rows.
+pub async fn run(per_case: Duration, only: &[String]) -> anyhow::Result<Vec<Row>> {
     let server = Arc::new(Server::from_env()?);
     let run_id = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis();
     let prefix = format!("bench-{run_id}/");
@@ -191,6 +192,9 @@ pub async fn run(per_case: Duration) -> anyhow::Result<Vec<Row>> {
             clients[0].0.put(&format!("get-{label}-{i}"), data.to_vec()).await?;
         }
         for op in ["put", "get"] {
+            if !only.is_empty() && !only.iter().any(|case| *case == format!("{op}-{label}")) {
+                continue;
+            }
             let mut samples: Vec<(Vec<Duration>, Duration)> = vec![(Vec::new(), Duration::ZERO); clients.len()];
             for _ in 0..ROUNDS {
                 for (n, (client, _, key_prefix)) in clients.iter().enumerate() {

@@ -27,6 +27,7 @@ pub mod stalwart;
 mod tenant;
 pub mod tls;
 mod transport;
+mod warm;
 
 use std::ops::Range;
 use std::path::PathBuf;
@@ -42,6 +43,7 @@ pub use config::TenantSettings;
 pub use error::StoreError;
 use tenant::TenantState;
 use transport::Transport;
+use warm::{Warm, WarmPool};
 
 /// The plugin built with this host (see build.rs).
 pub const PLUGIN_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/coffer_plugin.wasm"));
@@ -79,8 +81,12 @@ struct Shared {
     engine: Engine,
     linker: Linker<TenantState>,
     cache_dir: Option<PathBuf>,
-    /// The plugin new calls instantiate; a call in flight keeps the one it started with.
-    pre: RwLock<bindings::PluginPre<TenantState>>,
+    /// The plugin new calls instantiate, and its generation (one more at each load); a call in
+    /// flight keeps the one it started with.
+    pre: RwLock<(u64, bindings::PluginPre<TenantState>)>,
+    /// Idle instances kept warm across tenants, and how many there may be.
+    idle_total: Arc<AtomicUsize>,
+    idle_cap: usize,
     /// Stops the epoch ticker when the last handle is dropped.
     ticking: Arc<AtomicBool>,
 }
@@ -98,7 +104,8 @@ impl Coffer {
     }
 
     pub fn with_options(options: HostOptions) -> anyhow::Result<Coffer> {
-        let engine = engine(options.max_instances.unwrap_or(DEFAULT_MAX_INSTANCES))?;
+        let max_instances = options.max_instances.unwrap_or(DEFAULT_MAX_INSTANCES);
+        let engine = engine(max_instances)?;
         let ticking = start_epoch_ticker(&engine);
         let mut linker = Linker::<TenantState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
@@ -107,11 +114,15 @@ impl Coffer {
         bindings::digest::add_to_linker::<TenantState, HasSelf<TenantState>>(&mut linker, |state| state)?;
         let cache_dir = options.cache_dir.or_else(cache::default_dir);
         let wasm = options.component.as_deref().unwrap_or(PLUGIN_WASM);
-        let pre = RwLock::new(prepare(&engine, &linker, wasm, cache_dir.as_deref())?);
-        Ok(Coffer { shared: Arc::new(Shared { engine, linker, cache_dir, pre, ticking }) })
+        let pre = RwLock::new((0, prepare(&engine, &linker, wasm, cache_dir.as_deref())?));
+        // At most half the slots idle, so that calls always find room.
+        let idle_cap = max_instances as usize / 2;
+        let idle_total = Arc::new(AtomicUsize::new(0));
+        Ok(Coffer { shared: Arc::new(Shared { engine, linker, cache_dir, pre, idle_total, idle_cap, ticking }) })
     }
 
-    /// A handle on one tenant's store. Cheap to clone; each call runs in a fresh sandbox.
+    /// A handle on one tenant's store. Cheap to clone; each call runs in an instance of the
+    /// tenant's own (see [`warm`]).
     pub fn tenant(&self, settings: TenantSettings) -> Tenant {
         let transport = Transport::new(&settings.name, &settings.trust, settings.timeout);
         self.tenant_with(settings, transport)
@@ -119,7 +130,9 @@ impl Coffer {
 
     fn tenant_with(&self, settings: TenantSettings, transport: Transport) -> Tenant {
         let admission = Arc::new(Admission::new(settings.limits));
-        Tenant { shared: self.shared.clone(), settings: Arc::new(settings), transport: Arc::new(transport), admission }
+        let shared = self.shared.clone();
+        let warm = Arc::new(WarmPool::new(settings.limits.concurrency, shared.idle_total.clone(), shared.idle_cap));
+        Tenant { shared, settings: Arc::new(settings), transport: Arc::new(transport), admission, warm }
     }
 
     /// A tenant whose requests are answered at once by the host, never sent: for measuring the
@@ -136,7 +149,8 @@ impl Coffer {
     pub fn load_plugin(&self, wasm: &[u8]) -> anyhow::Result<()> {
         let shared = &self.shared;
         let pre = prepare(&shared.engine, &shared.linker, wasm, shared.cache_dir.as_deref())?;
-        *shared.pre.write().unwrap() = pre;
+        let mut current = shared.pre.write().unwrap();
+        *current = (current.0 + 1, pre);
         Ok(())
     }
 }
@@ -229,6 +243,7 @@ pub struct Tenant {
     settings: Arc<TenantSettings>,
     transport: Arc<Transport>,
     admission: Arc<Admission>,
+    warm: Arc<WarmPool>,
 }
 
 impl Tenant {
@@ -248,6 +263,13 @@ impl Tenant {
         self.transport.connections_opened()
     }
 
+    /// How many plugin instances this tenant has made so far: instances are kept warm for the
+    /// tenant's next calls, so at steady state this grows only after a trap, a limit, a large
+    /// put or a new plugin.
+    pub fn instances_made(&self) -> usize {
+        self.warm.made()
+    }
+
     /// The object's bytes, or those of `range` (half-open); `None` when it does not exist.
     /// An end past the size reads to the end; a start at or past the size reads no bytes.
     pub async fn get(&self, key: &str, range: Option<Range<u64>>) -> Result<Option<Vec<u8>>, StoreError> {
@@ -261,57 +283,71 @@ impl Tenant {
 
     async fn read(&self, key: &str, range: Option<ByteRange>) -> Result<Option<Vec<u8>>, StoreError> {
         let _slot = self.admission.enter(&self.settings.name).await?;
-        let (mut store, plugin) = self.sandbox().await?;
-        let result = plugin.coffer_blobstore_store().call_get(&mut store, key, range).await;
-        self.finish(&store, key, result)
+        let mut warm = self.sandbox().await?;
+        let result = warm.plugin.coffer_blobstore_store().call_get(&mut warm.store, key, range).await;
+        self.finish(warm, key, result)
     }
 
     /// Creates or replaces the object. Once this returns Ok, the object is readable.
     pub async fn put(&self, key: &str, data: Vec<u8>) -> Result<(), StoreError> {
         let _slot = self.admission.enter(&self.settings.name).await?;
-        let (mut store, plugin) = self.sandbox().await?;
-        let result = plugin.coffer_blobstore_store().call_put(&mut store, key, &data).await;
-        self.finish(&store, key, result)
+        let mut warm = self.sandbox().await?;
+        let result = warm.plugin.coffer_blobstore_store().call_put(&mut warm.store, key, &data).await;
+        self.finish(warm, key, result)
     }
 
     /// Deletes the object; `true` when it existed.
     pub async fn delete(&self, key: &str) -> Result<bool, StoreError> {
         let _slot = self.admission.enter(&self.settings.name).await?;
-        let (mut store, plugin) = self.sandbox().await?;
-        let result = plugin.coffer_blobstore_store().call_delete(&mut store, key).await;
-        self.finish(&store, key, result)
+        let mut warm = self.sandbox().await?;
+        let result = warm.plugin.coffer_blobstore_store().call_delete(&mut warm.store, key).await;
+        self.finish(warm, key, result)
     }
 
     /// Size and ETag of the object; `None` when it does not exist.
     pub async fn stat(&self, key: &str) -> Result<Option<ObjectInfo>, StoreError> {
         let _slot = self.admission.enter(&self.settings.name).await?;
-        let (mut store, plugin) = self.sandbox().await?;
-        let result = plugin.coffer_blobstore_store().call_stat(&mut store, key).await;
-        let info: Option<WitInfo> = self.finish(&store, key, result)?;
+        let mut warm = self.sandbox().await?;
+        let result = warm.plugin.coffer_blobstore_store().call_stat(&mut warm.store, key).await;
+        let info: Option<WitInfo> = self.finish(warm, key, result)?;
         Ok(info.map(|i| ObjectInfo { size: i.size, etag: i.etag, last_modified: i.last_modified }))
     }
 
-    /// A fresh Store holding only this tenant's state, and the plugin instantiated in it.
-    async fn sandbox(&self) -> Result<(Store<TenantState>, bindings::Plugin), StoreError> {
-        let mut store = Store::new(&self.shared.engine, TenantState::new(self.settings.clone(), self.transport.clone()));
-        store.limiter(|state| &mut state.meter);
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(|mut context| context.data_mut().meter.tick());
-        let pre = self.shared.pre.read().unwrap().clone();
-        let plugin = pre
-            .instantiate_async(&mut store)
-            .await
-            .map_err(|e| StoreError::Sandbox { tenant: self.settings.name.clone(), message: format!("{e:#}") })?;
-        Ok((store, plugin))
+    /// An instance for one call: one of the tenant's kept warm, or a new Store holding only
+    /// this tenant's state with the plugin instantiated in it. Its CPU is counted from zero.
+    async fn sandbox(&self) -> Result<Warm, StoreError> {
+        let (generation, pre) = self.shared.pre.read().unwrap().clone();
+        let mut warm = match self.warm.take(generation) {
+            Some(warm) => warm,
+            None => {
+                let state = TenantState::new(self.settings.clone(), self.transport.clone());
+                let mut store = Store::new(&self.shared.engine, state);
+                store.limiter(|state| &mut state.meter);
+                store.epoch_deadline_callback(|mut context| context.data_mut().meter.tick());
+                let plugin = pre.instantiate_async(&mut store).await.map_err(|e| StoreError::Sandbox {
+                    tenant: self.settings.name.clone(),
+                    message: format!("{e:#}"),
+                })?;
+                self.warm.made_one();
+                Warm { store, plugin, generation, calls: 0 }
+            }
+        };
+        warm.store.data_mut().meter.start_call();
+        warm.store.set_epoch_deadline(1);
+        warm.calls += 1;
+        Ok(warm)
     }
 
+    /// The call's outcome. An instance whose call returned (whatever it answered) may be kept
+    /// for the tenant's next call; one that trapped or hit a limit is dropped.
     fn finish<T>(
         &self,
-        store: &Store<TenantState>,
+        warm: Warm,
         key: &str,
         result: wasmtime::Result<Result<T, bindings::store::Error>>,
     ) -> Result<T, StoreError> {
-        match result {
+        let store = &warm.store;
+        let outcome = match result {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(error)) => Err(StoreError::from_wit(error)),
             Err(_) if store.data().meter.exceeded.is_some() => Err(StoreError::LimitExceeded {
@@ -322,7 +358,12 @@ impl Tenant {
                 tenant: self.settings.name.clone(),
                 message: format!("key \"{key}\": {trap:#}"),
             }),
+        };
+        if !matches!(outcome, Err(StoreError::Sandbox { .. } | StoreError::LimitExceeded { .. })) {
+            let generation = self.shared.pre.read().unwrap().0;
+            self.warm.give_back(warm, generation);
         }
+        outcome
     }
 }
 

@@ -63,17 +63,31 @@ fn mib(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / (1u64 << 20) as f64)
 }
 
-/// The per-call meter: memory growth checked against the limit, CPU counted in epoch ticks.
+/// The meter of an instance: memory growth checked against the limit, CPU counted in epoch
+/// ticks per call.
 #[derive(Debug)]
 pub struct Meter {
     limits: Limits,
     ticks: u64,
+    /// The instance's linear memory, in bytes.
+    pub memory: u64,
     pub exceeded: Option<Exceeded>,
 }
 
 impl Meter {
     pub fn new(limits: Limits) -> Meter {
-        Meter { limits, ticks: 0, exceeded: None }
+        Meter { limits, ticks: 0, memory: 0, exceeded: None }
+    }
+
+    /// The memory limit.
+    pub fn memory_limit(&self) -> u64 {
+        self.limits.memory
+    }
+
+    /// A new call on the same instance: its CPU is counted from zero.
+    pub fn start_call(&mut self) {
+        self.ticks = 0;
+        self.exceeded = None;
     }
 
     /// Called when the guest reaches its epoch deadline, one tick after the last call. The
@@ -99,6 +113,7 @@ impl ResourceLimiter for Meter {
             self.exceeded = Some(exceeded.clone());
             return Err(wasmtime::format_err!("{exceeded}"));
         }
+        self.memory = desired as u64;
         Ok(true)
     }
 

@@ -59,6 +59,9 @@ enum Command {
         /// Also write the results to FILE as JSON, and a chart beside it (FILE with .svg).
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
+        /// Run only this case (put-4KiB, get-4KiB, put-1MiB, get-1MiB); repeatable.
+        #[arg(long = "case", value_name = "CASE")]
+        cases: Vec<String>,
     },
     /// Start an S3 server in-process and show a round trip through the plugin.
     Demo,
@@ -120,7 +123,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         return demo::run().await.map_err(|e| Failure::Other(format!("{e:#}")));
     }
     #[cfg(feature = "bench")]
-    if let Command::Bench { duration, json } = &cli.command {
+    if let Command::Bench { duration, json, cases } = &cli.command {
         let failed = |e: anyhow::Error| Failure::Other(format!("bench: {e:#}"));
         let (p50, p99) = coffer_host::bench::sandbox_overhead(20_000).await.map_err(failed)?;
         println!("sandbox overhead per call (instantiate, call, sign, return; the host answers at once): p50 {p50:.1?}, p99 {p99:.1?}");
@@ -135,7 +138,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             mib(before),
             growth as f64 / size as f64
         );
-        let rows = coffer_host::bench::run(*duration).await.map_err(failed)?;
+        let rows = coffer_host::bench::run(*duration, cases).await.map_err(failed)?;
         print!("{}", coffer_host::bench::table(&rows));
         if let Some(path) = json {
             coffer_host::bench::write_json_and_chart(&rows, path).map_err(|e| Failure::Other(format!("bench: {e:#}")))?;

@@ -223,6 +223,8 @@ async fn a_new_plugin_version_loads_without_dropping_calls_in_flight() {
     // Each version was compiled once and cached under its own key.
     let artefacts = std::fs::read_dir(cache.path()).unwrap().filter(|e| e.as_ref().unwrap().path().extension() == Some("cwasm".as_ref())).count();
     assert_eq!(artefacts, 2);
+    // Instances of the old version were dropped, not reused, once the new one was loaded.
+    assert!(store.instances_made() > 8, "{} instances for 8 callers across two versions", store.instances_made());
     // A component that is not a plugin is refused, and the running one stays.
     assert!(host.load_plugin(b"\0asm not a component").is_err());
     assert_eq!(store.stat("c0-0").await.unwrap().map(|i| i.size), Some(4096));
@@ -248,4 +250,36 @@ fn custom_section(name: &str, payload: &[u8]) -> Vec<u8> {
     section.extend(leb(body.len()));
     section.extend(body);
     section
+}
+
+#[tokio::test]
+async fn an_instance_serves_only_its_tenant_and_is_dropped_after_a_trap_or_growth() {
+    let count = |tenant: Tenant| async move {
+        let answer = tenant.get("count", None).await.unwrap().unwrap();
+        String::from_utf8(answer).unwrap().parse::<u32>().unwrap()
+    };
+    let a = hostile_tenant("warm-a", "");
+    let b = hostile_tenant("warm-b", "");
+    for expected in 1..=5 {
+        assert_eq!(count(a.clone()).await, expected, "one instance serves the tenant's calls in turn");
+    }
+    assert_eq!(a.instances_made(), 1);
+    assert_eq!(count(b.clone()).await, 1, "another tenant never gets that instance, nor its state");
+
+    // A trap drops the instance: the next call starts afresh.
+    assert!(matches!(a.get("panic", None).await, Err(StoreError::Sandbox { .. })));
+    assert_eq!(count(a.clone()).await, 1);
+    assert_eq!(a.instances_made(), 2);
+
+    // So does memory grown past 16 MiB (the call itself succeeds).
+    assert_eq!(a.get("grow", None).await.unwrap(), Some(vec![1]));
+    assert_eq!(count(a.clone()).await, 1);
+    assert_eq!(a.instances_made(), 3);
+
+    // And the real plugin keeps one instance for a run of ordinary calls.
+    let (real, _) = tenant("warm-real");
+    for _ in 0..20 {
+        real.stat("nothing").await.unwrap();
+    }
+    assert_eq!(real.instances_made(), 1);
 }

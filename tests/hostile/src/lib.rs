@@ -13,6 +13,8 @@
 //! | `panic` | a panic (the message goes to stderr) |
 //! | `huge-response` | a response claiming 3 GiB that its memory does not hold |
 //! | `print` | a line to stdout, then an ordinary answer |
+//! | `count` | answers how many `count` calls its instance has served (state kept between calls) |
+//! | `grow` | grows its memory by 32 MiB and keeps it |
 
 #[cfg(target_arch = "wasm32")]
 mod bindings {
@@ -71,6 +73,17 @@ mod hostile {
                     let claimed = 3usize << 30;
                     let mut small = std::mem::ManuallyDrop::new(vec![0u8; 16]);
                     Ok(Some(unsafe { Vec::from_raw_parts(small.as_mut_ptr(), claimed, claimed) }))
+                }
+                "count" => {
+                    // State kept by the instance: it shows which calls an instance served.
+                    static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+                    let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                    Ok(Some(n.to_string().into_bytes()))
+                }
+                "grow" => {
+                    // Grow the instance's memory by 32 MiB and keep it.
+                    let hoard = Box::leak(vec![1u8; 32 << 20].into_boxed_slice());
+                    Ok(Some(vec![hoard[hoard.len() - 1]]))
                 }
                 "print" => {
                     println!("hostile plugin says hello on stdout");
