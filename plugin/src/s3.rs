@@ -320,7 +320,7 @@ impl<P: Platform> Client<P> {
             session_token: self.keys.session_token.as_deref(),
         };
         let request = S3Request { method, path, query, payload_sha256: payload.sha256 };
-        sigv4::sign_s3(&request, &mut headers, &keys, &scope);
+        sigv4::sign_s3_with_key(&request, &mut headers, &keys, &scope, &self.day_key(&scope));
         // The host header is set by the host from the authority; it was only needed for signing.
         headers.retain(|(name, _)| name != "host");
         let mut path_and_query = sigv4::uri_encode(path, true);
@@ -329,6 +329,25 @@ impl<P: Platform> Client<P> {
             path_and_query.push_str(&sigv4::canonical_query(query));
         }
         HttpRequest { method, scheme: &self.scheme, authority: &self.authority, path_and_query, headers, body: payload.bytes }
+    }
+
+    /// The signing key of `scope`'s day. It depends on the secret, the day, the region and the
+    /// service only, so it is derived once and kept for the instance's later calls (the host
+    /// keeps a tenant's instance warm; an instance never serves another tenant).
+    fn day_key(&self, scope: &SigningScope<'_>) -> [u8; 32] {
+        static KEPT: std::sync::Mutex<Option<(String, String, String, [u8; 32])>> = std::sync::Mutex::new(None);
+        let mut kept = KEPT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let secret = &self.keys.secret_access_key;
+        if let Some((date, region, kept_secret, key)) = kept.as_ref()
+            && *date == scope.date()
+            && region == scope.region
+            && kept_secret == secret
+        {
+            return *key;
+        }
+        let key = sigv4::signing_key(secret, scope);
+        *kept = Some((scope.date().to_string(), scope.region.to_string(), secret.clone(), key));
+        key
     }
 
     /// `/bucket/prefix+key` (or `/prefix+key` in virtual-hosted style), validated.

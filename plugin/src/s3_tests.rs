@@ -282,3 +282,24 @@ fn puts_send_their_crc32_and_reads_check_it_first() {
     let error = client(&always, 0).get("k", None).unwrap_err();
     assert!(matches!(error, StoreError::Integrity(ref m) if m.contains("CRC-32")), "{error:?}");
 }
+
+#[test]
+fn the_kept_signing_key_is_the_one_of_the_current_secret_and_region() {
+    // Signatures of one HEAD with the key derived afresh, for comparison.
+    let expected = |secret: &str, region: &str| {
+        let mut headers = vec![("host".to_string(), "127.0.0.1:3900".to_string())];
+        let amz_date = sigv4::amz_date(1_369_353_600);
+        let scope = SigningScope { amz_date: &amz_date, region, service: "s3" };
+        let keys = SigningKeys { access_key_id: "AK", secret_access_key: secret, session_token: None };
+        let request = S3Request { method: "HEAD", path: "/mail/acme/k", query: &[], payload_sha256: sigv4::EMPTY_PAYLOAD_SHA256 };
+        sigv4::sign_s3(&request, &mut headers, &keys, &scope);
+        header(&headers, "authorization").unwrap().to_string()
+    };
+    for (secret, region) in [("SK", "garage"), ("other", "garage"), ("other", "eu-west-1"), ("SK", "garage")] {
+        let wire = Scripted::new(vec![(404, vec![], "")]);
+        let settings = Settings { region: region.into(), ..settings(0) };
+        let keys = Keys { secret_access_key: secret.into(), ..keys() };
+        Client::new(settings, keys, &wire).unwrap().stat("k").unwrap();
+        assert_eq!(header(&wire.sent.borrow()[0].2, "authorization").unwrap(), expected(secret, region), "{secret} {region}");
+    }
+}

@@ -181,6 +181,18 @@ pub fn sign_s3(
     keys: &SigningKeys<'_>,
     scope: &SigningScope<'_>,
 ) {
+    let key = signing_key(keys.secret_access_key, scope);
+    sign_s3_with_key(request, headers, keys, scope, &key);
+}
+
+/// [`sign_s3`], with the signing key for `scope` derived already (it changes once a day).
+pub fn sign_s3_with_key(
+    request: &S3Request<'_>,
+    headers: &mut Vec<(String, String)>,
+    keys: &SigningKeys<'_>,
+    scope: &SigningScope<'_>,
+    signing_key: &[u8; 32],
+) {
     headers.push(("x-amz-date".into(), scope.amz_date.into()));
     headers.push(("x-amz-content-sha256".into(), request.payload_sha256.into()));
     if let Some(token) = keys.session_token {
@@ -193,8 +205,7 @@ pub fn sign_s3(
         headers,
         request.payload_sha256,
     );
-    let key = signing_key(keys.secret_access_key, scope);
-    let sig = signature(&key, &string_to_sign(scope, &canonical));
+    let sig = signature(signing_key, &string_to_sign(scope, &canonical));
     headers.push(("authorization".into(), authorization(keys.access_key_id, scope, &signed, &sig)));
 }
 
