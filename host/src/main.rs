@@ -126,7 +126,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     if let Command::Bench { duration, json, cases } = &cli.command {
         let failed = |e: anyhow::Error| Failure::Other(format!("bench: {e:#}"));
         let (p50, p99) = coffer_host::bench::sandbox_overhead(20_000).await.map_err(failed)?;
-        println!("sandbox overhead per call (instantiate, call, sign, return; the host answers at once): p50 {p50:.1?}, p99 {p99:.1?}");
+        println!("sandbox overhead per call (a warm instance: call, sign, return; the host answers at once): p50 {p50:.1?}, p99 {p99:.1?}");
         let (host, tenant) = coffer_host::bench::cold_start().await.map_err(failed)?;
         println!("cold start, precompiled component cached: a new host {host:.2?}; a new tenant and its first call {tenant:.2?}");
         let size = 50 << 20;
