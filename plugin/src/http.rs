@@ -81,7 +81,8 @@ impl Platform for WasiPlatform {
     }
 }
 
-/// One request on its way: its head sent, its body being fed, its answer to come.
+/// One request on its way, in the four steps of the wire: 1. the head ([`Flight::start`]),
+/// 2. the body and 3. its finish ([`Flight::feed`]), 4. the answer ([`Flight::land`]).
 struct Flight<'a> {
     what: String,
     started: u64,
@@ -93,7 +94,7 @@ struct Flight<'a> {
 }
 
 impl<'a> Flight<'a> {
-    /// Sends the head: method, URL, headers, and the attempt's timeouts.
+    /// 1. Sends the head: method, URL, headers, and the attempt's timeouts.
     fn start(request: &HttpRequest<'a>, timeout_ms: u64) -> Result<Flight<'a>, StoreError> {
         let what = format!("{} {}", request.method, request.path_and_query);
         let started = monotonic_clock::now();
@@ -128,8 +129,8 @@ impl<'a> Flight<'a> {
         Ok(Flight { what, started, timeout_ns, body: Some((stream, body)), rest: request.body, pending })
     }
 
-    /// Writes as much of the body as the stream takes now; `true` once all of it is written and
-    /// the body finished.
+    /// 2. Writes as much of the body as the stream takes now; `true` once all of it is written
+    /// and 3. the body finished.
     fn feed(&mut self) -> Result<bool, StoreError> {
         let Some((stream, _)) = &self.body else { return Ok(true) };
         let failed = |e: String| StoreError::Unavailable(format!("{}: writing the body: {e}", self.what));
@@ -161,7 +162,7 @@ impl<'a> Flight<'a> {
         }
     }
 
-    /// Waits for the answer and reads its body to the end.
+    /// 4. Waits for the answer's head, then reads its body to the end.
     fn land(self) -> Result<HttpResponse, StoreError> {
         let what = &self.what;
         let response = loop {
