@@ -303,3 +303,65 @@ fn the_kept_signing_key_is_the_one_of_the_current_secret_and_region() {
         assert_eq!(header(&wire.sent.borrow()[0].2, "authorization").unwrap(), expected(secret, region), "{secret} {region}");
     }
 }
+
+#[test]
+fn a_multipart_completion_answered_200_with_an_error_inside_is_sent_again() {
+    let data: Vec<u8> = (0..11 << 20).map(|i: u32| (i % 251) as u8).collect();
+    let part_md5s: Vec<String> = data.chunks(5 << 20).map(|p| hex(&Md5::digest(p))).collect();
+    let composite = {
+        let joined: Vec<u8> = data.chunks(5 << 20).flat_map(|p| Md5::digest(p).to_vec()).collect();
+        format!("{}-3", hex(&Md5::digest(&joined)))
+    };
+    let size = data.len().to_string();
+    let etag = |md5: &str| format!("\"{md5}\"");
+    let (e1, e2, e3, ec) = (etag(&part_md5s[0]), etag(&part_md5s[1]), etag(&part_md5s[2]), etag(&composite));
+    let wire = Scripted::new(vec![
+        (200, vec![], "<InitiateMultipartUploadResult><UploadId>up-1</UploadId></InitiateMultipartUploadResult>"),
+        (200, vec![("etag", &e1)], ""),
+        (200, vec![("etag", &e2)], ""),
+        (200, vec![("etag", &e3)], ""),
+        (200, vec![], "<Error><Code>InternalError</Code><Message>try again</Message></Error>"),
+        (200, vec![], "<CompleteMultipartUploadResult><ETag>x</ETag></CompleteMultipartUploadResult>"),
+        (200, vec![("content-length", &size), ("etag", &ec)], ""),
+    ]);
+    let settings = Settings { multipart_threshold: 5 << 20, part_size: 5 << 20, ..settings(3) };
+    Client::new(settings, keys(), &wire).unwrap().put("big", &data).unwrap();
+
+    let sent = wire.sent.borrow();
+    let lines: Vec<String> = sent.iter().map(|(m, p, _, _)| format!("{m} {p}")).collect();
+    assert_eq!(
+        lines,
+        [
+            "POST /mail/acme/big?uploads=",
+            "PUT /mail/acme/big?partNumber=1&uploadId=up-1",
+            "PUT /mail/acme/big?partNumber=2&uploadId=up-1",
+            "PUT /mail/acme/big?partNumber=3&uploadId=up-1",
+            "POST /mail/acme/big?uploadId=up-1",
+            "POST /mail/acme/big?uploadId=up-1",
+            "HEAD /mail/acme/big",
+        ]
+    );
+    assert_eq!(header(&sent[0].2, "x-amz-meta-coffer-part-size"), Some("5242880"));
+    assert_eq!(header(&sent[3].2, "content-length"), Some("1048576"), "the last part is the rest");
+    assert_eq!(wire.slept.borrow().len(), 1, "one backoff, before the second completion");
+}
+
+#[test]
+fn a_part_that_keeps_failing_aborts_the_upload() {
+    let data = vec![7u8; 6 << 20];
+    let md5 = format!("\"{}\"", hex(&Md5::digest(&data[..5 << 20])));
+    let busy = "<Error><Code>SlowDown</Code></Error>";
+    let wire = Scripted::new(vec![
+        (200, vec![], "<InitiateMultipartUploadResult><UploadId>up-2</UploadId></InitiateMultipartUploadResult>"),
+        (200, vec![("etag", &md5)], ""),
+        (503, vec![], busy),
+        (503, vec![], busy),
+        (204, vec![], ""),
+    ]);
+    let settings = Settings { multipart_threshold: 5 << 20, part_size: 5 << 20, ..settings(1) };
+    let error = Client::new(settings, keys(), &wire).unwrap().put("big", &data).unwrap_err();
+    assert!(matches!(&error, StoreError::Unavailable(m) if m.contains("SlowDown")), "{error:?}");
+    let sent = wire.sent.borrow();
+    assert_eq!(sent.last().map(|(m, p, _, _)| format!("{m} {p}")).as_deref(), Some("DELETE /mail/acme/big?uploadId=up-2"));
+    assert_eq!(sent.len(), 5, "create, part 1, part 2 twice (maxRetries 1), abort");
+}
