@@ -12,7 +12,8 @@ fn main() {
     // OUT_DIR is <target>/<profile>/build/<pkg>-<hash>/out: the plugin builds in <target>/plugin.
     let target_dir = out_dir.ancestors().nth(4).unwrap().join("plugin");
 
-    for path in ["plugin/src", "plugin/Cargo.toml", "wit", "Cargo.lock"] {
+    // The root manifest holds the plugin's build profile (release-plugin).
+    for path in ["plugin/src", "plugin/Cargo.toml", "wit", "Cargo.lock", "Cargo.toml"] {
         println!("cargo:rerun-if-changed={}", root.join(path).display());
     }
     println!("cargo:rerun-if-env-changed=COFFER_PLUGIN_WASM");

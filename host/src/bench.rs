@@ -23,6 +23,19 @@ pub const CONCURRENCY: usize = 8;
 /// Rounds per case: each client runs once per round, in turn, so drift hits all alike.
 const ROUNDS: u32 = 3;
 
+/// The pooling allocator's slots for the bench's hosts; the default when unset. Fewer slots
+/// reserve less address space (valgrind cannot reserve the default's terabytes).
+static MAX_INSTANCES: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+
+/// Sets the instance slots of every host the bench makes (`coffer bench --max-instances`).
+pub fn set_max_instances(slots: u32) {
+    let _ = MAX_INSTANCES.set(slots);
+}
+
+fn host() -> anyhow::Result<Coffer> {
+    Coffer::with_options(crate::HostOptions { max_instances: MAX_INSTANCES.get().copied(), ..Default::default() })
+}
+
 /// The S3 server to measure against, from COFFER_TEST_S3_*.
 struct Server {
     endpoint: String,
@@ -165,7 +178,7 @@ pub async fn run(per_case: Duration, only: &[String]) -> anyhow::Result<Vec<Row>
     let server = Arc::new(Server::from_env()?);
     let run_id = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis();
     let prefix = format!("bench-{run_id}/");
-    let coffer = Coffer::new()?;
+    let coffer = host()?;
     let tenant = |verify: bool| -> anyhow::Result<Tenant> {
         let text = format!(
             "[tenants.bench]\nbucket = \"{}\"\nregion = \"{}\"\nendpoint = \"{}\"\naccessKey = \"{}\"\nsecretKey = \"{}\"\nkeyPrefix = \"{prefix}\"\nverifyAfterWrite = {verify}\n",
@@ -363,6 +376,7 @@ fn chart(rows: &[Row]) -> String {
 /// The sandbox alone: `calls` stats of a tenant whose requests the host answers at once
 /// (instantiate, call, sign, return; no network). The p50 and p99 of a call.
 pub async fn sandbox_overhead(calls: usize) -> anyhow::Result<(Duration, Duration)> {
+    anyhow::ensure!(calls > 0, "--calls must be at least 1");
     // On a runtime of its own with one thread, so that what is measured is the sandbox, not
     // the wake-ups between the threads of a multi-thread runtime.
     std::thread::spawn(move || {
@@ -374,7 +388,7 @@ pub async fn sandbox_overhead(calls: usize) -> anyhow::Result<(Duration, Duratio
 }
 
 async fn overhead_loop(calls: usize) -> anyhow::Result<(Duration, Duration)> {
-    let coffer = Coffer::new()?;
+    let coffer = host()?;
     let text = "[tenants.b]\nbucket = \"b\"\nregion = \"us-east-1\"\nendpoint = \"http://127.0.0.1:9\"\naccessKey = \"k\"\nsecretKey = \"s\"\n";
     let tenant = coffer.tenant_answered_at_once(Config::parse(text, "bench")?.tenant(None)?);
     for _ in 0..100 {
@@ -394,9 +408,9 @@ async fn overhead_loop(calls: usize) -> anyhow::Result<(Duration, Duration)> {
 /// Cold start with the precompiled component on disk: a new host (load the artefact, link,
 /// pre-instantiate), then a new tenant and its first call (host answering at once).
 pub async fn cold_start() -> anyhow::Result<(Duration, Duration)> {
-    drop(Coffer::new()?); // the artefact is in the cache from here on
+    drop(host()?); // the artefact is in the cache from here on
     let begun = Instant::now();
-    let coffer = Coffer::new()?;
+    let coffer = host()?;
     let host = begun.elapsed();
     let text = "[tenants.c]\nbucket = \"b\"\nregion = \"us-east-1\"\nendpoint = \"http://127.0.0.1:9\"\naccessKey = \"k\"\nsecretKey = \"s\"\n";
     let settings = Config::parse(text, "bench")?.tenant(None)?;
@@ -410,7 +424,7 @@ pub async fn cold_start() -> anyhow::Result<(Duration, Duration)> {
 /// (Linux: the peak is reset through /proc/self/clear_refs, then read as VmHWM).
 pub async fn peak_rss_of_one_put(size: usize) -> anyhow::Result<(u64, u64)> {
     let server = Server::from_env()?;
-    let coffer = Coffer::new()?;
+    let coffer = host()?;
     let text = format!(
         "[tenants.rss]\nbucket = \"{}\"\nregion = \"{}\"\nendpoint = \"{}\"\naccessKey = \"{}\"\nsecretKey = \"{}\"\nkeyPrefix = \"bench-rss/\"\n",
         server.bucket, server.region, server.endpoint, server.access_key, server.secret_key

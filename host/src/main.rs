@@ -62,6 +62,16 @@ enum Command {
         /// Run only this case (put-4KiB, get-4KiB, put-1MiB, get-1MiB); repeatable.
         #[arg(long = "case", value_name = "CASE")]
         cases: Vec<String>,
+        /// Measure the sandbox alone (overhead per call and cold start), without a server.
+        #[arg(long)]
+        sandbox_only: bool,
+        /// Calls in the sandbox-overhead loop.
+        #[arg(long, default_value_t = 20_000)]
+        calls: usize,
+        /// Instance slots of the pooling allocator (fewer reserve less address space, e.g. to
+        /// run under valgrind).
+        #[arg(long)]
+        max_instances: Option<u32>,
     },
     /// Start an S3 server in-process and show a round trip through the plugin.
     Demo,
@@ -123,12 +133,18 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         return demo::run().await.map_err(|e| Failure::Other(format!("{e:#}")));
     }
     #[cfg(feature = "bench")]
-    if let Command::Bench { duration, json, cases } = &cli.command {
+    if let Command::Bench { duration, json, cases, sandbox_only, calls, max_instances } = &cli.command {
         let failed = |e: anyhow::Error| Failure::Other(format!("bench: {e:#}"));
-        let (p50, p99) = coffer_host::bench::sandbox_overhead(20_000).await.map_err(failed)?;
+        if let Some(slots) = max_instances {
+            coffer_host::bench::set_max_instances(*slots);
+        }
+        let (p50, p99) = coffer_host::bench::sandbox_overhead(*calls).await.map_err(failed)?;
         println!("sandbox overhead per call (a warm instance: call, sign, return; the host answers at once): p50 {p50:.1?}, p99 {p99:.1?}");
         let (host, tenant) = coffer_host::bench::cold_start().await.map_err(failed)?;
         println!("cold start, precompiled component cached: a new host {host:.2?}; a new tenant and its first call {tenant:.2?}");
+        if *sandbox_only {
+            return Ok(());
+        }
         let size = 50 << 20;
         let (before, growth) = coffer_host::bench::peak_rss_of_one_put(size).await.map_err(failed)?;
         let mib = |b: u64| b as f64 / (1u64 << 20) as f64;

@@ -4,8 +4,8 @@
 use wasip2::clocks::{monotonic_clock, wall_clock};
 use wasip2::http::outgoing_handler;
 use wasip2::http::types::{
-    ErrorCode, Fields, FutureIncomingResponse, IncomingBody, Method, OutgoingBody, OutgoingRequest, RequestOptions,
-    Scheme, http_error_code,
+    ErrorCode, Fields, FutureIncomingResponse, IncomingBody, Method, OutgoingBody, OutgoingRequest, Scheme,
+    http_error_code,
 };
 use wasip2::io::poll::{self, Pollable};
 use wasip2::io::streams::{InputStream, OutputStream, StreamError};
@@ -117,14 +117,16 @@ impl<'a> Flight<'a> {
         outgoing.set_scheme(Some(&scheme)).map_err(|()| refused("scheme"))?;
         outgoing.set_authority(Some(request.authority)).map_err(|()| refused("authority"))?;
         outgoing.set_path_with_query(Some(&request.path_and_query)).map_err(|()| refused("path"))?;
-        let options = RequestOptions::new();
+        // No request options: the host bounds every attempt (connect, first byte, between bytes,
+        // to the last byte) by the tenant's timeout, which is `timeout_ms`; asking for it again
+        // would cost four calls across the boundary per request.
         let timeout_ns = timeout_ms.saturating_mul(1_000_000);
-        // The host clamps these to the tenant's timeout too; asking for them keeps the guest honest.
-        let _ = options.set_connect_timeout(Some(timeout_ns));
-        let _ = options.set_first_byte_timeout(Some(timeout_ns));
-        let _ = options.set_between_bytes_timeout(Some(timeout_ns));
         let body = outgoing.body().map_err(|()| refused("body"))?;
-        let pending = outgoing_handler::handle(outgoing, Some(options)).map_err(|e| transport(&what, e))?;
+        let pending = outgoing_handler::handle(outgoing, None).map_err(|e| transport(&what, e))?;
+        if request.body.is_empty() {
+            OutgoingBody::finish(body, None).map_err(|e| transport(&what, e))?;
+            return Ok(Flight { what, started, timeout_ns, body: None, rest: &[], pending });
+        }
         let stream = body.write().map_err(|()| StoreError::Other(format!("{what}: no body stream")))?;
         Ok(Flight { what, started, timeout_ns, body: Some((stream, body)), rest: request.body, pending })
     }

@@ -39,8 +39,19 @@ mod component {
 
     struct Plugin;
 
-    /// A client for this call, from the tenant's settings as the host hands them over.
-    fn client() -> Result<Client<WasiPlatform>, Error> {
+    /// The client, made on the instance's first call from the tenant's settings as the host hands
+    /// them over, and kept for its later calls: an instance serves one tenant only, whose
+    /// settings do not change under it.
+    fn client() -> Result<&'static Client<WasiPlatform>, Error> {
+        static CLIENT: std::sync::OnceLock<Client<WasiPlatform>> = std::sync::OnceLock::new();
+        if let Some(client) = CLIENT.get() {
+            return Ok(client);
+        }
+        let client = new_client()?;
+        Ok(CLIENT.get_or_init(|| client))
+    }
+
+    fn new_client() -> Result<Client<WasiPlatform>, Error> {
         let s = config::get_settings();
         let c = config::get_credentials();
         let settings = Settings {

@@ -82,8 +82,9 @@ mod hostile {
                 }
                 "grow" => {
                     // Grow the instance's memory by 32 MiB and keep it.
-                    let hoard = Box::leak(vec![1u8; 32 << 20].into_boxed_slice());
-                    Ok(Some(vec![hoard[hoard.len() - 1]]))
+                    // black_box: else the optimiser drops an allocation nobody reads.
+                    let hoard = Box::leak(std::hint::black_box(vec![1u8; 32 << 20]).into_boxed_slice());
+                    Ok(Some(vec![std::hint::black_box(&*hoard)[hoard.len() - 1]]))
                 }
                 "print" => {
                     println!("hostile plugin says hello on stdout");
