@@ -21,7 +21,7 @@ use crate::{Coffer, Tenant};
 /// Calls in flight at once, per client and case.
 pub const CONCURRENCY: usize = 8;
 /// Rounds per case: each client runs once per round, in turn, so drift hits all alike.
-const ROUNDS: u32 = 3;
+const ROUNDS: u32 = 6;
 
 /// The pooling allocator's slots for the bench's hosts; the default when unset. Fewer slots
 /// reserve less address space (valgrind cannot reserve the default's terabytes).
