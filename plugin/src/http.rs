@@ -90,6 +90,8 @@ struct Flight<'a> {
     /// The body's stream and the body (the stream is dropped before the body is finished).
     body: Option<(OutputStream, OutgoingBody)>,
     rest: &'a [u8],
+    /// The whole body is written and its flush asked for.
+    flushing: bool,
     pending: FutureIncomingResponse,
 }
 
@@ -125,10 +127,10 @@ impl<'a> Flight<'a> {
         let pending = outgoing_handler::handle(outgoing, None).map_err(|e| transport(&what, e))?;
         if request.body.is_empty() {
             OutgoingBody::finish(body, None).map_err(|e| transport(&what, e))?;
-            return Ok(Flight { what, started, timeout_ns, body: None, rest: &[], pending });
+            return Ok(Flight { what, started, timeout_ns, body: None, rest: &[], flushing: false, pending });
         }
         let stream = body.write().map_err(|()| StoreError::Other(format!("{what}: no body stream")))?;
-        Ok(Flight { what, started, timeout_ns, body: Some((stream, body)), rest: request.body, pending })
+        Ok(Flight { what, started, timeout_ns, body: Some((stream, body)), rest: request.body, flushing: false, pending })
     }
 
     /// 2. Writes as much of the body as the stream takes now; `true` once all of it is written
@@ -145,9 +147,18 @@ impl<'a> Flight<'a> {
             stream.write(&self.rest[..n]).map_err(stream_error).map_err(failed)?;
             self.rest = &self.rest[n..];
         }
-        // Every byte is handed over; a host that closed the stream since has taken them all.
-        match stream.blocking_flush() {
-            Ok(()) | Err(StreamError::Closed) => {}
+        // Every byte is handed over: flush without blocking, so that the other requests of a
+        // send_many go on being fed meanwhile. The flush is done when the stream takes writes
+        // again; a host that closed the stream since has taken every byte.
+        if !self.flushing {
+            match stream.flush() {
+                Ok(()) | Err(StreamError::Closed) => self.flushing = true,
+                Err(e) => return Err(failed(stream_error(e))),
+            }
+        }
+        match stream.check_write() {
+            Ok(0) => return Ok(false),
+            Ok(_) | Err(StreamError::Closed) => {}
             Err(e) => return Err(failed(stream_error(e))),
         }
         let (stream, body) = self.body.take().expect("checked above");
