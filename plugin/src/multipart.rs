@@ -35,6 +35,8 @@ impl<P: Platform> Client<P> {
     /// Uploads `data` in parts. With verify-after-write, a HEAD then checks the object's size and
     /// ETag, and the whole upload is made again when they are wrong and retries remain.
     pub(super) fn put_multipart(&self, key: &str, data: &[u8]) -> Result<(), StoreError> {
+        // The key is checked before any part is hashed; the parts are sent on this path.
+        let path = self.object_path(key)?;
         let part_size = part_size_for(data.len() as u64, self.settings.part_size);
         let parts: Vec<Part<'_>> = data
             .chunks(part_size as usize)
@@ -51,7 +53,7 @@ impl<P: Platform> Client<P> {
         loop {
             let upload_id = self.create_upload(key, part_size, &mut budget)?;
             let uploaded = self
-                .upload_parts(key, &upload_id, &parts)
+                .upload_parts(key, &path, &upload_id, &parts)
                 .and_then(|part_etags| self.complete_upload(key, &upload_id, &part_etags, &etag, &mut budget));
             if let Err(error) = uploaded {
                 return Err(match self.abort_upload(key, &upload_id) {
@@ -62,18 +64,10 @@ impl<P: Platform> Client<P> {
             if !self.settings.verify_after_write {
                 return Ok(());
             }
-            let problem = match self.head(key, &mut budget)? {
-                None => format!("multipart upload of key \"{key}\" completed but a HEAD finds no object"),
-                Some(info) if info.size != data.len() as u64 => format!(
-                    "multipart upload of key \"{key}\" sent {} bytes but the stored object has {}",
-                    data.len(),
-                    info.size
-                ),
-                Some(info) if is_composite_etag(&info.etag) && !info.etag.eq_ignore_ascii_case(&etag) => format!(
-                    "multipart upload of key \"{key}\" should have ETag {etag} but the stored object's is {}",
-                    info.etag
-                ),
-                Some(_) => return Ok(()),
+            let Some(problem) =
+                self.written_wrong("multipart upload", key, data.len() as u64, &etag, is_composite_etag, &mut budget)?
+            else {
+                return Ok(());
             };
             // A backend that said "completed" and kept nothing may still hold the parts.
             let _ = self.abort_upload(key, &upload_id);
@@ -106,8 +100,13 @@ impl<P: Platform> Client<P> {
 
     /// Sends every part, `part_concurrency` at a time; each part is retried on its own, up to
     /// `max_retries` times. The part ETags, in part order.
-    fn upload_parts(&self, key: &str, upload_id: &str, parts: &[Part<'_>]) -> Result<Vec<String>, StoreError> {
-        let path = self.object_path(key)?;
+    fn upload_parts(
+        &self,
+        key: &str,
+        path: &str,
+        upload_id: &str,
+        parts: &[Part<'_>],
+    ) -> Result<Vec<String>, StoreError> {
         let at_once = self.settings.part_concurrency.max(1) as usize;
         let mut etags = vec![String::new(); parts.len()];
         // (part index, retries used)
@@ -136,7 +135,7 @@ impl<P: Platform> Client<P> {
             let payloads: Vec<Payload<'_>> =
                 batch.iter().map(|&(i, _)| Payload { bytes: parts[i].bytes, sha256: &parts[i].sha256 }).collect();
             let requests: Vec<_> = (0..batch.len())
-                .map(|j| self.request("PUT", &path, &queries[j], &headers[j], &payloads[j]))
+                .map(|j| self.request("PUT", path, &queries[j], &headers[j], &payloads[j]))
                 .collect();
             let answers = self.platform.send_many(&requests, self.settings.timeout_ms);
             for ((i, retries), answer) in batch.into_iter().zip(answers) {

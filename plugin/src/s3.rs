@@ -182,23 +182,39 @@ impl<P: Platform> Client<P> {
             if !self.settings.verify_after_write {
                 return Ok(());
             }
-            let problem = match self.head(key, &mut budget)? {
-                None => format!("PUT key \"{key}\" answered {} but a HEAD finds no object", response.status),
-                Some(info) if info.size != data.len() as u64 => format!(
-                    "PUT key \"{key}\" sent {} bytes but the stored object has {}",
-                    data.len(),
-                    info.size
-                ),
-                Some(info) if is_md5_etag(&info.etag) && !info.etag.eq_ignore_ascii_case(&md5_hex) => {
-                    format!("PUT key \"{key}\" sent MD5 {md5_hex} but the stored object's ETag is {}", info.etag)
-                }
-                Some(_) => return Ok(()),
+            let Some(problem) = self.written_wrong("PUT", key, data.len() as u64, &md5_hex, is_md5_etag, &mut budget)?
+            else {
+                return Ok(());
             };
             if budget.retries >= self.settings.max_retries {
                 return Err(StoreError::Integrity(problem));
             }
             self.back_off(&mut budget, None);
         }
+    }
+
+    /// Verify-after-write: what a HEAD finds wrong with the object a `write` ("PUT", "multipart
+    /// upload") just stored, or `None` when it is there with `size` bytes and, if the server's
+    /// ETag is of the kind `comparable` recognises, the `etag` sent.
+    fn written_wrong(
+        &self,
+        write: &str,
+        key: &str,
+        size: u64,
+        etag: &str,
+        comparable: fn(&str) -> bool,
+        budget: &mut Budget,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(match self.head(key, budget)? {
+            None => Some(format!("{write} of key \"{key}\" succeeded but a HEAD finds no object")),
+            Some(info) if info.size != size => {
+                Some(format!("{write} of key \"{key}\" sent {size} bytes but the stored object has {}", info.size))
+            }
+            Some(info) if comparable(&info.etag) && !info.etag.eq_ignore_ascii_case(etag) => {
+                Some(format!("{write} of key \"{key}\" sent ETag {etag} but the stored object's is {}", info.etag))
+            }
+            Some(_) => None,
+        })
     }
 
     /// Deletes the object; `true` when it existed before.
