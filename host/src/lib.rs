@@ -15,6 +15,7 @@
 pub mod bench;
 mod bindings;
 mod cache;
+mod digest;
 pub mod config;
 pub mod credentials;
 pub mod embedded;
@@ -111,7 +112,7 @@ impl Coffer {
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
         bindings::config::add_to_linker::<TenantState, HasSelf<TenantState>>(&mut linker, |state| state)?;
-        bindings::digest::add_to_linker::<TenantState, HasSelf<TenantState>>(&mut linker, |state| state)?;
+        digest::add_to_linker(&mut linker)?;
         let cache_dir = options.cache_dir.or_else(cache::default_dir);
         let wasm = options.component.as_deref().unwrap_or(PLUGIN_WASM);
         let pre = RwLock::new((0, prepare(&engine, &linker, wasm, cache_dir.as_deref())?));

@@ -11,7 +11,7 @@ use wasmtime_wasi_http::{
     Error as HttpError, RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView,
 };
 
-use crate::bindings::{config, digest};
+use crate::bindings::config;
 use crate::config::TenantSettings;
 use crate::guest_log::GuestLog;
 use crate::limits::Meter;
@@ -91,23 +91,6 @@ impl config::Host for TenantState {
             secret_access_key: s.secret_access_key.expose().to_string(),
             session_token: s.session_token.as_ref().map(|t| t.expose().to_string()),
         }
-    }
-}
-
-/// Digests in native code, for the plugin's integrity checks and signatures.
-impl digest::Host for TenantState {
-    fn md5(&mut self, data: Vec<u8>) -> Vec<u8> {
-        use md5::Digest;
-        md5::Md5::digest(&data).to_vec()
-    }
-
-    fn sha256(&mut self, data: Vec<u8>) -> Vec<u8> {
-        use sha2::Digest;
-        sha2::Sha256::digest(&data).to_vec()
-    }
-
-    fn crc32(&mut self, data: Vec<u8>) -> u32 {
-        crc32fast::hash(&data)
     }
 }
 
