@@ -1,23 +1,78 @@
 //! The guest's stdout and stderr: each line goes to the host's log under the tenant's name
 //! (target `coffer_host::guest`), never to the host's own terminal.
+//!
+//! A guest writes a line in pieces (Rust's unbuffered stderr writes each argument of an
+//! `eprintln!` on its own, and a panic message in several), so the pieces are gathered until a
+//! newline. A line longer than [`MAX_LINE`] is logged in parts, so a guest cannot grow the
+//! host's memory by never ending one; what is left when the instance goes is logged then.
 
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use tokio::io::AsyncWrite;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 
-/// One of a tenant's output streams.
+/// The longest line kept before it is logged unfinished.
+const MAX_LINE: usize = 4096;
+
+/// One of a tenant's output streams. Clones share the unfinished line.
 #[derive(Clone)]
 pub struct GuestLog {
+    lines: Arc<Lines>,
+}
+
+struct Lines {
     tenant: Arc<str>,
     stream: &'static str,
+    unfinished: Mutex<Vec<u8>>,
 }
 
 impl GuestLog {
     pub fn new(tenant: &str, stream: &'static str) -> GuestLog {
-        GuestLog { tenant: tenant.into(), stream }
+        GuestLog { lines: Arc::new(Lines { tenant: tenant.into(), stream, unfinished: Mutex::new(Vec::new()) }) }
+    }
+}
+
+impl Lines {
+    fn write(&self, mut buf: &[u8]) {
+        let mut unfinished = self.unfinished.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        while !buf.is_empty() {
+            let room = MAX_LINE - unfinished.len();
+            match buf.iter().take(room).position(|&b| b == b'\n') {
+                Some(end) => {
+                    unfinished.extend_from_slice(&buf[..end]);
+                    self.log(&unfinished);
+                    unfinished.clear();
+                    buf = &buf[end + 1..];
+                }
+                None if buf.len() >= room => {
+                    unfinished.extend_from_slice(&buf[..room]);
+                    self.log(&unfinished);
+                    unfinished.clear();
+                    buf = &buf[room..];
+                }
+                None => {
+                    unfinished.extend_from_slice(buf);
+                    buf = &[];
+                }
+            }
+        }
+    }
+
+    fn log(&self, line: &[u8]) {
+        let line = String::from_utf8_lossy(line);
+        let line = line.trim_end();
+        if !line.trim().is_empty() {
+            tracing::warn!(target: "coffer_host::guest", tenant = %self.tenant, stream = self.stream, "{line}");
+        }
+    }
+}
+
+impl Drop for Lines {
+    fn drop(&mut self) {
+        let unfinished = std::mem::take(self.unfinished.get_mut().unwrap_or_else(|poisoned| poisoned.into_inner()));
+        self.log(&unfinished);
     }
 }
 
@@ -35,9 +90,7 @@ impl StdoutStream for GuestLog {
 
 impl AsyncWrite for GuestLog {
     fn poll_write(self: Pin<&mut Self>, _cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
-        for line in String::from_utf8_lossy(buf).lines().filter(|l| !l.trim().is_empty()) {
-            tracing::warn!(target: "coffer_host::guest", tenant = %self.tenant, stream = self.stream, "{line}");
-        }
+        self.lines.write(buf);
         Poll::Ready(Ok(buf.len()))
     }
 
@@ -47,5 +100,61 @@ impl AsyncWrite for GuestLog {
 
     fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Poll::Ready(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The lines `write`s of `pieces` log, in order.
+    fn logged(pieces: &[&[u8]]) -> Vec<String> {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let collector = Collector(seen.clone());
+        tracing::subscriber::with_default(tracing_subscriber::registry().with(collector), || {
+            let log = GuestLog::new("t", "stderr");
+            for piece in pieces {
+                log.lines.write(piece);
+            }
+        });
+        let lines = seen.lock().unwrap().clone();
+        lines
+    }
+
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    struct Collector(Arc<Mutex<Vec<String>>>);
+
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Collector {
+        fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+            struct Message(String);
+            impl tracing::field::Visit for Message {
+                fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                    if field.name() == "message" {
+                        self.0 = format!("{value:?}");
+                    }
+                }
+            }
+            let mut message = Message(String::new());
+            event.record(&mut message);
+            self.0.lock().unwrap().push(message.0);
+        }
+    }
+
+    #[test]
+    fn pieces_of_a_line_are_logged_as_one_line() {
+        assert_eq!(logged(&[b"counts ", b"1", b" ", b"2\nnext", b" line\n"]), ["counts 1 2", "next line"]);
+    }
+
+    #[test]
+    fn an_unfinished_line_is_logged_when_the_instance_goes() {
+        assert_eq!(logged(&[b"no newline", b" at the end"]), ["no newline at the end"]);
+    }
+
+    #[test]
+    fn a_line_that_never_ends_is_logged_in_bounded_parts() {
+        let long = vec![b'x'; MAX_LINE * 2 + 10];
+        let lines = logged(&[&long]);
+        assert_eq!(lines.iter().map(String::len).collect::<Vec<_>>(), [MAX_LINE, MAX_LINE, 10]);
     }
 }

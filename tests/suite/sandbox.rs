@@ -183,10 +183,13 @@ async fn the_guests_output_goes_to_the_log_under_its_tenants_name() {
     let stderr = String::from_utf8_lossy(&printed.stderr);
     assert!(printed.status.success(), "{stderr}");
     assert!(stderr.contains("hostile plugin says hello on stdout") && stderr.contains("loud"), "{stderr}");
+    assert!(stderr.lines().any(|l| l.contains("hostile plugin counts 1 2 3 on stderr")), "{stderr}");
     let panicked = run("panic");
     let stderr = String::from_utf8_lossy(&panicked.stderr);
     assert_eq!(panicked.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("hostile plugin panics on purpose") && stderr.contains("loud"), "{stderr}");
+    // The panic's first line whole, not in the pieces the guest wrote it in.
+    assert!(stderr.lines().any(|l| l.contains("panicked at") && l.contains("lib.rs")), "{stderr}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -88,6 +88,8 @@ mod hostile {
                 }
                 "print" => {
                     println!("hostile plugin says hello on stdout");
+                    // Unbuffered stderr writes each argument on its own: the log has one line.
+                    eprintln!("hostile plugin counts {} {} {} on stderr", 1, 2, 3);
                     Ok(Some(b"printed".to_vec()))
                 }
                 _ => Ok(None),
