@@ -140,8 +140,16 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         }
         let (p50, p99) = coffer_host::bench::sandbox_overhead(*calls).await.map_err(failed)?;
         println!("sandbox overhead per call (a warm instance: call, sign, return; the host answers at once): p50 {p50:.1?}, p99 {p99:.1?}");
-        let (host, tenant) = coffer_host::bench::cold_start().await.map_err(failed)?;
-        println!("cold start, precompiled component cached: a new host {host:.2?}; a new tenant and its first call {tenant:.2?}");
+        let cold = coffer_host::bench::cold_start().await.map_err(failed)?;
+        println!(
+            "cold start, precompiled component cached: a new host p50 {:.2?} (of {}); a new tenant and its first call: the host's first {:.2?}, p50 {:.2?}, p99 {:.2?} (of {})",
+            cold.host_p50,
+            coffer_host::bench::COLD_HOSTS,
+            cold.tenant_first,
+            cold.tenant_p50,
+            cold.tenant_p99,
+            coffer_host::bench::COLD_TENANTS
+        );
         if *sandbox_only {
             return Ok(());
         }
