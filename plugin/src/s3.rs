@@ -106,6 +106,9 @@ pub struct Client<P> {
     scheme: String,
     authority: String,
     platform: P,
+    /// The signing key of the day it was derived for (`yyyymmdd`): it depends on the secret,
+    /// the day, the region and the service, and all but the day are the client's own.
+    day_key: std::sync::Mutex<Option<(String, [u8; 32])>>,
 }
 
 impl<P: Platform> Client<P> {
@@ -118,7 +121,7 @@ impl<P: Platform> Client<P> {
             true => format!("{}.{authority}", settings.bucket),
             false => authority,
         };
-        Ok(Client { settings, keys, scheme, authority, platform })
+        Ok(Client { settings, keys, scheme, authority, platform, day_key: Default::default() })
     }
 
     /// The object's bytes, or those of the half-open range [start, end); `None` when it does
@@ -347,23 +350,18 @@ impl<P: Platform> Client<P> {
         HttpRequest { method, scheme: &self.scheme, authority: &self.authority, path_and_query, headers, body: payload.bytes }
     }
 
-    /// The signing key of `scope`'s day. It depends on the secret, the day, the region and the
-    /// service only, so it is derived once and kept for the instance's later calls (the host
-    /// keeps a tenant's instance warm; an instance never serves another tenant).
+    /// The signing key of `scope`'s day, derived once a day and kept with the client (which the
+    /// guest keeps for its instance's later calls; an instance never serves another tenant).
     fn day_key(&self, scope: &SigningScope<'_>) -> [u8; 32] {
-        static KEPT: std::sync::Mutex<Option<(String, String, String, [u8; 32])>> = std::sync::Mutex::new(None);
-        let mut kept = KEPT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let secret = &self.keys.secret_access_key;
-        if let Some((date, region, kept_secret, key)) = kept.as_ref()
-            && *date == scope.date()
-            && region == scope.region
-            && kept_secret == secret
-        {
-            return *key;
+        let mut kept = self.day_key.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        match kept.as_ref() {
+            Some((date, key)) if date == scope.date() => *key,
+            _ => {
+                let key = sigv4::signing_key(&self.keys.secret_access_key, scope);
+                *kept = Some((scope.date().to_string(), key));
+                key
+            }
         }
-        let key = sigv4::signing_key(secret, scope);
-        *kept = Some((scope.date().to_string(), scope.region.to_string(), secret.clone(), key));
-        key
     }
 
     /// `/bucket/prefix+key` (or `/prefix+key` in virtual-hosted style), validated.

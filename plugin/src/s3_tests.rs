@@ -2,13 +2,15 @@
 //! against real S3 servers by the harness in tests/.
 
 use super::*;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 struct Scripted {
     answers: RefCell<Vec<(u16, Vec<(String, String)>, Vec<u8>)>>,
     /// (method, path and query, headers, authority) of each request sent.
     sent: RefCell<Vec<(String, String, Vec<(String, String)>, String)>>,
     slept: RefCell<Vec<u64>>,
+    /// The clock, in Unix seconds.
+    now: Cell<u64>,
 }
 
 impl Scripted {
@@ -20,7 +22,12 @@ impl Scripted {
                 (s, h.into_iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(), b.as_bytes().to_vec())
             })
             .collect();
-        Scripted { answers: RefCell::new(answers), sent: RefCell::new(Vec::new()), slept: RefCell::new(Vec::new()) }
+        Scripted {
+            answers: RefCell::new(answers),
+            sent: RefCell::new(Vec::new()),
+            slept: RefCell::new(Vec::new()),
+            now: Cell::new(1_369_353_600),
+        }
     }
 }
 
@@ -40,7 +47,7 @@ impl Platform for &Scripted {
         }
     }
     fn unix_time(&self) -> u64 {
-        1_369_353_600
+        self.now.get()
     }
     fn sleep_ms(&self, ms: u64) {
         self.slept.borrow_mut().push(ms);
@@ -284,23 +291,30 @@ fn puts_send_their_crc32_and_reads_check_it_first() {
 }
 
 #[test]
-fn the_kept_signing_key_is_the_one_of_the_current_secret_and_region() {
+fn the_kept_signing_key_is_the_one_of_the_day_secret_and_region() {
     // Signatures of one HEAD with the key derived afresh, for comparison.
-    let expected = |secret: &str, region: &str| {
+    let expected = |secret: &str, region: &str, now: u64| {
         let mut headers = vec![("host".to_string(), "127.0.0.1:3900".to_string())];
-        let amz_date = sigv4::amz_date(1_369_353_600);
+        let amz_date = sigv4::amz_date(now);
         let scope = SigningScope { amz_date: &amz_date, region, service: "s3" };
         let keys = SigningKeys { access_key_id: "AK", secret_access_key: secret, session_token: None };
         let request = S3Request { method: "HEAD", path: "/mail/acme/k", query: &[], payload_sha256: sigv4::EMPTY_PAYLOAD_SHA256 };
         sigv4::sign_s3(&request, &mut headers, &keys, &scope);
         header(&headers, "authorization").unwrap().to_string()
     };
+    let day = 86_400;
     for (secret, region) in [("SK", "garage"), ("other", "garage"), ("other", "eu-west-1"), ("SK", "garage")] {
-        let wire = Scripted::new(vec![(404, vec![], "")]);
+        let wire = Scripted::new(vec![(404, vec![], ""), (404, vec![], ""), (404, vec![], "")]);
         let settings = Settings { region: region.into(), ..settings(0) };
         let keys = Keys { secret_access_key: secret.into(), ..keys() };
-        Client::new(settings, keys, &wire).unwrap().stat("k").unwrap();
-        assert_eq!(header(&wire.sent.borrow()[0].2, "authorization").unwrap(), expected(secret, region), "{secret} {region}");
+        let client = Client::new(settings, keys, &wire).unwrap();
+        // The same day twice (the kept key), then the next day (a new one).
+        for (i, now) in [1_369_353_600, 1_369_353_600 + 3_600, 1_369_353_600 + day].into_iter().enumerate() {
+            wire.now.set(now);
+            client.stat("k").unwrap();
+            let sent = header(&wire.sent.borrow()[i].2, "authorization").unwrap().to_string();
+            assert_eq!(sent, expected(secret, region, now), "{secret} {region} {now}");
+        }
     }
 }
 
