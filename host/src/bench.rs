@@ -20,6 +20,10 @@ use crate::{Coffer, Tenant};
 
 /// Calls in flight at once, per client and case.
 pub const CONCURRENCY: usize = 8;
+/// The sizes measured, and their labels in case names (`put-4KiB`).
+const SIZES: [(usize, &str); 2] = [(4096, "4KiB"), (1 << 20, "1MiB")];
+/// The operations measured at each size.
+const OPS: [&str; 2] = ["put", "get"];
 /// Rounds per case: each client runs once per round, in turn, so drift hits all alike.
 const ROUNDS: u32 = 6;
 
@@ -172,9 +176,20 @@ impl Ceiling {
     }
 }
 
+/// Refuses a case name that is not one of the bench's (`--case`), naming the ones there are.
+pub fn check_cases(only: &[String]) -> anyhow::Result<()> {
+    let cases: Vec<String> = SIZES.iter().flat_map(|(_, label)| OPS.map(|op| format!("{op}-{label}"))).collect();
+    match only.iter().find(|case| !cases.contains(case)) {
+        Some(unknown) => anyhow::bail!("--case: no case \"{unknown}\"; the cases are {}", cases.join(", ")),
+        None => Ok(()),
+    }
+}
+
 /// Runs every case (or those named in `only`, e.g. "get-1MiB") for every client, `per_case` in
 /// all per (case, client), and returns the rows.
 pub async fn run(per_case: Duration, only: &[String]) -> anyhow::Result<Vec<Row>> {
+    check_cases(only)?;
+    let wanted = |case: &str| only.is_empty() || only.iter().any(|c| c == case);
     let server = Arc::new(Server::from_env()?);
     let run_id = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis();
     let prefix = format!("bench-{run_id}/");
@@ -198,14 +213,16 @@ pub async fn run(per_case: Duration, only: &[String]) -> anyhow::Result<Vec<Row>
     ];
 
     let mut rows = Vec::new();
-    for (size, label) in [(4096usize, "4KiB"), (1 << 20, "1MiB")] {
-        // Objects for the GET cases, written once through Coffer.
+    for (size, label) in SIZES {
         let data = Arc::new(pattern(size));
-        for i in 0..CONCURRENCY {
-            clients[0].0.put(&format!("get-{label}-{i}"), data.to_vec()).await?;
+        if wanted(&format!("get-{label}")) {
+            // Objects for the GET case, written once through Coffer.
+            for i in 0..CONCURRENCY {
+                clients[0].0.put(&format!("get-{label}-{i}"), data.to_vec()).await?;
+            }
         }
-        for op in ["put", "get"] {
-            if !only.is_empty() && !only.iter().any(|case| *case == format!("{op}-{label}")) {
+        for op in OPS {
+            if !wanted(&format!("{op}-{label}")) {
                 continue;
             }
             let mut samples: Vec<(Vec<Duration>, Duration)> = vec![(Vec::new(), Duration::ZERO); clients.len()];

@@ -135,6 +135,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     #[cfg(feature = "bench")]
     if let Command::Bench { duration, json, cases, sandbox_only, calls, max_instances } = &cli.command {
         let failed = |e: anyhow::Error| Failure::Other(format!("bench: {e:#}"));
+        coffer_host::bench::check_cases(cases).map_err(failed)?;
         if let Some(slots) = max_instances {
             coffer_host::bench::set_max_instances(*slots);
         }
