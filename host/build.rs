@@ -20,10 +20,35 @@ fn main() {
 
     let wasm = match std::env::var_os("COFFER_PLUGIN_WASM") {
         Some(prebuilt) => PathBuf::from(prebuilt),
-        None => build_plugin(&root, &target_dir),
+        None => {
+            ensure_wasm_target();
+            build_plugin(&root, &target_dir)
+        }
     };
     std::fs::copy(&wasm, out_dir.join("coffer_plugin.wasm"))
         .unwrap_or_else(|e| panic!("copying {} into OUT_DIR: {e}", wasm.display()));
+}
+
+/// The plugin needs the `wasm32-wasip2` target of the toolchain in use. rust-toolchain.toml
+/// names it, but rustup does not add a target to a toolchain that is already installed. So
+/// look, and add it (saying so) when rustup is there; otherwise stop with the one command to run.
+fn ensure_wasm_target() {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let sysroot = Command::new(&rustc).args(["--print", "sysroot"]).output().ok().filter(|o| o.status.success());
+    let Some(sysroot) = sysroot.map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim())) else {
+        return; // cannot tell: let the build say what is wrong
+    };
+    if sysroot.join("lib/rustlib/wasm32-wasip2").is_dir() {
+        return;
+    }
+    println!("cargo:warning=the wasm32-wasip2 target is missing from {}: adding it with rustup", sysroot.display());
+    let added = Command::new("rustup").args(["target", "add", "wasm32-wasip2"]).status();
+    if !matches!(added, Ok(status) if status.success()) || !sysroot.join("lib/rustlib/wasm32-wasip2").is_dir() {
+        panic!(
+            "the plugin is built for wasm32-wasip2, which this toolchain ({}) lacks and rustup could not add. Run:\n\n    rustup target add wasm32-wasip2\n",
+            sysroot.display()
+        );
+    }
 }
 
 fn build_plugin(root: &Path, target_dir: &Path) -> PathBuf {
@@ -40,6 +65,6 @@ fn build_plugin(root: &Path, target_dir: &Path) -> PathBuf {
         cmd.env_remove(var);
     }
     let status = cmd.status().expect("running cargo to build the plugin");
-    assert!(status.success(), "building the plugin for wasm32-wasip2 failed (is the target installed? rust-toolchain.toml asks rustup for it)");
+    assert!(status.success(), "building the plugin for wasm32-wasip2 failed (see the errors above)");
     target_dir.join("wasm32-wasip2/release-plugin/coffer_plugin.wasm")
 }

@@ -16,6 +16,6 @@ mod generated {
     });
 }
 
-pub use generated::coffer::blobstore::config;
+pub use generated::coffer::blobstore::{config, telemetry};
 pub use generated::exports::coffer::blobstore::store;
 pub use generated::{Plugin, PluginPre};

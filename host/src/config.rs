@@ -4,26 +4,13 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use serde::Deserialize;
 
 use crate::credentials::{self, EnvLookup};
-use crate::regions;
-use crate::secret::{Secret, SecretError, SecretSource};
-use crate::limits::{self, Limits};
-use crate::tls::{self, Trust};
-
-/// The region used when a tenant names none.
-pub const DEFAULT_REGION: &str = "us-east-1";
-pub const DEFAULT_TIMEOUT: &str = "30s";
-pub const DEFAULT_MAX_RETRIES: u32 = 3;
-pub const DEFAULT_MULTIPART_THRESHOLD: u64 = 16 << 20;
-pub const DEFAULT_PART_SIZE: u64 = 8 << 20;
-pub const DEFAULT_PART_CONCURRENCY: u32 = 4;
-/// S3's bounds: parts of 5 MiB to 5 GiB (but the last), single PUTs of at most 5 GiB.
-const MIN_PART_SIZE: u64 = 5 << 20;
-const MAX_PART_SIZE: u64 = 5 << 30;
+use crate::limits::Limits;
+use crate::secret::SecretSource;
+use crate::settings::{Checksum, ConfigError, TenantSettings};
 
 /// The file as written.
 #[derive(Debug, Deserialize)]
@@ -45,6 +32,8 @@ pub struct TenantConfig {
     pub session_token: Option<SecretSource>,
     pub security_token: Option<SecretSource>,
     pub profile: Option<String>,
+    /// Without keys or a profile, take the host's AWS_* environment or default profile.
+    pub ambient_credentials: Option<bool>,
     #[serde(default)]
     pub key_prefix: String,
     pub timeout: Option<String>,
@@ -74,62 +63,13 @@ pub struct LimitsConfig {
     pub concurrency: Option<usize>,
 }
 
-/// A tenant's settings, validated and with its secrets resolved.
-#[derive(Debug, Clone)]
-pub struct TenantSettings {
-    pub name: String,
-    pub bucket: String,
-    pub region: String,
-    /// `scheme://authority`, no path, no default port.
-    pub endpoint: String,
-    pub scheme: String,
-    pub authority: String,
-    pub key_prefix: String,
-    pub timeout: Duration,
-    pub max_retries: u32,
-    pub verify_after_write: bool,
-    /// `bucket.host/key` rather than `host/bucket/key`.
-    pub virtual_hosted_style: bool,
-    /// Send each PUT's CRC-32 (`checksum = "crc32"`).
-    pub put_checksum: bool,
-    /// Puts of more bytes than this are multipart uploads.
-    pub multipart_threshold: u64,
-    /// The size of each part but the last.
-    pub part_size: u64,
-    /// Parts of one upload sent at once.
-    pub part_concurrency: u32,
-    /// Which TLS servers the tenant trusts.
-    pub trust: Trust,
-    /// The sandbox's limits.
-    pub limits: Limits,
-    pub access_key_id: Secret,
-    pub secret_access_key: Secret,
-    pub session_token: Option<Secret>,
-}
-
-/// Why a config cannot be used.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("cannot read config file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
-    #[error("{origin}: {message}")]
-    Parse { origin: String, message: String },
-    #[error("{origin}: tenant \"{tenant}\": {field}: {message}")]
-    Field { origin: String, tenant: String, field: &'static str, message: String },
-    #[error("{origin}: tenant \"{tenant}\": {field}: {source}")]
-    Secret { origin: String, tenant: String, field: &'static str, source: SecretError },
-    #[error("{origin}: no tenant \"{wanted}\"; tenants: {}", .known.join(", "))]
-    UnknownTenant { origin: String, wanted: String, known: Vec<String> },
-    #[error("{origin}: several tenants ({}); choose one with --tenant", .known.join(", "))]
-    AmbiguousTenant { origin: String, known: Vec<String> },
-    #[error("{origin}: no [tenants.NAME] table")]
-    NoTenant { origin: String },
-}
-
 /// A parsed config file and where it came from.
 #[derive(Debug)]
 pub struct Config {
     pub origin: String,
+    /// Relative paths in the file (`caFile`, `{ file = ... }` secrets) are taken from here: the
+    /// file's folder, or the current one for text that came from no file.
+    pub base_dir: PathBuf,
     pub file: ConfigFile,
 }
 
@@ -137,7 +77,9 @@ impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path)
             .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
-        Config::parse(&text, &path.display().to_string())
+        let mut config = Config::parse(&text, &path.display().to_string())?;
+        config.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Ok(config)
     }
 
     pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
@@ -145,7 +87,7 @@ impl Config {
             origin: origin.to_string(),
             message: e.message().to_string() + &location(text, e.span()),
         })?;
-        Ok(Config { origin: origin.to_string(), file })
+        Ok(Config { origin: origin.to_string(), base_dir: PathBuf::new(), file })
     }
 
     /// The tenant named `wanted`, or the only one when none is named.
@@ -159,7 +101,7 @@ impl Config {
             None if known.is_empty() => return Err(ConfigError::NoTenant { origin }),
             None => return Err(ConfigError::AmbiguousTenant { origin, known }),
         };
-        validate(&self.origin, &name, &self.file.tenants[&name], &credentials::process_env)
+        validate(&self.origin, &self.base_dir, &name, &self.file.tenants[&name], &credentials::process_env)
     }
 
     /// Every tenant, each validated on its own: one bad tenant does not stop the others.
@@ -167,7 +109,7 @@ impl Config {
         self.file
             .tenants
             .iter()
-            .map(|(name, tenant)| (name.clone(), validate(&self.origin, name, tenant, &credentials::process_env)))
+            .map(|(name, tenant)| (name.clone(), validate(&self.origin, &self.base_dir, name, tenant, &credentials::process_env)))
             .collect()
     }
 }
@@ -182,211 +124,103 @@ fn location(text: &str, span: Option<std::ops::Range<usize>>) -> String {
     }
 }
 
-/// Checks one tenant and resolves its secrets, reading the host's environment through `env`.
-pub fn validate(origin: &str, name: &str, t: &TenantConfig, env: EnvLookup<'_>) -> Result<TenantSettings, ConfigError> {
-    let field_error = |field: &'static str, message: String| ConfigError::Field {
+/// One tenant's table through the settings builder: secrets resolved (`env` standing for the
+/// host's environment), durations and sizes parsed, relative paths taken from `base_dir`.
+pub fn validate(
+    origin: &str,
+    base_dir: &Path,
+    name: &str,
+    t: &TenantConfig,
+    env: EnvLookup<'_>,
+) -> Result<TenantSettings, ConfigError> {
+    let field = |field: &'static str, message: String| ConfigError::Field {
         origin: origin.to_string(),
         tenant: name.to_string(),
         field,
         message,
     };
-    let secret = |field: &'static str, source: &SecretSource| {
-        source.resolve_with(env).map_err(|source| ConfigError::Secret {
-            origin: origin.to_string(),
-            tenant: name.to_string(),
-            field,
-            source,
-        })
+    let secret = |name: &'static str, source: &SecretSource| {
+        source.in_dir(base_dir).resolve_with(env).map_err(|e| field(name, e.to_string()))
+    };
+    let duration = |name: &'static str, text: &str, example: &str| {
+        humantime::parse_duration(text)
+            .map_err(|e| field(name, format!("\"{text}\" is not a duration ({e}); e.g. \"{example}\"")))
+    };
+    let size = |name: &'static str, text: &str, example: &str| {
+        text.parse::<bytesize::ByteSize>()
+            .map(|size| size.as_u64())
+            .map_err(|e| field(name, format!("\"{text}\" is not a size ({e}); e.g. \"{example}\"")))
     };
 
-    if t.bucket.is_empty() {
-        return Err(field_error("bucket", "must not be empty".into()));
+    let mut b = TenantSettings::builder(name).origin(origin).bucket(&t.bucket).key_prefix(&t.key_prefix);
+    if let Some(region) = &t.region {
+        b = b.region(region);
     }
-    let region = t.region.clone().unwrap_or_else(|| DEFAULT_REGION.to_string());
-    if region.is_empty() {
-        return Err(field_error("region", "must not be empty".into()));
+    if let Some(endpoint) = &t.endpoint {
+        b = b.endpoint(endpoint);
     }
-    let endpoint = match &t.endpoint {
-        Some(endpoint) => endpoint.clone(),
-        None if regions::is_known(&region) => regions::aws_endpoint(&region),
-        None => {
-            return Err(field_error(
-                "region",
-                format!(
-                    "\"{region}\" is not an AWS region; did you mean \"{}\"? (for another S3 service, set endpoint too)",
-                    regions::nearest(&region)
-                ),
-            ));
+    if let Some(source) = &t.access_key {
+        b = b.access_key(secret("accessKey", source)?);
+    }
+    if let Some(source) = &t.secret_key {
+        b = b.secret_key(secret("secretKey", source)?);
+    }
+    // `sessionToken` wins when both are set; `securityToken` is Stalwart's other name.
+    match (&t.session_token, &t.security_token) {
+        (Some(source), _) => b = b.session_token(secret("sessionToken", source)?),
+        (None, Some(source)) => b = b.session_token(secret("securityToken", source)?),
+        (None, None) => {}
+    }
+    if let Some(profile) = &t.profile {
+        b = b.profile(profile);
+    }
+    b = b.ambient_credentials(t.ambient_credentials.unwrap_or(false));
+    if let Some(text) = &t.timeout {
+        b = b.timeout(duration("timeout", text, "30s")?);
+    }
+    if let Some(retries) = t.max_retries {
+        b = b.max_retries(retries);
+    }
+    if let Some(verify) = t.verify_after_write {
+        b = b.verify_after_write(verify);
+    }
+    if let Some(virtual_hosted) = t.virtual_hosted_style {
+        b = b.virtual_hosted_style(virtual_hosted);
+    }
+    if let Some(text) = &t.checksum {
+        let checksum = Checksum::parse(text)
+            .ok_or_else(|| field("checksum", format!("\"{text}\" is not \"crc32\" or \"none\"")))?;
+        b = b.checksum(checksum);
+    }
+    if let Some(allow) = t.allow_invalid_certs {
+        b = b.allow_invalid_certs(allow);
+    }
+    if let Some(path) = &t.ca_file {
+        b = b.ca_file(base_dir.join(path));
+    }
+    if let Some(text) = &t.multipart_threshold {
+        b = b.multipart_threshold(size("multipartThreshold", text, "16MiB")?);
+    }
+    if let Some(text) = &t.part_size {
+        b = b.part_size(size("partSize", text, "8MiB")?);
+    }
+    if let Some(parts) = t.part_concurrency {
+        b = b.part_concurrency(parts);
+    }
+    if let Some(l) = &t.limits {
+        let mut limits = Limits::default();
+        if let Some(text) = &l.memory {
+            limits.memory = size("limits.memory", text, "256MiB")?;
         }
-    };
-    let (scheme, authority) = parse_endpoint(&endpoint).map_err(|m| field_error("endpoint", m))?;
-    let virtual_hosted_style = t.virtual_hosted_style.unwrap_or(false);
-    if virtual_hosted_style {
-        check_bucket_as_host_name(&t.bucket).map_err(|m| field_error("virtualHostedStyle", m))?;
-    }
-    let put_checksum = match t.checksum.as_deref() {
-        None | Some("crc32") => true,
-        Some("none") => false,
-        Some(other) => return Err(field_error("checksum", format!("\"{other}\" is not \"crc32\" or \"none\""))),
-    };
-    let trust = Trust {
-        allow_invalid_certs: t.allow_invalid_certs.unwrap_or(false),
-        ca_certs: match &t.ca_file {
-            Some(path) => tls::load_ca_file(path).map_err(|m| field_error("caFile", m))?,
-            None => Vec::new(),
-        },
-        ca_file: t.ca_file.clone(),
-    };
-
-    let timeout_text = t.timeout.as_deref().unwrap_or(DEFAULT_TIMEOUT);
-    let timeout = humantime::parse_duration(timeout_text)
-        .map_err(|e| field_error("timeout", format!("\"{timeout_text}\" is not a duration ({e}); e.g. \"30s\"")))?;
-    if timeout.is_zero() {
-        return Err(field_error("timeout", "must be more than zero".into()));
-    }
-
-    let size = |field: &'static str, text: Option<&String>, default: u64| -> Result<u64, ConfigError> {
-        let Some(text) = text else { return Ok(default) };
-        let size: bytesize::ByteSize =
-            text.parse().map_err(|e| field_error(field, format!("\"{text}\" is not a size ({e}); e.g. \"16MiB\"")))?;
-        if !(MIN_PART_SIZE..=MAX_PART_SIZE).contains(&size.as_u64()) {
-            return Err(field_error(field, format!("\"{text}\" is outside S3's bounds, 5MiB to 5GiB")));
+        if let Some(text) = &l.cpu_time {
+            limits.cpu_time = duration("limits.cpuTime", text, "10s")?;
         }
-        Ok(size.as_u64())
-    };
-    let multipart_threshold = size("multipartThreshold", t.multipart_threshold.as_ref(), DEFAULT_MULTIPART_THRESHOLD)?;
-    let part_size = size("partSize", t.part_size.as_ref(), DEFAULT_PART_SIZE)?;
-    let part_concurrency = t.part_concurrency.unwrap_or(DEFAULT_PART_CONCURRENCY);
-    if !(1..=64).contains(&part_concurrency) {
-        return Err(field_error("partConcurrency", format!("{part_concurrency} is not between 1 and 64")));
-    }
-
-    let limits = parse_limits(t.limits.as_ref().cloned().unwrap_or_default()).map_err(|(f, m)| field_error(f, m))?;
-
-    let found = match (&t.access_key, &t.secret_key) {
-        (Some(access), Some(secret_key)) => credentials::Credentials {
-            access_key_id: secret("accessKey", access)?,
-            secret_access_key: secret("secretKey", secret_key)?,
-            session_token: None,
-            source: "the config".into(),
-        },
-        (Some(_), None) => return Err(field_error("secretKey", "is required with accessKey".into())),
-        (None, Some(_)) => return Err(field_error("accessKey", "is required with secretKey".into())),
-        (None, None) => match &t.profile {
-            Some(profile) => credentials::from_profile(profile, env).map_err(|m| field_error("profile", m))?,
-            None => match credentials::from_environment(env) {
-                Some(found) => found,
-                None => credentials::from_profile(&credentials::default_profile(env), env).map_err(|m| {
-                    field_error(
-                        "accessKey",
-                        format!("not in the config, nor in AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, nor a profile: {m}"),
-                    )
-                })?,
-            },
-        },
-    };
-    // A token set in the config wins over one found with the keys.
-    let session_token = match (&t.session_token, &t.security_token) {
-        (Some(source), _) => Some(secret("sessionToken", source)?),
-        (None, Some(source)) => Some(secret("securityToken", source)?),
-        (None, None) => found.session_token,
-    };
-    let (access_key_id, secret_access_key) = (found.access_key_id, found.secret_access_key);
-
-    Ok(TenantSettings {
-        name: name.to_string(),
-        bucket: t.bucket.clone(),
-        region,
-        endpoint: format!("{scheme}://{authority}"),
-        scheme,
-        authority,
-        key_prefix: t.key_prefix.clone(),
-        timeout,
-        max_retries: t.max_retries.unwrap_or(DEFAULT_MAX_RETRIES),
-        verify_after_write: t.verify_after_write.unwrap_or(true),
-        virtual_hosted_style,
-        put_checksum,
-        multipart_threshold,
-        part_size,
-        part_concurrency,
-        trust,
-        limits,
-        access_key_id,
-        secret_access_key,
-        session_token,
-    })
-}
-
-impl TenantSettings {
-    /// The authority requests go to: the endpoint's, with the bucket in front of it in
-    /// virtual-hosted style.
-    pub fn request_authority(&self) -> String {
-        match self.virtual_hosted_style {
-            true => format!("{}.{}", self.bucket, self.authority),
-            false => self.authority.clone(),
+        if let Some(concurrency) = l.concurrency {
+            limits.concurrency = concurrency;
         }
+        b = b.limits(limits);
     }
-}
-
-/// `[limits]` with its defaults; an error names the field (`limits.memory`...).
-fn parse_limits(l: LimitsConfig) -> Result<Limits, (&'static str, String)> {
-    let mut limits = Limits::default();
-    if let Some(text) = &l.memory {
-        let size: bytesize::ByteSize =
-            text.parse().map_err(|e| ("limits.memory", format!("\"{text}\" is not a size ({e}); e.g. \"256MiB\"")))?;
-        if size.as_u64() < 16 << 20 {
-            return Err(("limits.memory", format!("\"{text}\" is too small: the plugin needs at least 16MiB")));
-        }
-        limits.memory = size.as_u64();
-    }
-    if let Some(text) = &l.cpu_time {
-        limits.cpu_time = humantime::parse_duration(text)
-            .map_err(|e| ("limits.cpuTime", format!("\"{text}\" is not a duration ({e}); e.g. \"10s\"")))?;
-        if limits.cpu_time < limits::TICK {
-            return Err(("limits.cpuTime", format!("\"{text}\" is shorter than the {:?} the CPU is counted in", limits::TICK)));
-        }
-    }
-    if let Some(concurrency) = l.concurrency {
-        if concurrency == 0 {
-            return Err(("limits.concurrency", "must be at least 1".into()));
-        }
-        limits.concurrency = concurrency;
-    }
-    Ok(limits)
-}
-
-/// In virtual-hosted style the bucket is a DNS label in front of the endpoint's host.
-fn check_bucket_as_host_name(bucket: &str) -> Result<(), String> {
-    let label_ok = |l: &str| {
-        !l.is_empty()
-            && !l.starts_with('-')
-            && !l.ends_with('-')
-            && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-    };
-    if bucket.len() > 63 || !bucket.split('.').all(label_ok) {
-        return Err(format!(
-            "bucket \"{bucket}\" cannot be a host name (lower-case letters, digits, '-' and '.' only); use path style"
-        ));
-    }
-    Ok(())
-}
-
-/// `scheme://host[:port]` → (scheme, authority without the scheme's default port).
-fn parse_endpoint(endpoint: &str) -> Result<(String, String), String> {
-    let url = url::Url::parse(endpoint).map_err(|e| format!("\"{endpoint}\" is not a URL ({e})"))?;
-    let scheme = url.scheme().to_string();
-    if scheme != "http" && scheme != "https" {
-        return Err(format!("\"{endpoint}\": the scheme must be http or https"));
-    }
-    if url.path() != "/" || url.query().is_some() || !url.username().is_empty() {
-        return Err(format!("\"{endpoint}\": give only scheme://host[:port], no path, query or user"));
-    }
-    let host = url.host_str().ok_or_else(|| format!("\"{endpoint}\" has no host"))?;
-    let authority = match url.port() {
-        Some(port) => format!("{host}:{port}"),
-        None => host.to_string(),
-    };
-    Ok((scheme, authority))
+    b.build_with_env(env)
 }
 
 #[cfg(test)]

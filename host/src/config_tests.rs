@@ -1,4 +1,5 @@
 use super::*;
+use std::time::Duration;
 
 const GOOD: &str = r#"
 [tenants.acme]
@@ -13,12 +14,12 @@ keyPrefix = "acme/"
 #[test]
 fn a_good_tenant_gets_its_defaults() {
     let t = Config::parse(GOOD, "coffer.toml").unwrap().tenant(None).unwrap();
-    assert_eq!((t.bucket.as_str(), t.region.as_str(), t.key_prefix.as_str()), ("mail", "garage", "acme/"));
-    assert_eq!((t.scheme.as_str(), t.authority.as_str()), ("http", "127.0.0.1:3900"));
-    assert_eq!(t.timeout, Duration::from_secs(30));
-    assert_eq!(t.max_retries, 3);
-    assert!(t.verify_after_write);
-    assert!(!t.virtual_hosted_style && !t.trust.allow_invalid_certs && t.trust.ca_certs.is_empty());
+    assert_eq!((t.bucket(), t.region(), t.key_prefix()), ("mail", "garage", "acme/"));
+    assert_eq!((t.scheme(), t.authority()), ("http", "127.0.0.1:3900"));
+    assert_eq!(t.timeout(), Duration::from_secs(30));
+    assert_eq!(t.max_retries(), 3);
+    assert!(t.verify_after_write());
+    assert!(!t.virtual_hosted_style() && !t.trust().allow_invalid_certs && t.trust().ca_certs.is_empty());
     assert_eq!(t.request_authority(), "127.0.0.1:3900");
     assert!(!format!("{t:?}").contains("inline-secret-value"), "Debug redacts secrets");
 }
@@ -27,7 +28,7 @@ fn a_good_tenant_gets_its_defaults() {
 fn without_an_endpoint_the_region_names_the_aws_endpoint() {
     let text = "[tenants.a]\nbucket = \"b\"\nregion = \"eu-west-1\"\naccessKey = \"k\"\nsecretKey = \"s\"\n";
     let t = Config::parse(text, "f").unwrap().tenant(Some("a")).unwrap();
-    assert_eq!(t.endpoint, "https://s3.eu-west-1.amazonaws.com");
+    assert_eq!(t.endpoint(), "https://s3.eu-west-1.amazonaws.com");
 }
 
 #[test]
@@ -60,7 +61,7 @@ fn the_default_tenant_is_the_only_one_else_they_are_listed() {
     assert!(e.contains("acme, beta"), "{e}");
     let e = config.tenant(Some("gamma")).unwrap_err().to_string();
     assert!(e.contains("gamma") && e.contains("acme, beta"), "{e}");
-    assert_eq!(config.tenant(Some("beta")).unwrap().bucket, "b");
+    assert_eq!(config.tenant(Some("beta")).unwrap().bucket(), "b");
 }
 
 fn parse_with_env(text: &str, vars: &[(&str, &str)]) -> Result<TenantSettings, ConfigError> {
@@ -68,7 +69,7 @@ fn parse_with_env(text: &str, vars: &[(&str, &str)]) -> Result<TenantSettings, C
     let env = move |name: &str| vars.get(name).cloned();
     let config = Config::parse(text, "c.toml").unwrap();
     let (name, tenant) = config.file.tenants.iter().next().unwrap();
-    validate("c.toml", name, tenant, &env)
+    validate("c.toml", Path::new(""), name, tenant, &env)
 }
 
 #[test]
@@ -79,43 +80,65 @@ fn an_unknown_aws_region_suggests_the_nearest_and_any_name_goes_with_an_endpoint
         .unwrap_err()
         .to_string();
     assert!(e.contains("region") && e.contains("\"us-east-1\""), "{e}");
-    assert_eq!(Config::parse(GOOD, "c").unwrap().tenant(None).unwrap().region, "garage");
+    assert_eq!(Config::parse(GOOD, "c").unwrap().tenant(None).unwrap().region(), "garage");
     let r2 = GOOD.replace("\"garage\"", "\"auto\"");
-    assert_eq!(Config::parse(&r2, "c").unwrap().tenant(None).unwrap().region, "auto");
+    assert_eq!(Config::parse(&r2, "c").unwrap().tenant(None).unwrap().region(), "auto");
 }
 
 #[test]
-fn credentials_come_from_config_then_profile_then_environment_then_default_profile() {
+fn credentials_come_from_the_tenant_and_from_the_host_only_when_it_opts_in() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("credentials");
     std::fs::write(&file, "[default]\naws_access_key_id = AKIDDEFAULT\naws_secret_access_key = sd\n[mail]\naws_access_key_id = AKIDMAIL\naws_secret_access_key = sm\naws_session_token = tm\n").unwrap();
     let file = file.display().to_string();
     let bare = "[tenants.a]\nbucket = \"b\"\nregion = \"garage\"\nendpoint = \"http://127.0.0.1:3900\"\n";
+    let ambient = format!("{bare}ambientCredentials = true\n");
     let env_keys = [("AWS_SHARED_CREDENTIALS_FILE", file.as_str()), ("AWS_ACCESS_KEY_ID", "AKIDENV"), ("AWS_SECRET_ACCESS_KEY", "se")];
+    let access = |t: &TenantSettings| t.credentials().access_key_id.expose().to_string();
 
-    // 1. The config's own keys win over everything.
+    // 1. The tenant's own keys win over everything.
     let t = parse_with_env(GOOD, &env_keys).unwrap();
-    assert_eq!(t.access_key_id.expose(), "GK123");
-    // 2. An explicit profile wins over the environment.
+    assert_eq!(access(&t), "GK123");
+    // 2. A profile the tenant names wins over the environment.
     let t = parse_with_env(&format!("{bare}profile = \"mail\"\n"), &env_keys).unwrap();
-    assert_eq!((t.access_key_id.expose(), t.session_token.as_ref().unwrap().expose()), ("AKIDMAIL", "tm"));
+    assert_eq!((access(&t).as_str(), t.credentials().session_token.as_ref().unwrap().expose()), ("AKIDMAIL", "tm"));
     // A token set in the config wins over the profile's.
     let t = parse_with_env(&format!("{bare}profile = \"mail\"\nsessionToken = \"cfg\"\nsecurityToken = \"other\"\n"), &env_keys).unwrap();
-    assert_eq!(t.session_token.unwrap().expose(), "cfg");
-    // 3. Then the environment.
-    assert_eq!(parse_with_env(bare, &env_keys).unwrap().access_key_id.expose(), "AKIDENV");
-    // 4. Then AWS_PROFILE, else default.
+    assert_eq!(t.credentials().session_token.as_ref().unwrap().expose(), "cfg");
+    // 3. Without keys or a profile, the host's AWS_* and default profile are never borrowed...
     let only_file = [("AWS_SHARED_CREDENTIALS_FILE", file.as_str())];
-    assert_eq!(parse_with_env(bare, &only_file).unwrap().access_key_id.expose(), "AKIDDEFAULT");
+    for env in [&env_keys[..], &only_file[..]] {
+        let e = parse_with_env(bare, env).unwrap_err();
+        assert_eq!(e.field(), Some("accessKey"), "{e}");
+        assert!(e.to_string().contains("ambientCredentials = true") && e.to_string().contains("\"a\""), "{e}");
+    }
+    // ...unless the tenant opts in: then the environment, then AWS_PROFILE, else default.
+    assert_eq!(access(&parse_with_env(&ambient, &env_keys).unwrap()), "AKIDENV");
+    assert_eq!(access(&parse_with_env(&ambient, &only_file).unwrap()), "AKIDDEFAULT");
     let with_profile = [("AWS_SHARED_CREDENTIALS_FILE", file.as_str()), ("AWS_PROFILE", "mail")];
-    assert_eq!(parse_with_env(bare, &with_profile).unwrap().access_key_id.expose(), "AKIDMAIL");
+    assert_eq!(access(&parse_with_env(&ambient, &with_profile).unwrap()), "AKIDMAIL");
     // Nothing anywhere: the error names the field and where it looked, never a value.
-    let e = parse_with_env(bare, &[("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/creds")]).unwrap_err().to_string();
-    assert!(e.contains("accessKey") && e.contains("/nonexistent/creds"), "{e}");
+    let e = parse_with_env(&ambient, &[("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/creds")]).unwrap_err().to_string();
+    assert!(e.contains("ambientCredentials") && e.contains("/nonexistent/creds"), "{e}");
     let e = parse_with_env(&format!("{bare}profile = \"nope\"\n"), &only_file).unwrap_err().to_string();
     assert!(e.contains("profile") && e.contains("[nope]"), "{e}");
     let half = format!("{bare}accessKey = \"k\"\n");
     assert!(parse_with_env(&half, &[]).unwrap_err().to_string().contains("secretKey"));
+}
+
+#[test]
+fn relative_paths_are_taken_from_the_config_files_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("secrets")).unwrap();
+    std::fs::write(dir.path().join("secrets/key"), "from-the-file\n").unwrap();
+    let text = GOOD.replace("\"inline-secret-value\"", "{ file = \"secrets/key\" }") + "caFile = \"missing-ca.pem\"\n";
+    std::fs::write(dir.path().join("coffer.toml"), &text).unwrap();
+    // Loaded from elsewhere: the CA path is looked for beside the file, not in the current folder.
+    let e = Config::load(&dir.path().join("coffer.toml")).unwrap().tenant(None).unwrap_err().to_string();
+    assert!(e.contains(&dir.path().join("missing-ca.pem").display().to_string()), "{e}");
+    std::fs::write(dir.path().join("coffer.toml"), text.replace("caFile = \"missing-ca.pem\"\n", "")).unwrap();
+    let t = Config::load(&dir.path().join("coffer.toml")).unwrap().tenant(None).unwrap();
+    assert_eq!(t.credentials().secret_access_key.expose(), "from-the-file");
 }
 
 #[test]
@@ -148,7 +171,7 @@ fn readme_examples_are_valid_configs() {
                     *source = Some(crate::secret::SecretSource::Inline("stand-in".into()));
                 }
             }
-            validate("README.md", name, &tenant, &env).unwrap_or_else(|e| panic!("{e}\n{text}"));
+            validate("README.md", Path::new(""), name, &tenant, &env).unwrap_or_else(|e| panic!("{e}\n{text}"));
         }
         blocks += 1;
     }
@@ -159,7 +182,7 @@ fn readme_examples_are_valid_configs() {
 fn a_bad_tenant_does_not_stop_the_others() {
     let text = format!("{GOOD}\n[tenants.broken]\nbucket = \"b\"\nregion = \"us-est-1\"\naccessKey = \"k\"\nsecretKey = \"s\"\n");
     let tenants = Config::parse(&text, "c.toml").unwrap().tenants();
-    assert_eq!(tenants["acme"].as_ref().unwrap().bucket, "mail");
+    assert_eq!(tenants["acme"].as_ref().unwrap().bucket(), "mail");
     let broken = tenants["broken"].as_ref().unwrap_err().to_string();
     assert!(broken.contains("\"broken\"") && broken.contains("region"), "{broken}");
 }
@@ -178,7 +201,7 @@ fn virtual_hosted_style_puts_the_bucket_in_the_host_and_needs_a_host_name_bucket
 #[test]
 fn tls_trust_is_read_and_checked_at_load() {
     let t = Config::parse(&format!("{GOOD}allowInvalidCerts = true\n"), "c").unwrap().tenant(None).unwrap();
-    assert!(t.trust.allow_invalid_certs);
+    assert!(t.trust().allow_invalid_certs);
     let e = Config::parse(&format!("{GOOD}caFile = \"/nonexistent/ca.pem\"\n"), "c")
         .unwrap()
         .tenant(None)
@@ -192,10 +215,10 @@ fn tls_trust_is_read_and_checked_at_load() {
 #[test]
 fn limits_have_defaults_and_errors_name_the_field() {
     let t = Config::parse(GOOD, "c").unwrap().tenant(None).unwrap();
-    assert_eq!(t.limits, crate::limits::Limits::default());
+    assert_eq!(t.limits(), crate::limits::Limits::default());
     let text = format!("{GOOD}\n[tenants.acme.limits]\nmemory = \"64MiB\"\ncpuTime = \"2s\"\nconcurrency = 8\n");
     let t = Config::parse(&text, "c").unwrap().tenant(None).unwrap();
-    assert_eq!((t.limits.memory, t.limits.cpu_time, t.limits.concurrency), (64 << 20, Duration::from_secs(2), 8));
+    assert_eq!((t.limits().memory, t.limits().cpu_time, t.limits().concurrency), (64 << 20, Duration::from_secs(2), 8));
     for (bad, field) in [
         ("memory = \"lots\"", "limits.memory"),
         ("memory = \"1MiB\"", "limits.memory"),
@@ -213,10 +236,10 @@ fn limits_have_defaults_and_errors_name_the_field() {
 #[test]
 fn multipart_settings_have_defaults_and_stay_within_s3_bounds() {
     let t = Config::parse(GOOD, "c").unwrap().tenant(None).unwrap();
-    assert_eq!((t.multipart_threshold, t.part_size, t.part_concurrency), (16 << 20, 8 << 20, 4));
+    assert_eq!((t.multipart_threshold(), t.part_size(), t.part_concurrency()), (16 << 20, 8 << 20, 4));
     let text = format!("{GOOD}multipartThreshold = \"64MiB\"\npartSize = \"32MiB\"\npartConcurrency = 8\n");
     let t = Config::parse(&text, "c").unwrap().tenant(None).unwrap();
-    assert_eq!((t.multipart_threshold, t.part_size, t.part_concurrency), (64 << 20, 32 << 20, 8));
+    assert_eq!((t.multipart_threshold(), t.part_size(), t.part_concurrency()), (64 << 20, 32 << 20, 8));
     for (bad, field) in [
         ("multipartThreshold = \"big\"", "multipartThreshold"),
         ("multipartThreshold = \"6GiB\"", "multipartThreshold"),

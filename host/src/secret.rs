@@ -3,8 +3,6 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use serde::Deserialize;
-
 /// A secret value. Debug and Display print `******`; the value is reached only by
 /// [`Secret::expose`], which the host calls when it hands the plugin its credentials.
 #[derive(Clone, PartialEq, Eq)]
@@ -17,6 +15,18 @@ impl Secret {
 
     pub fn expose(&self) -> &str {
         &self.0
+    }
+}
+
+impl From<String> for Secret {
+    fn from(value: String) -> Secret {
+        Secret(value)
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(value: &str) -> Secret {
+        Secret(value.to_string())
     }
 }
 
@@ -33,8 +43,8 @@ impl fmt::Display for Secret {
 }
 
 /// Where a secret setting takes its value: inline, `{ env = "VAR" }` or `{ file = "/path" }`.
-#[derive(Clone, Deserialize, PartialEq, Eq)]
-#[serde(untagged, deny_unknown_fields)]
+#[derive(Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "config-file", derive(serde::Deserialize), serde(untagged, deny_unknown_fields))]
 pub enum SecretSource {
     Inline(String),
     Env { env: String },
@@ -61,6 +71,14 @@ pub enum SecretError {
 }
 
 impl SecretSource {
+    /// The same source, a relative file path taken from `dir` (the config file's folder).
+    pub fn in_dir(&self, dir: &std::path::Path) -> SecretSource {
+        match self {
+            SecretSource::File { file } if file.is_relative() => SecretSource::File { file: dir.join(file) },
+            other => other.clone(),
+        }
+    }
+
     /// Reads the value: the variable from the host's environment, the file with one trailing
     /// newline trimmed. Done once per tenant at load time.
     pub fn resolve(&self) -> Result<Secret, SecretError> {

@@ -1,211 +1,288 @@
-//! One tenant's sandbox state: the Store data a call runs with. It holds the tenant's own
-//! settings and secrets (and nothing of any other tenant's), an empty WASI context (no
-//! environment, no files, no stdin), and the egress policy every outgoing request passes.
+//! One tenant's blob store, as a mail server calls it: put, get (whole or a range), stat and
+//! delete, each run in an instance of the tenant's own, admitted by its concurrency limit, and
+//! reported by one telemetry event.
 
+use std::ops::{Bound, RangeBounds};
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
 
-use wasmtime::component::ResourceTable;
-use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
-use wasmtime_wasi_http::{
-    Error as HttpError, RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView,
-};
+use tokio::sync::{Semaphore, SemaphorePermit};
+use wasmtime::Store;
 
-use crate::bindings::config;
-use crate::config::TenantSettings;
-use crate::guest_log::GuestLog;
-use crate::limits::Meter;
+use crate::bindings;
+use crate::bindings::store::{ByteRange, ObjectInfo as WitInfo};
+use crate::error::{ErrorKind, StoreError};
+use crate::limits::Limits;
+use crate::sandbox::TenantState;
+use crate::settings::TenantSettings;
+use crate::telemetry::{self, CallCounts, Op, Outcome};
 use crate::transport::Transport;
+use crate::warm::{Warm, WarmPool};
+use crate::Shared;
 
-/// The data of a tenant's Store.
-pub struct TenantState {
+/// What a backend knows about a stored object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    pub size: u64,
+    pub etag: String,
+    pub last_modified: Option<String>,
+}
+
+/// A tenant's counters so far, for tests, progress bars and figures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct TenantStats {
+    /// Connections opened. Kept-alive connections are reused, so at steady state this stops growing.
+    pub connections_opened: u64,
+    /// Plugin instances made. Instances are kept warm for the tenant's next calls, so at steady
+    /// state this grows only after a trap, a limit, a large put or a new plugin.
+    pub instances_made: usize,
+    /// Body bytes sent and received on the wire, retries included.
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+}
+
+/// One tenant's blob store. Cheap to clone, `Send + Sync`.
+#[derive(Clone)]
+pub struct Tenant {
+    shared: Arc<Shared>,
     settings: Arc<TenantSettings>,
-    wasi: WasiCtx,
-    http: WasiHttpCtx,
-    table: ResourceTable,
-    egress: Egress,
-    /// This call's memory and CPU against the tenant's limits.
-    pub meter: Meter,
-}
-
-impl TenantState {
-    pub fn new(settings: Arc<TenantSettings>, transport: Arc<Transport>) -> Self {
-        let egress = Egress {
-            tenant: settings.name.clone(),
-            scheme: settings.scheme.clone(),
-            authority: settings.request_authority(),
-            timeout: settings.timeout,
-            transport,
-        };
-        // No environment, no preopened directory, no stdin; stdout and stderr to the log.
-        let wasi = WasiCtxBuilder::new()
-            .stdout(GuestLog::new(&settings.name, "stdout"))
-            .stderr(GuestLog::new(&settings.name, "stderr"))
-            .build();
-        TenantState {
-            meter: Meter::new(settings.limits),
-            settings,
-            wasi,
-            http: WasiHttpCtx::new(),
-            table: ResourceTable::new(),
-            egress,
-        }
-    }
-}
-
-impl WasiView for TenantState {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
-    }
-}
-
-impl WasiHttpView for TenantState {
-    fn http(&mut self) -> WasiHttpCtxView<'_> {
-        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.egress }
-    }
-}
-
-impl config::Host for TenantState {
-    fn get_settings(&mut self) -> config::Settings {
-        let s = &self.settings;
-        config::Settings {
-            bucket: s.bucket.clone(),
-            region: s.region.clone(),
-            endpoint: s.endpoint.clone(),
-            key_prefix: s.key_prefix.clone(),
-            timeout_ms: u64::try_from(s.timeout.as_millis()).unwrap_or(u64::MAX),
-            max_retries: s.max_retries,
-            verify_after_write: s.verify_after_write,
-            virtual_hosted_style: s.virtual_hosted_style,
-            put_checksum: s.put_checksum,
-            multipart_threshold: s.multipart_threshold,
-            part_size: s.part_size,
-            part_concurrency: s.part_concurrency,
-        }
-    }
-
-    fn get_credentials(&mut self) -> config::Credentials {
-        let s = &self.settings;
-        config::Credentials {
-            access_key_id: s.access_key_id.expose().to_string(),
-            secret_access_key: s.secret_access_key.expose().to_string(),
-            session_token: s.session_token.as_ref().map(|t| t.expose().to_string()),
-        }
-    }
-}
-
-/// The tenant's egress policy: only its own endpoint (scheme, host and port) is reachable, and
-/// every attempt is bounded by its timeout whatever the guest asked for. What passes goes out
-/// through the tenant's own transport (its TLS trust, its pooled connections).
-struct Egress {
-    tenant: String,
-    scheme: String,
-    authority: String,
-    timeout: Duration,
     transport: Arc<Transport>,
+    admission: Arc<Admission>,
+    warm: Arc<WarmPool>,
 }
 
-type SendFuture = Box<
-    dyn Future<Output = Result<(http::Response<WasiBody>, Box<dyn Future<Output = Result<(), HttpError>> + Send>), HttpError>>
-        + Send,
->;
-
-impl Egress {
-    fn allows(&self, uri: &http::Uri) -> bool {
-        let scheme = uri.scheme_str().unwrap_or_default();
-        let authority = uri.authority().map(|a| authority_without_default_port(a, scheme)).unwrap_or_default();
-        scheme.eq_ignore_ascii_case(&self.scheme) && authority.eq_ignore_ascii_case(&self.authority)
-    }
-
-    fn clamp(&self, options: Option<RequestOptions>) -> RequestOptions {
-        let bound = |asked: Option<Duration>| Some(asked.map_or(self.timeout, |a| a.min(self.timeout)));
-        let asked = options.unwrap_or_default();
-        RequestOptions {
-            connect_timeout: bound(asked.connect_timeout),
-            first_byte_timeout: bound(asked.first_byte_timeout),
-            between_bytes_timeout: bound(asked.between_bytes_timeout),
+impl Tenant {
+    pub(crate) fn new(shared: Arc<Shared>, settings: TenantSettings, transport: Transport) -> Tenant {
+        let limits = settings.limits();
+        let warm = WarmPool::new(limits.concurrency, shared.idle_total.clone(), shared.idle_cap);
+        Tenant {
+            shared,
+            settings: Arc::new(settings),
+            transport: Arc::new(transport),
+            admission: Arc::new(Admission::new(limits)),
+            warm: Arc::new(warm),
         }
     }
-}
 
-fn authority_without_default_port(authority: &http::uri::Authority, scheme: &str) -> String {
-    match (authority.port_u16(), scheme) {
-        (Some(80), "http") | (Some(443), "https") => authority.host().to_string(),
-        _ => authority.as_str().to_string(),
+    pub fn settings(&self) -> &TenantSettings {
+        &self.settings
     }
-}
 
-impl WasiHttpHooks for Egress {
-    fn send_request(
-        &mut self,
-        request: http::Request<WasiBody>,
-        options: Option<RequestOptions>,
-        fut: Box<dyn Future<Output = Result<(), HttpError>> + Send>,
-    ) -> SendFuture {
-        drop(fut);
-        if !self.allows(request.uri()) {
-            tracing::warn!(tenant = %self.tenant, uri = %request.uri(), "outgoing request denied: not the tenant's endpoint");
-            return Box::new(async { Err(HttpError::HttpRequestDenied) });
+    pub fn stats(&self) -> TenantStats {
+        let (bytes_sent, bytes_received) = self.transport.bytes_moved();
+        TenantStats {
+            connections_opened: self.transport.connections_opened(),
+            instances_made: self.warm.made(),
+            bytes_sent,
+            bytes_received,
         }
-        // Connecting is bounded by the tenant's timeout in the transport itself.
-        let options = self.clamp(options);
-        // The tenant's timeout bounds the whole attempt, to the last byte of the answer.
-        let attempt = options.first_byte_timeout.unwrap_or(self.timeout);
-        let between_bytes = options.between_bytes_timeout.unwrap_or(self.timeout);
-        let transport = self.transport.clone();
-        Box::new(async move {
-            let response = transport.send(request, attempt, between_bytes).await?;
-            // The pool drives the connection; there is no per-request I/O future to hand back.
-            let io: Box<dyn Future<Output = Result<(), HttpError>> + Send> = Box::new(async { Ok(()) });
-            Ok((response, io))
+    }
+
+    /// The object's bytes, or those of `range`; `None` when it does not exist. `..` reads the
+    /// whole object in one plain GET (so does `0..u64::MAX`, Stalwart's "whole blob"); `a..b`
+    /// reads `[a, b)`, `a..` from `a` to the end. An end past the size reads to the end; a start
+    /// at or past the size reads no bytes.
+    pub async fn get(&self, key: &str, range: impl RangeBounds<u64>) -> Result<Option<Vec<u8>>, StoreError> {
+        let range = byte_range(&range);
+        let started = Instant::now();
+        let (result, counts) = self.run(key, async |plugin, store| plugin.call_get(store, key, range).await).await;
+        let bytes = result.as_ref().map_or(0, |data| data.as_ref().map_or(0, |d| d.len() as u64));
+        self.report(Op::Get, key, bytes, started, counts, outcome(&result, Option::is_some));
+        result
+    }
+
+    /// Creates or replaces the object. Once this returns Ok, the object is readable (with
+    /// `verify_after_write`, the default, a HEAD has found it with the size and MD5 sent).
+    pub async fn put(&self, key: &str, data: &[u8]) -> Result<(), StoreError> {
+        let started = Instant::now();
+        let (result, counts) = self.run(key, async |plugin, store| plugin.call_put(store, key, data).await).await;
+        self.report(Op::Put, key, data.len() as u64, started, counts, outcome(&result, |_| true));
+        result
+    }
+
+    /// Deletes the object; `true` when it existed.
+    pub async fn delete(&self, key: &str) -> Result<bool, StoreError> {
+        let started = Instant::now();
+        let (result, counts) = self.run(key, async |plugin, store| plugin.call_delete(store, key).await).await;
+        self.report(Op::Delete, key, 0, started, counts, outcome(&result, |existed| *existed));
+        result
+    }
+
+    /// Size, ETag and Last-Modified of the object; `None` when it does not exist.
+    pub async fn stat(&self, key: &str) -> Result<Option<ObjectInfo>, StoreError> {
+        let started = Instant::now();
+        let (result, counts) = self.run(key, async |plugin, store| plugin.call_stat(store, key).await).await;
+        self.report(Op::Stat, key, 0, started, counts, outcome(&result, Option::is_some));
+        result.map(|info: Option<WitInfo>| {
+            info.map(|i| ObjectInfo { size: i.size, etag: i.etag, last_modified: i.last_modified })
         })
+    }
+
+    /// Runs one call of the plugin's store interface in an instance of this tenant's, admitted
+    /// by its concurrency limit: the outcome, and what the call counted on its way.
+    async fn run<T>(
+        &self,
+        key: &str,
+        call: impl AsyncFnOnce(
+            &bindings::store::Guest,
+            &mut Store<TenantState>,
+        ) -> wasmtime::Result<Result<T, bindings::store::Error>>,
+    ) -> (Result<T, StoreError>, CallCounts) {
+        let _slot = match self.admission.enter(self.settings.name()).await {
+            Ok(slot) => slot,
+            Err(refused) => return (Err(refused), CallCounts::default()),
+        };
+        let mut warm = match self.sandbox().await {
+            Ok(warm) => warm,
+            Err(failed) => return (Err(failed), CallCounts::default()),
+        };
+        let Warm { store, plugin, .. } = &mut warm;
+        let result = call(plugin.coffer_blobstore_store(), store).await;
+        let counts = warm.store.data_mut().take_counts();
+        (self.finish(warm, key, result), counts)
+    }
+
+    /// The call's telemetry event and metrics.
+    fn report(&self, op: Op, key: &str, bytes: u64, started: Instant, counts: CallCounts, outcome: Outcome) {
+        telemetry::record(self.settings.name(), op, key, bytes, counts, started.elapsed(), outcome);
+    }
+
+    /// An instance for one call: one of the tenant's kept warm, or a new Store holding only
+    /// this tenant's state with the plugin instantiated in it. Its CPU is counted from zero.
+    async fn sandbox(&self) -> Result<Warm, StoreError> {
+        let (generation, pre) = self.shared.pre.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let mut warm = match self.warm.take(generation) {
+            Some(warm) => warm,
+            None => {
+                let state = TenantState::new(self.settings.clone(), self.transport.clone());
+                let mut store = Store::new(&self.shared.engine, state);
+                store.limiter(|state| &mut state.meter);
+                store.epoch_deadline_callback(|mut context| context.data_mut().meter.tick());
+                let plugin = pre.instantiate_async(&mut store).await.map_err(|e| {
+                    StoreError::of_tenant(ErrorKind::Sandbox, self.settings.name(), format!("{e:#}"))
+                })?;
+                self.warm.made_one();
+                Warm { store, plugin, generation, calls: 0 }
+            }
+        };
+        warm.store.data_mut().meter.start_call();
+        warm.store.set_epoch_deadline(1);
+        warm.calls += 1;
+        Ok(warm)
+    }
+
+    /// The call's outcome. An instance whose call returned (whatever it answered) may be kept
+    /// for the tenant's next call; one that trapped or hit a limit is dropped.
+    fn finish<T>(
+        &self,
+        warm: Warm,
+        key: &str,
+        result: wasmtime::Result<Result<T, bindings::store::Error>>,
+    ) -> Result<T, StoreError> {
+        let tenant = self.settings.name();
+        let exceeded = warm.store.data().meter.exceeded.as_ref().map(ToString::to_string);
+        let outcome = match result {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) => Err(StoreError::from_wit(error)),
+            Err(_) if exceeded.is_some() => Err(StoreError::of_tenant(
+                ErrorKind::LimitExceeded,
+                tenant,
+                format!("key \"{key}\": {}", exceeded.unwrap_or_default()),
+            )),
+            Err(trap) => Err(StoreError::of_tenant(ErrorKind::Sandbox, tenant, format!("key \"{key}\": {trap:#}"))),
+        };
+        let broken = matches!(&outcome, Err(e) if matches!(e.kind(), ErrorKind::Sandbox | ErrorKind::LimitExceeded));
+        if !broken {
+            let generation = self.shared.pre.read().unwrap_or_else(|p| p.into_inner()).0;
+            self.warm.give_back(warm, generation);
+        }
+        outcome
+    }
+}
+
+/// How a call ended, for telemetry: `found` tells an answer about an object that was there.
+fn outcome<T>(result: &Result<T, StoreError>, found: impl Fn(&T) -> bool) -> Outcome {
+    match result {
+        Ok(value) if found(value) => Outcome::Ok,
+        Ok(_) => Outcome::NotFound,
+        Err(error) => Outcome::Failed(error.kind()),
+    }
+}
+
+/// `..`, `a..b`, `a..`, `a..=b` as the WIT's half-open range; `None` for the whole object.
+fn byte_range(range: &impl RangeBounds<u64>) -> Option<ByteRange> {
+    let start = match range.start_bound() {
+        Bound::Included(&s) => s,
+        Bound::Excluded(&s) => s.saturating_add(1),
+        Bound::Unbounded => 0,
+    };
+    let end = match range.end_bound() {
+        Bound::Included(&e) => Some(e.saturating_add(1)),
+        Bound::Excluded(&e) => Some(e),
+        Bound::Unbounded => None,
+    };
+    match (start, end) {
+        // The whole object: a plain GET, checked whole.
+        (0, None | Some(u64::MAX)) => None,
+        (start, Some(u64::MAX)) => Some(ByteRange { start, end: None }),
+        (start, end) => Some(ByteRange { start, end }),
+    }
+}
+
+/// A tenant's concurrency limit: `concurrency` calls run, up to `queue` wait, more are refused.
+struct Admission {
+    slots: Semaphore,
+    waiting: AtomicUsize,
+    limits: Limits,
+}
+
+impl Admission {
+    fn new(limits: Limits) -> Admission {
+        Admission { slots: Semaphore::new(limits.concurrency), waiting: AtomicUsize::new(0), limits }
+    }
+
+    async fn enter(&self, tenant: &str) -> Result<SemaphorePermit<'_>, StoreError> {
+        if let Ok(permit) = self.slots.try_acquire() {
+            return Ok(permit);
+        }
+        let waiting = self.waiting.fetch_add(1, Ordering::SeqCst);
+        let _leave = Leave(&self.waiting);
+        if waiting >= self.limits.queue() {
+            let message = format!(
+                "concurrency limit: {} calls in flight and {} waiting; call refused",
+                self.limits.concurrency,
+                self.limits.queue()
+            );
+            return Err(StoreError::of_tenant(ErrorKind::LimitExceeded, tenant, message));
+        }
+        Ok(self.slots.acquire().await.expect("the semaphore is never closed"))
+    }
+}
+
+struct Leave<'a>(&'a AtomicUsize);
+
+impl Drop for Leave<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
-    fn egress() -> Egress {
-        Egress {
-            tenant: "acme".into(),
-            scheme: "http".into(),
-            authority: "127.0.0.1:3900".into(),
-            timeout: Duration::from_secs(5),
-            transport: Arc::new(Transport::new("acme", &Default::default(), Duration::from_secs(5))),
-        }
-    }
+    use super::byte_range;
 
     #[test]
-    fn only_the_tenants_own_endpoint_is_reachable() {
-        let e = egress();
-        assert!(e.allows(&"http://127.0.0.1:3900/bucket/key".parse().unwrap()));
-        for denied in [
-            "https://127.0.0.1:3900/bucket/key",
-            "http://127.0.0.1:3901/bucket/key",
-            "http://127.0.0.2:3900/bucket/key",
-            "http://169.254.169.254/latest/meta-data/",
-            "http://127.0.0.1/bucket/key",
-        ] {
-            assert!(!e.allows(&denied.parse().unwrap()), "{denied}");
-        }
-        let aws = Egress { scheme: "https".into(), authority: "s3.eu-west-1.amazonaws.com".into(), ..egress() };
-        assert!(aws.allows(&"https://s3.eu-west-1.amazonaws.com:443/b/k".parse().unwrap()));
-        assert!(!aws.allows(&"https://s3.eu-west-1.amazonaws.com:8443/b/k".parse().unwrap()));
-    }
-
-    #[test]
-    fn the_tenants_timeout_bounds_what_the_guest_asks() {
-        let e = egress();
-        let asked = RequestOptions {
-            connect_timeout: Some(Duration::from_secs(60)),
-            first_byte_timeout: Some(Duration::from_secs(1)),
-            between_bytes_timeout: None,
-        };
-        let clamped = e.clamp(Some(asked));
-        assert_eq!(clamped.connect_timeout, Some(Duration::from_secs(5)));
-        assert_eq!(clamped.first_byte_timeout, Some(Duration::from_secs(1)));
-        assert_eq!(clamped.between_bytes_timeout, Some(Duration::from_secs(5)));
-        assert_eq!(e.clamp(None).connect_timeout, Some(Duration::from_secs(5)));
+    fn ranges_map_to_the_wit_and_whole_reads_are_plain() {
+        let r = |range: Option<crate::bindings::store::ByteRange>| range.map(|r| (r.start, r.end));
+        assert_eq!(r(byte_range(&..)), None);
+        assert_eq!(r(byte_range(&(0..u64::MAX))), None, "Stalwart's whole blob is one plain GET");
+        assert_eq!(r(byte_range(&(0..))), None);
+        assert_eq!(r(byte_range(&(11..57))), Some((11, Some(57))));
+        assert_eq!(r(byte_range(&(11..=56))), Some((11, Some(57))));
+        assert_eq!(r(byte_range(&(1000..))), Some((1000, None)));
+        assert_eq!(r(byte_range(&(5..u64::MAX))), Some((5, None)));
+        assert_eq!(r(byte_range(&(..10))), Some((0, Some(10))));
     }
 }

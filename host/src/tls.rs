@@ -36,9 +36,14 @@ impl fmt::Debug for Trust {
 
 /// The certificates of a PEM file, each checked to be usable as a trust anchor.
 pub fn load_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
-    let shown = path.display();
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
-    let certs = CertificateDer::pem_slice_iter(&bytes)
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    parse_ca_pem(&bytes, &path.display().to_string())
+}
+
+/// The certificates of PEM text (`shown` names it in errors), each checked to be usable as a
+/// trust anchor.
+pub fn parse_ca_pem(bytes: &[u8], shown: &str) -> Result<Vec<CertificateDer<'static>>, String> {
+    let certs = CertificateDer::pem_slice_iter(bytes)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| format!("{shown} is not a PEM certificate file: {e}"))?;
     if certs.is_empty() {

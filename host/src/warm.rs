@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use wasmtime::Store;
 
 use crate::bindings;
-use crate::tenant::TenantState;
+use crate::sandbox::TenantState;
 
 /// An instance whose linear memory grew past this (a large put) is not kept.
 pub const KEEP_MEMORY: u64 = 16 << 20;

@@ -4,49 +4,75 @@ use quick_xml::Reader;
 use quick_xml::escape::resolve_predefined_entity;
 use quick_xml::events::Event;
 
-/// Why an operation failed; lib.rs maps each case onto the WIT `error` variant of the same name.
+/// What kind of failure; lib.rs maps each onto the WIT `error-kind` of the same name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    AccessDenied,
+    InvalidKey,
+    InvalidConfig,
+    Timeout,
+    Unavailable,
+    Integrity,
+    Other,
+}
+
+/// Why an operation failed: its kind, a message naming the operation and the key, and the HTTP
+/// status and S3 error code of the answer that decided it, when there was one.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StoreError {
-    AccessDenied(String),
-    InvalidKey(String),
-    InvalidConfig(String),
-    Timeout(String),
-    Unavailable(String),
-    Integrity(String),
-    Other(String),
+pub struct StoreError {
+    pub kind: Kind,
+    pub message: String,
+    pub status: Option<u16>,
+    pub s3_code: Option<String>,
 }
 
 impl StoreError {
+    pub fn new(kind: Kind, message: impl Into<String>) -> StoreError {
+        StoreError { kind, message: message.into(), status: None, s3_code: None }
+    }
+    pub fn access_denied(message: impl Into<String>) -> StoreError {
+        StoreError::new(Kind::AccessDenied, message)
+    }
+    pub fn invalid_key(message: impl Into<String>) -> StoreError {
+        StoreError::new(Kind::InvalidKey, message)
+    }
+    pub fn invalid_config(message: impl Into<String>) -> StoreError {
+        StoreError::new(Kind::InvalidConfig, message)
+    }
+    pub fn timeout(message: impl Into<String>) -> StoreError {
+        StoreError::new(Kind::Timeout, message)
+    }
+    pub fn unavailable(message: impl Into<String>) -> StoreError {
+        StoreError::new(Kind::Unavailable, message)
+    }
+    pub fn integrity(message: impl Into<String>) -> StoreError {
+        StoreError::new(Kind::Integrity, message)
+    }
+    pub fn other(message: impl Into<String>) -> StoreError {
+        StoreError::new(Kind::Other, message)
+    }
+
+    /// The same error, with the answer's status and S3 code.
+    pub fn with_answer(mut self, status: u16, s3_code: &str) -> StoreError {
+        self.status = Some(status);
+        self.s3_code = Some(s3_code.to_string()).filter(|c| !c.is_empty());
+        self
+    }
+
     /// Whether another attempt may succeed: the backend or the network was busy or slow.
     pub fn is_transient(&self) -> bool {
-        matches!(self, StoreError::Timeout(_) | StoreError::Unavailable(_))
+        matches!(self.kind, Kind::Timeout | Kind::Unavailable)
     }
 
     /// The same error, with `note` added to its message.
-    pub fn with_note(self, note: &str) -> StoreError {
-        let add = |m: String| format!("{m} {note}");
-        match self {
-            StoreError::AccessDenied(m) => StoreError::AccessDenied(add(m)),
-            StoreError::InvalidKey(m) => StoreError::InvalidKey(add(m)),
-            StoreError::InvalidConfig(m) => StoreError::InvalidConfig(add(m)),
-            StoreError::Timeout(m) => StoreError::Timeout(add(m)),
-            StoreError::Unavailable(m) => StoreError::Unavailable(add(m)),
-            StoreError::Integrity(m) => StoreError::Integrity(add(m)),
-            StoreError::Other(m) => StoreError::Other(add(m)),
-        }
+    pub fn with_note(mut self, note: &str) -> StoreError {
+        self.message = format!("{} {note}", self.message);
+        self
     }
 
     /// The message, without the kind.
     pub fn message(&self) -> &str {
-        match self {
-            StoreError::AccessDenied(m)
-            | StoreError::InvalidKey(m)
-            | StoreError::InvalidConfig(m)
-            | StoreError::Timeout(m)
-            | StoreError::Unavailable(m)
-            | StoreError::Integrity(m)
-            | StoreError::Other(m) => m,
-        }
+        &self.message
     }
 }
 
@@ -112,26 +138,23 @@ pub fn classify(status: u16, body: &S3ErrorBody, what: &str, bucket: &str) -> St
     } else {
         format!("{what}: HTTP {status} {}: {}", body.code, body.message)
     };
-    match (status, body.code.as_str()) {
-        (_, "NoSuchBucket") => {
-            StoreError::InvalidConfig(format!("bucket \"{bucket}\" does not exist ({detail})"))
-        }
+    let error = match (status, body.code.as_str()) {
+        (_, "NoSuchBucket") => StoreError::invalid_config(format!("bucket \"{bucket}\" does not exist ({detail})")),
         (_, "AuthorizationHeaderMalformed" | "PermanentRedirect" | "IllegalLocationConstraintException") => {
-            StoreError::InvalidConfig(format!("wrong region or endpoint for bucket \"{bucket}\" ({detail})"))
+            StoreError::invalid_config(format!("wrong region or endpoint for bucket \"{bucket}\" ({detail})"))
         }
         (_, "AccessDenied" | "InvalidAccessKeyId" | "SignatureDoesNotMatch" | "ExpiredToken"
-            | "InvalidToken" | "TokenRefreshRequired" | "AllAccessDisabled") => StoreError::AccessDenied(detail),
-        (_, "KeyTooLongError" | "InvalidURI" | "InvalidObjectName") => StoreError::InvalidKey(detail),
-        (_, "BadDigest" | "InvalidDigest" | "XAmzContentSHA256Mismatch") => StoreError::Integrity(detail),
-        (_, "RequestTimeout") | (408, _) => StoreError::Timeout(detail),
-        (_, "SlowDown" | "InternalError" | "ServiceUnavailable" | "OperationAborted") => {
-            StoreError::Unavailable(detail)
-        }
-        (401 | 403, _) => StoreError::AccessDenied(detail),
-        (301 | 307, _) => StoreError::InvalidConfig(format!("wrong region or endpoint ({detail})")),
-        (429 | 500..=599, _) => StoreError::Unavailable(detail),
-        _ => StoreError::Other(detail),
-    }
+            | "InvalidToken" | "TokenRefreshRequired" | "AllAccessDisabled") => StoreError::access_denied(detail),
+        (_, "KeyTooLongError" | "InvalidURI" | "InvalidObjectName") => StoreError::invalid_key(detail),
+        (_, "BadDigest" | "InvalidDigest" | "XAmzContentSHA256Mismatch") => StoreError::integrity(detail),
+        (_, "RequestTimeout") | (408, _) => StoreError::timeout(detail),
+        (_, "SlowDown" | "InternalError" | "ServiceUnavailable" | "OperationAborted") => StoreError::unavailable(detail),
+        (401 | 403, _) => StoreError::access_denied(detail),
+        (301 | 307, _) => StoreError::invalid_config(format!("wrong region or endpoint ({detail})")),
+        (429 | 500..=599, _) => StoreError::unavailable(detail),
+        _ => StoreError::other(detail),
+    };
+    error.with_answer(status, &body.code)
 }
 
 #[cfg(test)]
@@ -158,17 +181,21 @@ mod tests {
     fn statuses_and_codes_map_to_meanings() {
         let code = |c: &str| S3ErrorBody { code: c.into(), message: String::new() };
         let none = S3ErrorBody::default();
-        assert!(matches!(classify(403, &parse_error_body(DENIED.as_bytes()), "GET", "b"), StoreError::AccessDenied(m) if m.contains("SignatureDoesNotMatch")));
-        assert!(matches!(classify(403, &none, "HEAD", "b"), StoreError::AccessDenied(_)));
-        assert!(matches!(classify(404, &code("NoSuchBucket"), "GET", "mail"), StoreError::InvalidConfig(m) if m.contains("\"mail\"")));
-        assert!(matches!(classify(503, &code("SlowDown"), "PUT", "b"), StoreError::Unavailable(_)));
-        assert!(matches!(classify(500, &none, "PUT", "b"), StoreError::Unavailable(_)));
-        assert!(matches!(classify(429, &none, "PUT", "b"), StoreError::Unavailable(_)));
-        assert!(matches!(classify(400, &code("RequestTimeout"), "PUT", "b"), StoreError::Timeout(_)));
-        assert!(matches!(classify(400, &code("InvalidDigest"), "PUT", "b"), StoreError::Integrity(_)));
-        assert!(matches!(classify(400, &code("KeyTooLongError"), "PUT", "b"), StoreError::InvalidKey(_)));
-        assert!(matches!(classify(400, &code("Weird"), "PUT", "b"), StoreError::Other(m) if m.contains("Weird")));
+        assert!({ let e = classify(403, &parse_error_body(DENIED.as_bytes()), "GET", "b"); e.kind == Kind::AccessDenied && { let m = &e.message; m.contains("SignatureDoesNotMatch") } });
+        assert!(classify(403, &none, "HEAD", "b").kind == Kind::AccessDenied);
+        assert!({ let e = classify(404, &code("NoSuchBucket"), "GET", "mail"); e.kind == Kind::InvalidConfig && { let m = &e.message; m.contains("\"mail\"") } });
+        assert!(classify(503, &code("SlowDown"), "PUT", "b").kind == Kind::Unavailable);
+        assert!(classify(500, &none, "PUT", "b").kind == Kind::Unavailable);
+        assert!(classify(429, &none, "PUT", "b").kind == Kind::Unavailable);
+        assert!(classify(400, &code("RequestTimeout"), "PUT", "b").kind == Kind::Timeout);
+        assert!(classify(400, &code("InvalidDigest"), "PUT", "b").kind == Kind::Integrity);
+        assert!(classify(400, &code("KeyTooLongError"), "PUT", "b").kind == Kind::InvalidKey);
+        assert!({ let e = classify(400, &code("Weird"), "PUT", "b"); e.kind == Kind::Other && { let m = &e.message; m.contains("Weird") } });
         assert!(classify(503, &none, "GET", "b").is_transient());
         assert!(!classify(403, &none, "GET", "b").is_transient());
+        let missing = classify(404, &code("NoSuchBucket"), "GET", "mail");
+        assert_eq!((missing.status, missing.s3_code.as_deref()), (Some(404), Some("NoSuchBucket")));
+        let bare = classify(500, &none, "GET", "b");
+        assert_eq!((bare.status, bare.s3_code), (Some(500), None));
     }
 }

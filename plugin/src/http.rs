@@ -10,7 +10,7 @@ use wasip2::http::types::{
 use wasip2::io::poll::{self, Pollable};
 use wasip2::io::streams::{InputStream, OutputStream, StreamError};
 
-use crate::bindings::coffer::blobstore::digest;
+use crate::bindings::coffer::blobstore::{digest, telemetry};
 use crate::error::StoreError;
 use crate::s3::{HttpRequest, HttpResponse, Platform};
 
@@ -79,6 +79,14 @@ impl Platform for WasiPlatform {
     fn crc32(&self, data: &[u8]) -> u32 {
         digest::crc32(data)
     }
+
+    fn retrying(&self, error: &StoreError) {
+        telemetry::retrying(&error.message);
+    }
+
+    fn verify_failed(&self, problem: &str) {
+        telemetry::verify_failed(problem);
+    }
 }
 
 /// One request on its way, in the four steps of the wire: 1. the head ([`Flight::start`]),
@@ -103,7 +111,7 @@ impl<'a> Flight<'a> {
         let fields: Vec<(String, Vec<u8>)> =
             request.headers.iter().map(|(n, v)| (n.clone(), v.as_bytes().to_vec())).collect();
         let headers = Fields::from_list(&fields)
-            .map_err(|e| StoreError::Other(format!("{what}: header refused: {e:?}")))?;
+            .map_err(|e| StoreError::other(format!("{what}: header refused: {e:?}")))?;
         let outgoing = OutgoingRequest::new(headers);
         let method = match request.method {
             "GET" => Method::Get,
@@ -114,7 +122,7 @@ impl<'a> Flight<'a> {
             other => Method::Other(other.to_string()),
         };
         let scheme = if request.scheme == "https" { Scheme::Https } else { Scheme::Http };
-        let refused = |part: &str| StoreError::InvalidConfig(format!("{what}: the {part} is refused"));
+        let refused = |part: &str| StoreError::invalid_config(format!("{what}: the {part} is refused"));
         outgoing.set_method(&method).map_err(|()| refused("method"))?;
         outgoing.set_scheme(Some(&scheme)).map_err(|()| refused("scheme"))?;
         outgoing.set_authority(Some(request.authority)).map_err(|()| refused("authority"))?;
@@ -129,7 +137,7 @@ impl<'a> Flight<'a> {
             OutgoingBody::finish(body, None).map_err(|e| transport(&what, e))?;
             return Ok(Flight { what, started, timeout_ns, body: None, rest: &[], flushing: false, pending });
         }
-        let stream = body.write().map_err(|()| StoreError::Other(format!("{what}: no body stream")))?;
+        let stream = body.write().map_err(|()| StoreError::other(format!("{what}: no body stream")))?;
         Ok(Flight { what, started, timeout_ns, body: Some((stream, body)), rest: request.body, flushing: false, pending })
     }
 
@@ -137,7 +145,7 @@ impl<'a> Flight<'a> {
     /// and 3. the body finished.
     fn feed(&mut self) -> Result<bool, StoreError> {
         let Some((stream, _)) = &self.body else { return Ok(true) };
-        let failed = |e: String| StoreError::Unavailable(format!("{}: writing the body: {e}", self.what));
+        let failed = |e: String| StoreError::unavailable(format!("{}: writing the body: {e}", self.what));
         while !self.rest.is_empty() {
             let permitted = stream.check_write().map_err(stream_error).map_err(failed)? as usize;
             if permitted == 0 {
@@ -185,7 +193,7 @@ impl<'a> Flight<'a> {
             }
         };
         let response = response
-            .map_err(|()| StoreError::Other(format!("{what}: response taken twice")))?
+            .map_err(|()| StoreError::other(format!("{what}: response taken twice")))?
             .map_err(|e| transport(what, e))?;
         let status = response.status();
         let headers = response
@@ -194,14 +202,14 @@ impl<'a> Flight<'a> {
             .into_iter()
             .map(|(n, v)| (n, String::from_utf8_lossy(&v).into_owned()))
             .collect::<Vec<_>>();
-        let incoming = response.consume().map_err(|()| StoreError::Other(format!("{what}: no response body")))?;
+        let incoming = response.consume().map_err(|()| StoreError::other(format!("{what}: no response body")))?;
         let capacity = headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
             .and_then(|(_, v)| v.parse::<usize>().ok())
             .unwrap_or(0);
         let body = {
-            let stream = incoming.stream().map_err(|()| StoreError::Other(format!("{what}: no response stream")))?;
+            let stream = incoming.stream().map_err(|()| StoreError::other(format!("{what}: no response stream")))?;
             read_all(&stream, capacity).map_err(|e| {
                 let timed_out = monotonic_clock::now().saturating_sub(self.started) >= self.timeout_ns;
                 body_error(&format!("{what}: reading the body"), e, timed_out)
@@ -235,8 +243,8 @@ fn body_error(what: &str, e: StreamError, timed_out: bool) -> StoreError {
         StreamError::Closed => "the stream was closed".to_string(),
     };
     match timed_out {
-        true => StoreError::Timeout(format!("{what}: {detail}")),
-        false => StoreError::Unavailable(format!("{what}: {detail}")),
+        true => StoreError::timeout(format!("{what}: {detail}")),
+        false => StoreError::unavailable(format!("{what}: {detail}")),
     }
 }
 
@@ -252,21 +260,21 @@ fn transport(what: &str, code: ErrorCode) -> StoreError {
     match code {
         ErrorCode::ConnectionTimeout | ErrorCode::ConnectionReadTimeout | ErrorCode::ConnectionWriteTimeout
         | ErrorCode::HttpResponseTimeout | ErrorCode::DnsTimeout => {
-            StoreError::Timeout(format!("{what}: {code:?}"))
+            StoreError::timeout(format!("{what}: {code:?}"))
         }
         ErrorCode::HttpRequestDenied => {
-            StoreError::InvalidConfig(format!("{what}: the host denied the request (not this tenant's endpoint)"))
+            StoreError::invalid_config(format!("{what}: the host denied the request (not this tenant's endpoint)"))
         }
-        ErrorCode::TlsCertificateError => StoreError::InvalidConfig(format!(
+        ErrorCode::TlsCertificateError => StoreError::invalid_config(format!(
             "{what}: TLS: the endpoint's certificate is not trusted \
              (caFile trusts a private CA; allowInvalidCerts turns the check off)"
         )),
         ErrorCode::TlsProtocolError | ErrorCode::TlsAlertReceived(_) => {
-            StoreError::InvalidConfig(format!("{what}: TLS failed: {code:?}"))
+            StoreError::invalid_config(format!("{what}: TLS failed: {code:?}"))
         }
         ErrorCode::DnsError(_) | ErrorCode::DestinationNotFound => {
-            StoreError::InvalidConfig(format!("{what}: the endpoint's host is unknown: {code:?}"))
+            StoreError::invalid_config(format!("{what}: the endpoint's host is unknown: {code:?}"))
         }
-        _ => StoreError::Unavailable(format!("{what}: {code:?}")),
+        _ => StoreError::unavailable(format!("{what}: {code:?}")),
     }
 }

@@ -32,8 +32,8 @@ mod bindings {
 #[cfg(target_arch = "wasm32")]
 mod component {
     use crate::bindings::coffer::blobstore::config;
-    use crate::bindings::exports::coffer::blobstore::store::{ByteRange, Error, Guest, ObjectInfo};
-    use crate::error::StoreError;
+    use crate::bindings::exports::coffer::blobstore::store::{ByteRange, Error, ErrorKind, Guest, ObjectInfo};
+    use crate::error::{Kind, StoreError};
     use crate::http::WasiPlatform;
     use crate::s3::{Client, Keys, Settings};
 
@@ -57,7 +57,8 @@ mod component {
         let settings = Settings {
             bucket: s.bucket,
             region: s.region,
-            endpoint: s.endpoint,
+            scheme: s.scheme,
+            authority: s.authority,
             key_prefix: s.key_prefix,
             timeout_ms: s.timeout_ms,
             max_retries: s.max_retries,
@@ -77,15 +78,16 @@ mod component {
     }
 
     fn to_wit(error: StoreError) -> Error {
-        match error {
-            StoreError::AccessDenied(m) => Error::AccessDenied(m),
-            StoreError::InvalidKey(m) => Error::InvalidKey(m),
-            StoreError::InvalidConfig(m) => Error::InvalidConfig(m),
-            StoreError::Timeout(m) => Error::Timeout(m),
-            StoreError::Unavailable(m) => Error::Unavailable(m),
-            StoreError::Integrity(m) => Error::Integrity(m),
-            StoreError::Other(m) => Error::Other(m),
-        }
+        let kind = match error.kind {
+            Kind::AccessDenied => ErrorKind::AccessDenied,
+            Kind::InvalidKey => ErrorKind::InvalidKey,
+            Kind::InvalidConfig => ErrorKind::InvalidConfig,
+            Kind::Timeout => ErrorKind::Timeout,
+            Kind::Unavailable => ErrorKind::Unavailable,
+            Kind::Integrity => ErrorKind::Integrity,
+            Kind::Other => ErrorKind::Other,
+        };
+        Error { kind, message: error.message, status: error.status, s3_code: error.s3_code }
     }
 
     impl Guest for Plugin {

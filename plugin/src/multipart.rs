@@ -12,14 +12,15 @@ use base64::Engine as _;
 use quick_xml::Reader;
 use quick_xml::events::Event;
 
-use super::{Budget, Client, HttpResponse, Payload, Platform, accept_any, hex, is_md5_etag};
+use super::call::Budget;
+use super::integrity::{hex, is_md5_etag};
+use super::request::Payload;
+use super::{Client, HttpResponse, Platform};
 use crate::error::{StoreError, parse_error_body};
 use crate::retry;
 
 /// The metadata header that records the part size of a multipart object.
 pub const PART_SIZE_HEADER: &str = "x-amz-meta-coffer-part-size";
-/// S3's smallest part (all but the last).
-pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
 /// S3's largest part count.
 pub const MAX_PARTS: u64 = 10_000;
 
@@ -69,10 +70,11 @@ impl<P: Platform> Client<P> {
             else {
                 return Ok(());
             };
+            self.platform.verify_failed(&problem);
             // A backend that said "completed" and kept nothing may still hold the parts.
             let _ = self.abort_upload(key, &upload_id);
             if budget.retries >= self.settings.max_retries {
-                return Err(StoreError::Integrity(problem));
+                return Err(StoreError::integrity(problem));
             }
             self.back_off(&mut budget, None);
         }
@@ -80,18 +82,19 @@ impl<P: Platform> Client<P> {
 
     /// CreateMultipartUpload; the upload's id.
     fn create_upload(&self, key: &str, part_size: u64, budget: &mut Budget) -> Result<String, StoreError> {
-        let query = [("uploads".to_string(), String::new())];
-        let headers = [
-            ("content-length".to_string(), "0".to_string()),
-            (PART_SIZE_HEADER.to_string(), part_size.to_string()),
-        ];
         let has_id = |r: &HttpResponse| match r.status {
             200 if xml_field(&r.body, b"UploadId").is_none() => {
-                Err(StoreError::Unavailable(format!("CreateMultipartUpload key \"{key}\": no UploadId in the answer")))
+                Err(StoreError::unavailable(format!("CreateMultipartUpload key \"{key}\": no UploadId in the answer")))
             }
             _ => Ok(()),
         };
-        let response = self.call("POST", key, &query, &headers, &Payload::empty(), has_id, budget)?;
+        let response = self
+            .call("POST", key)
+            .query("uploads", "")
+            .header("content-length", "0")
+            .header(PART_SIZE_HEADER, &part_size.to_string())
+            .accept(&has_id)
+            .send(budget)?;
         match response.status {
             200 => Ok(xml_field(&response.body, b"UploadId").unwrap_or_default()),
             _ => Err(self.failure(&response, "CreateMultipartUpload", key)),
@@ -149,7 +152,7 @@ impl<P: Platform> Client<P> {
                             etags[i] = etag;
                             continue;
                         }
-                        StoreError::Unavailable(format!("{what}: sent MD5 {md5} but the server kept {etag}"))
+                        StoreError::unavailable(format!("{what}: sent MD5 {md5} but the server kept {etag}"))
                     }
                     Ok(response) => self.failure(&response, "UploadPart", key),
                     Err(error) => error,
@@ -157,6 +160,7 @@ impl<P: Platform> Client<P> {
                 if !retry::should_retry(&error, retries, self.settings.max_retries) {
                     return Err(error);
                 }
+                self.platform.retrying(&error);
                 to_send.push_back((i, retries + 1));
             }
         }
@@ -181,19 +185,23 @@ impl<P: Platform> Client<P> {
         xml.push_str("</CompleteMultipartUpload>");
         let sha256 = hex(&self.platform.sha256(xml.as_bytes()));
         let payload = Payload { bytes: xml.as_bytes(), sha256: &sha256 };
-        let query = [("uploadId".to_string(), upload_id.to_string())];
-        let headers = [("content-length".to_string(), xml.len().to_string())];
         let no_error_inside = |r: &HttpResponse| match r.status {
             200 if !parse_error_body(&r.body).code.is_empty() => {
                 let inside = parse_error_body(&r.body);
-                Err(StoreError::Unavailable(format!(
+                Err(StoreError::unavailable(format!(
                     "CompleteMultipartUpload key \"{key}\": 200 with an error inside: {} {}",
                     inside.code, inside.message
                 )))
             }
             _ => Ok(()),
         };
-        let response = self.call("POST", key, &query, &headers, &payload, no_error_inside, budget)?;
+        let response = self
+            .call("POST", key)
+            .query("uploadId", upload_id)
+            .header("content-length", &xml.len().to_string())
+            .payload(payload)
+            .accept(&no_error_inside)
+            .send(budget)?;
         match response.status {
             200 => Ok(()),
             404 if parse_error_body(&response.body).code == "NoSuchUpload" && budget.retries > 0 => {
@@ -208,10 +216,11 @@ impl<P: Platform> Client<P> {
 
     /// AbortMultipartUpload, with its own retries: the parts sent so far are dropped.
     fn abort_upload(&self, key: &str, upload_id: &str) -> Result<(), StoreError> {
-        let query = [("uploadId".to_string(), upload_id.to_string())];
-        let headers = [("content-length".to_string(), "0".to_string())];
-        let response =
-            self.call("DELETE", key, &query, &headers, &Payload::empty(), accept_any, &mut Budget::default())?;
+        let response = self
+            .call("DELETE", key)
+            .query("uploadId", upload_id)
+            .header("content-length", "0")
+            .send(&mut Budget::default())?;
         match response.status {
             // 404 NoSuchUpload: already gone.
             200..=299 | 404 => Ok(()),
@@ -220,10 +229,10 @@ impl<P: Platform> Client<P> {
     }
 }
 
-/// The part size for `len` bytes: the configured one, raised when the object would need more
-/// than S3's 10 000 parts.
+/// The part size for `len` bytes: the configured one (which the host keeps within S3's bounds),
+/// raised when the object would need more than S3's 10 000 parts.
 pub fn part_size_for(len: u64, configured: u64) -> u64 {
-    configured.max(MIN_PART_SIZE).max(len.div_ceil(MAX_PARTS))
+    configured.max(len.div_ceil(MAX_PARTS))
 }
 
 /// The ETag S3 gives a multipart object: the MD5 of the parts' MD5s, then `-` and the count.
@@ -284,7 +293,7 @@ mod tests {
 
     struct Native;
     impl Platform for Native {
-        fn send(&self, _: &super::super::HttpRequest<'_>, _: u64) -> Result<HttpResponse, StoreError> {
+        fn send(&self, _: &crate::s3::HttpRequest<'_>, _: u64) -> Result<HttpResponse, StoreError> {
             unreachable!("no wire here")
         }
         fn unix_time(&self) -> u64 {
@@ -299,7 +308,6 @@ mod tests {
     #[test]
     fn parts_are_the_configured_size_unless_s3s_part_count_forces_larger() {
         assert_eq!(part_size_for(50 << 20, 8 << 20), 8 << 20);
-        assert_eq!(part_size_for(50 << 20, 1 << 20), MIN_PART_SIZE, "never below S3's 5 MiB");
         let huge = 200u64 << 30;
         assert!(huge.div_ceil(part_size_for(huge, 8 << 20)) <= MAX_PARTS);
     }

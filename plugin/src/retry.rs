@@ -39,18 +39,18 @@ mod tests {
 
     #[test]
     fn only_transient_errors_are_retried_and_only_while_retries_remain() {
-        let busy = StoreError::Unavailable("503".into());
+        let busy = StoreError::unavailable("503");
         assert!(should_retry(&busy, 0, 3));
         assert!(should_retry(&busy, 2, 3));
         assert!(!should_retry(&busy, 3, 3));
         assert!(!should_retry(&busy, 0, 0));
-        assert!(should_retry(&StoreError::Timeout("t".into()), 0, 1));
+        assert!(should_retry(&StoreError::timeout("t"), 0, 1));
         for error in [
-            StoreError::AccessDenied("403".into()),
-            StoreError::InvalidKey("k".into()),
-            StoreError::InvalidConfig("c".into()),
-            StoreError::Integrity("i".into()),
-            StoreError::Other("o".into()),
+            StoreError::access_denied("403"),
+            StoreError::invalid_key("k"),
+            StoreError::invalid_config("c"),
+            StoreError::integrity("i"),
+            StoreError::other("o"),
         ] {
             assert!(!should_retry(&error, 0, 3), "{error:?}");
         }

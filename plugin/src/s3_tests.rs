@@ -2,6 +2,8 @@
 //! against real S3 servers by the harness in tests/.
 
 use super::*;
+use crate::error::Kind;
+use crate::sigv4::{S3Request, SigningKeys, SigningScope};
 use std::cell::{Cell, RefCell};
 
 struct Scripted {
@@ -42,7 +44,7 @@ impl Platform for &Scripted {
         let (status, headers, body) = self.answers.borrow_mut().pop().expect("an answer is scripted");
         match status {
             // Status 0 scripts a transport failure: the attempt timed out.
-            0 => Err(StoreError::Timeout("scripted timeout".into())),
+            0 => Err(StoreError::timeout("scripted timeout")),
             _ => Ok(HttpResponse { status, headers, body }),
         }
     }
@@ -65,7 +67,8 @@ fn settings(max_retries: u32) -> Settings {
     Settings {
         bucket: "mail".into(),
         region: "garage".into(),
-        endpoint: "http://127.0.0.1:3900".into(),
+        scheme: "http".into(),
+        authority: "127.0.0.1:3900".into(),
         key_prefix: "acme/".into(),
         timeout_ms: 1000,
         max_retries,
@@ -109,7 +112,8 @@ fn keys_carry_the_prefix_and_are_encoded_once() {
 #[test]
 fn virtual_hosted_style_names_the_bucket_in_the_host_and_signs_that_host() {
     let wire = Scripted::new(vec![(404, vec![], "")]);
-    let settings = Settings { virtual_hosted_style: true, ..settings(0) };
+    // The host hands over the virtual-host name it computed.
+    let settings = Settings { virtual_hosted_style: true, authority: "mail.127.0.0.1:3900".into(), ..settings(0) };
     assert_eq!(Client::new(settings, keys(), &wire).unwrap().stat("k").unwrap(), None);
     let sent = wire.sent.borrow();
     assert_eq!((sent[0].1.as_str(), sent[0].3.as_str()), ("/acme/k", "mail.127.0.0.1:3900"));
@@ -140,7 +144,7 @@ fn put_sends_md5_and_length_and_verifies_with_head() {
 fn a_put_whose_object_is_missing_is_sent_again_then_fails_as_integrity() {
     let wire = Scripted::new(vec![(200, vec![], ""), (404, vec![], ""), (200, vec![], ""), (404, vec![], "")]);
     let error = client(&wire, 1).put("k", b"hello").unwrap_err();
-    assert!(matches!(error, StoreError::Integrity(ref m) if m.contains("\"k\"")), "{error:?}");
+    assert!(matches!(error, StoreError { kind: Kind::Integrity, message: ref m, .. } if m.contains("\"k\"")), "{error:?}");
     assert_eq!(wire.sent.borrow().len(), 4);
     assert_eq!(wire.slept.borrow().len(), 1, "the PUT is sent again after a backoff");
 }
@@ -150,14 +154,14 @@ fn a_put_draws_its_puts_and_heads_from_one_retry_budget() {
     // PUT ok, HEAD busy (retry 1), HEAD finds nothing (retry 2: PUT again), PUT ok, HEAD finds
     // nothing: with maxRetries = 2 that is the end, not a fresh budget per request.
     let wire = Scripted::new(vec![(200, vec![], ""), (503, vec![], ""), (404, vec![], ""), (200, vec![], ""), (404, vec![], "")]);
-    assert!(matches!(client(&wire, 2).put("k", b"hello"), Err(StoreError::Integrity(_))));
+    assert!(matches!(client(&wire, 2).put("k", b"hello"), Err(StoreError { kind: Kind::Integrity, .. })));
     assert_eq!(wire.sent.borrow().len(), 5);
     assert_eq!(wire.slept.borrow().len(), 2);
 
     // A backend that drops every PUT: at most maxRetries + 1 attempts of PUT then HEAD.
     let answers = (0..3).flat_map(|_| [(200, vec![], ""), (404, vec![], "")]).collect();
     let liar = Scripted::new(answers);
-    assert!(matches!(client(&liar, 2).put("k", b"hello"), Err(StoreError::Integrity(_))));
+    assert!(matches!(client(&liar, 2).put("k", b"hello"), Err(StoreError { kind: Kind::Integrity, .. })));
     assert_eq!(liar.sent.borrow().len(), 6);
 }
 
@@ -168,14 +172,14 @@ fn request_timeouts_are_retried_as_400_or_408() {
     assert_eq!(client(&wire, 2).get("k", None).unwrap(), Some(b"ok".to_vec()));
     assert_eq!(wire.sent.borrow().len(), 3);
     let bad_request = Scripted::new(vec![(400, vec![], "<Error><Code>InvalidArgument</Code></Error>")]);
-    assert!(matches!(client(&bad_request, 2).get("k", None), Err(StoreError::Other(_))));
+    assert!(matches!(client(&bad_request, 2).get("k", None), Err(StoreError { kind: Kind::Other, .. })));
     assert_eq!(bad_request.sent.borrow().len(), 1, "a bad request is not retried");
 }
 
 #[test]
 fn access_denied_is_not_retried_and_503_is() {
     let denied = Scripted::new(vec![(403, vec![], "<Error><Code>AccessDenied</Code></Error>")]);
-    assert!(matches!(client(&denied, 3).get("k", None), Err(StoreError::AccessDenied(_))));
+    assert!(matches!(client(&denied, 3).get("k", None), Err(StoreError { kind: Kind::AccessDenied, .. })));
     assert_eq!(denied.sent.borrow().len(), 1);
 
     let busy = Scripted::new(vec![(503, vec![], "<Error><Code>SlowDown</Code></Error>"), (200, vec![], "ok")]);
@@ -194,19 +198,15 @@ fn delete_reports_whether_the_object_existed() {
 #[test]
 fn a_short_body_is_an_integrity_error() {
     let wire = Scripted::new(vec![(200, vec![("content-length", "10")], "abc")]);
-    assert!(matches!(client(&wire, 0).get("k", None), Err(StoreError::Integrity(_))));
+    assert!(matches!(client(&wire, 0).get("k", None), Err(StoreError { kind: Kind::Integrity, .. })));
 }
 
 #[test]
-fn bad_keys_and_endpoints_are_named() {
+fn bad_keys_are_named() {
     let wire = Scripted::new(vec![]);
     let c = client(&wire, 0);
-    assert!(matches!(c.get("", None), Err(StoreError::InvalidKey(_))));
-    assert!(matches!(c.put(&"x".repeat(1020), b""), Err(StoreError::InvalidKey(m)) if m.contains("1025 bytes")));
-    assert_eq!(split_endpoint("https://S3.example.com:443/").unwrap(), ("https".into(), "s3.example.com".into()));
-    assert_eq!(split_endpoint("http://127.0.0.1:3900").unwrap().1, "127.0.0.1:3900");
-    assert!(matches!(split_endpoint("ftp://x"), Err(StoreError::InvalidConfig(m)) if m.contains("ftp://x")));
-    assert!(split_endpoint("http://host/path").is_err());
+    assert!(matches!(c.get("", None), Err(StoreError { kind: Kind::InvalidKey, .. })));
+    assert!(matches!(c.put(&"x".repeat(1020), b""), Err(StoreError { kind: Kind::InvalidKey, message: m, .. }) if m.contains("1025 bytes")));
 }
 
 #[test]
@@ -216,7 +216,7 @@ fn transport_failures_are_retried_up_to_max_retries() {
     assert_eq!(flaky.sent.borrow().len(), 3);
 
     let dead = Scripted::new(vec![(0, vec![], ""), (0, vec![], "")]);
-    assert!(matches!(client(&dead, 1).get("k", None), Err(StoreError::Timeout(_))));
+    assert!(matches!(client(&dead, 1).get("k", None), Err(StoreError { kind: Kind::Timeout, .. })));
     assert_eq!(dead.sent.borrow().len(), 2);
 }
 
@@ -228,7 +228,7 @@ fn a_body_that_does_not_match_its_md5_etag_is_read_again_then_refused() {
     assert_eq!(healed.sent.borrow().len(), 2);
 
     let broken = Scripted::new(vec![(200, vec![etag], "hellO")]);
-    assert!(matches!(client(&broken, 0).get("k", None), Err(StoreError::Integrity(m)) if m.contains("MD5")));
+    assert!(matches!(client(&broken, 0).get("k", None), Err(StoreError { kind: Kind::Integrity, message: m, .. }) if m.contains("MD5")));
 
     // A range (206) is not the whole object: its MD5 is not the ETag's.
     let ranged = Scripted::new(vec![(206, vec![etag], "ell")]);
@@ -246,7 +246,7 @@ fn retry_after_sets_the_wait_before_the_next_attempt() {
 fn busy_answers_and_damaged_bodies_share_one_retry_budget() {
     let etag = ("etag", "\"5d41402abc4b2a76b9719d911017c592\"");
     let wire = Scripted::new(vec![(503, vec![], ""), (200, vec![etag], "hellO"), (200, vec![etag], "hello")]);
-    assert!(matches!(client(&wire, 1).get("k", None), Err(StoreError::Integrity(_))));
+    assert!(matches!(client(&wire, 1).get("k", None), Err(StoreError { kind: Kind::Integrity, .. })));
     assert_eq!(wire.sent.borrow().len(), 2, "maxRetries = 1 allows two attempts in all, not two per cause");
 }
 
@@ -261,7 +261,7 @@ fn without_an_md5_etag_the_sha256_checksum_is_checked_when_returned() {
 
     let always_damaged = Scripted::new(vec![(200, vec![multipart, checksum], "hellO")]);
     let error = client(&always_damaged, 0).get("k", None).unwrap_err();
-    assert!(matches!(error, StoreError::Integrity(ref m) if m.contains("SHA-256")), "{error:?}");
+    assert!(matches!(error, StoreError { kind: Kind::Integrity, message: ref m, .. } if m.contains("SHA-256")), "{error:?}");
 
     let composite = ("x-amz-checksum-sha256", "AAAA-2");
     let unknowable = Scripted::new(vec![(200, vec![multipart, composite], "hellO")]);
@@ -287,7 +287,7 @@ fn puts_send_their_crc32_and_reads_check_it_first() {
     assert_eq!(client(&damaged, 1).get("k", None).unwrap(), Some(b"hello".to_vec()));
     let always = Scripted::new(vec![(200, vec![multipart, crc], "hellO")]);
     let error = client(&always, 0).get("k", None).unwrap_err();
-    assert!(matches!(error, StoreError::Integrity(ref m) if m.contains("CRC-32")), "{error:?}");
+    assert!(matches!(error, StoreError { kind: Kind::Integrity, message: ref m, .. } if m.contains("CRC-32")), "{error:?}");
 }
 
 #[test]
@@ -374,7 +374,7 @@ fn a_part_that_keeps_failing_aborts_the_upload() {
     ]);
     let settings = Settings { multipart_threshold: 5 << 20, part_size: 5 << 20, ..settings(1) };
     let error = Client::new(settings, keys(), &wire).unwrap().put("big", &data).unwrap_err();
-    assert!(matches!(&error, StoreError::Unavailable(m) if m.contains("SlowDown")), "{error:?}");
+    assert!(matches!(&error, StoreError { kind: Kind::Unavailable, message: m, .. } if m.contains("SlowDown")), "{error:?}");
     let sent = wire.sent.borrow();
     assert_eq!(sent.last().map(|(m, p, _, _)| format!("{m} {p}")).as_deref(), Some("DELETE /mail/acme/big?uploadId=up-2"));
     assert_eq!(sent.len(), 5, "create, part 1, part 2 twice (maxRetries 1), abort");

@@ -18,9 +18,8 @@ pub use faults::{Fault, FaultProxy, Rule, When};
 pub use stall::StallProxy;
 pub use tls_proxy::TlsProxy;
 
-use coffer_host::config::{Config, TenantSettings};
-use coffer_host::embedded::EmbeddedS3;
-use coffer_host::{Coffer, Tenant};
+use coffer_cli::embedded::EmbeddedS3;
+use coffer_host::{Coffer, Tenant, TenantSettings, TenantSettingsBuilder};
 
 /// The S3 server under test.
 #[derive(Debug, Clone)]
@@ -143,7 +142,8 @@ pub fn unique_prefix(test: &str) -> String {
     format!("{run}/{test}/")
 }
 
-/// The config text of a tenant on the server under test, with `extra` lines appended.
+/// The config text of a tenant on the server under test, with `extra` lines appended: for the
+/// tests of the config file and of the CLI.
 pub fn tenant_toml(name: &str, prefix: &str, extra: &str) -> String {
     let s = server();
     format!(
@@ -152,26 +152,41 @@ pub fn tenant_toml(name: &str, prefix: &str, extra: &str) -> String {
     )
 }
 
-/// Settings of a tenant on the server under test, with `extra` config lines.
-pub fn settings(prefix: &str, extra: &str) -> TenantSettings {
-    Config::parse(&tenant_toml("test", prefix, extra), "test config").unwrap().tenant(None).unwrap()
+/// A tenant on the server under test at `endpoint` (the server's own, or a proxy in front of
+/// it), built in code: no config file, nothing from the environment.
+pub fn builder(name: &str, endpoint: &str, prefix: &str) -> TenantSettingsBuilder {
+    let s = server();
+    TenantSettings::builder(name)
+        .bucket(&s.bucket)
+        .region(&s.region)
+        .endpoint(endpoint)
+        .access_key(s.access_key.as_str())
+        .secret_key(s.secret_key.as_str())
+        .key_prefix(prefix)
+}
+
+/// Settings of a tenant on the server under test, changed by `with`.
+pub fn settings(prefix: &str, with: impl FnOnce(TenantSettingsBuilder) -> TenantSettingsBuilder) -> TenantSettings {
+    with(builder("test", &server().endpoint, prefix)).build().unwrap()
 }
 
 /// A tenant on the server under test whose keys live under a prefix of its own.
 pub fn tenant(test: &str) -> (Tenant, String) {
     let prefix = unique_prefix(test);
-    (coffer().tenant(settings(&prefix, "")), prefix)
+    (coffer().tenant(settings(&prefix, |b| b)), prefix)
 }
 
-/// A tenant whose endpoint is `endpoint` (a proxy in front of the server under test), and one
-/// with the same settings and prefix that talks to the server directly.
-pub fn proxied_tenant(endpoint: &str, test: &str, extra: &str) -> (Tenant, Tenant) {
+/// A tenant whose endpoint is `endpoint` (a proxy in front of the server under test), changed
+/// by `with`, and one with the same settings and prefix that talks to the server directly.
+pub fn proxied_tenant(
+    endpoint: &str,
+    test: &str,
+    with: impl Fn(TenantSettingsBuilder) -> TenantSettingsBuilder,
+) -> (Tenant, Tenant) {
     let prefix = unique_prefix(test);
-    let text = tenant_toml("t", &prefix, extra);
-    let direct = coffer().tenant(Config::parse(&text, "t").unwrap().tenant(None).unwrap());
-    let text = text.replace(&server().endpoint, endpoint);
-    let proxied = Config::parse(&text, "t").unwrap().tenant(None).unwrap();
-    (coffer().tenant(proxied), direct)
+    let direct = coffer().tenant(with(builder("t", &server().endpoint, &prefix)).build().unwrap());
+    let proxied = coffer().tenant(with(builder("t", endpoint, &prefix)).build().unwrap());
+    (proxied, direct)
 }
 
 /// Runs `call(i)` for every i in 0..count, `callers` calls in flight at once; the results in
@@ -307,7 +322,7 @@ pub fn coffer_bin() -> PathBuf {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut cmd = Command::new(cargo);
         cmd.current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap())
-            .args(["build", "--quiet", "-p", "coffer-host", "--bin", "coffer", "--target-dir"])
+            .args(["build", "--quiet", "-p", "coffer-cli", "--bin", "coffer", "--target-dir"])
             .arg(target_dir);
         if profile_dir.file_name() == Some("release".as_ref()) {
             cmd.arg("--release");

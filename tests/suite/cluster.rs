@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use coffer_host::config::Config;
+use coffer_host::TenantSettings;
 use coffer_tests::{blob, coffer, in_parallel, note};
 
 const WRITES: usize = 1000;
@@ -73,15 +73,14 @@ async fn writes_go_on_and_nothing_acknowledged_is_lost_when_a_node_dies() {
         );
         return;
     };
-    let toml = format!(
-        "[tenants.cluster]\nbucket = \"{}\"\nregion = \"{}\"\nendpoint = \"{}\"\naccessKey = \"{}\"\nsecretKey = \"{}\"\ntimeout = \"5s\"\n",
-        cluster.var("COFFER_TEST_S3_BUCKET"),
-        cluster.var("COFFER_TEST_S3_REGION"),
-        cluster.var("COFFER_TEST_S3_ENDPOINT"),
-        cluster.var("COFFER_TEST_S3_ACCESS_KEY"),
-        cluster.var("COFFER_TEST_S3_SECRET_KEY"),
-    );
-    let store = Arc::new(coffer().tenant(Config::parse(&toml, "cluster").unwrap().tenant(None).unwrap()));
+    let settings = TenantSettings::builder("cluster")
+        .bucket(cluster.var("COFFER_TEST_S3_BUCKET"))
+        .region(cluster.var("COFFER_TEST_S3_REGION"))
+        .endpoint(cluster.var("COFFER_TEST_S3_ENDPOINT"))
+        .access_key(cluster.var("COFFER_TEST_S3_ACCESS_KEY"))
+        .secret_key(cluster.var("COFFER_TEST_S3_SECRET_KEY"))
+        .timeout(Duration::from_secs(5));
+    let store = Arc::new(coffer().tenant(settings.build().unwrap()));
     let pids: Vec<String> = cluster.var("COFFER_TEST_GARAGE_PIDS").split_whitespace().map(str::to_string).collect();
     assert_eq!(pids.len(), 3);
     let victim = pids[2].clone();
@@ -104,7 +103,7 @@ async fn writes_go_on_and_nothing_acknowledged_is_lost_when_a_node_dies() {
                     }
                 }
                 let begun = Instant::now();
-                let ok = store.put(&format!("n{i}"), blob(4096, i as u64)).await.is_ok();
+                let ok = store.put(&format!("n{i}"), &blob(4096, i as u64)).await.is_ok();
                 if ok {
                     acknowledged.fetch_add(1, Ordering::SeqCst);
                 }
@@ -121,7 +120,7 @@ async fn writes_go_on_and_nothing_acknowledged_is_lost_when_a_node_dies() {
         let store = store.clone();
         in_parallel(WRITES, CALLERS, move |i| {
             let store = store.clone();
-            async move { store.get(&format!("n{i}"), None).await.ok().flatten() == Some(blob(4096, i as u64)) }
+            async move { store.get(&format!("n{i}"), ..).await.ok().flatten() == Some(blob(4096, i as u64)) }
         })
         .await
     };

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use coffer_host::StoreError;
+use coffer_host::ErrorKind;
 use coffer_tests::{Fault, FaultProxy, Rule, When, blob, in_parallel, note, proxied_tenant, server};
 
 /// Writes per mode.
@@ -18,30 +18,31 @@ struct Mode {
     name: &'static str,
     rules: Vec<Rule>,
     /// Tenant settings besides `timeout = "1s"` and the default `maxRetries = 3`.
-    extra: &'static str,
+    /// verifyAfterWrite
+    verify: bool,
 }
 
 fn modes() -> Vec<Mode> {
-    let mode = |name, rules, extra| Mode { name, rules, extra };
+    let mode = |name, rules, verify| Mode { name, rules, verify };
     let all = |fault, ratio| vec![Rule::new(fault, "*", When::Ratio(ratio))];
     let gets = |fault, ratio| vec![Rule::new(fault, "GET", When::Ratio(ratio))];
     vec![
-        mode("no fault", vec![], ""),
-        mode("lie: 200 to 20% of PUTs, bytes dropped", vec![Rule::new(Fault::Lie, "PUT", When::Ratio(0.2))], ""),
-        mode("lie: first 2 PUTs of every key dropped", vec![Rule::new(Fault::Lie, "PUT", When::FirstTriesOfKey(2))], ""),
-        mode("lie 20%, verifyAfterWrite = false", vec![Rule::new(Fault::Lie, "PUT", When::Ratio(0.2))], "verifyAfterWrite = false"),
-        mode("503 SlowDown, 20%", all(Fault::SlowDown, 0.2), ""),
-        mode("500 InternalError, 20%", all(Fault::InternalError, 0.2), ""),
-        mode("429, 20%", all(Fault::TooManyRequests, 0.2), ""),
+        mode("no fault", vec![], true),
+        mode("lie: 200 to 20% of PUTs, bytes dropped", vec![Rule::new(Fault::Lie, "PUT", When::Ratio(0.2))], true),
+        mode("lie: first 2 PUTs of every key dropped", vec![Rule::new(Fault::Lie, "PUT", When::FirstTriesOfKey(2))], true),
+        mode("lie 20%, verifyAfterWrite = false", vec![Rule::new(Fault::Lie, "PUT", When::Ratio(0.2))], false),
+        mode("503 SlowDown, 20%", all(Fault::SlowDown, 0.2), true),
+        mode("500 InternalError, 20%", all(Fault::InternalError, 0.2), true),
+        mode("429, 20%", all(Fault::TooManyRequests, 0.2), true),
         // S3 sends RequestTimeout when an upload's body is too slow to arrive: PUTs only (a HEAD's
         // answer has no body to name the code in).
-        mode("400 RequestTimeout, 20% of PUTs", vec![Rule::new(Fault::RequestTimeout, "PUT", When::Ratio(0.2))], ""),
-        mode("reset before the answer, 20%", all(Fault::ResetBeforeResponse, 0.2), ""),
-        mode("reset mid-body, 20% of GETs", gets(Fault::ResetMidBody, 0.2), ""),
-        mode("stall past the timeout, 3%", all(Fault::Stall, 0.03), ""),
-        mode("trickle, 20%", all(Fault::Trickle, 0.2), ""),
-        mode("truncated body, 20% of GETs", gets(Fault::Truncate, 0.2), ""),
-        mode("a byte flipped, 20% of GETs", gets(Fault::FlipByte, 0.2), ""),
+        mode("400 RequestTimeout, 20% of PUTs", vec![Rule::new(Fault::RequestTimeout, "PUT", When::Ratio(0.2))], true),
+        mode("reset before the answer, 20%", all(Fault::ResetBeforeResponse, 0.2), true),
+        mode("reset mid-body, 20% of GETs", gets(Fault::ResetMidBody, 0.2), true),
+        mode("stall past the timeout, 3%", all(Fault::Stall, 0.03), true),
+        mode("trickle, 20%", all(Fault::Trickle, 0.2), true),
+        mode("truncated body, 20% of GETs", gets(Fault::Truncate, 0.2), true),
+        mode("a byte flipped, 20% of GETs", gets(Fault::FlipByte, 0.2), true),
         mode(
             "all of the above at 2% each (lie included)",
             [
@@ -63,7 +64,7 @@ fn modes() -> Vec<Mode> {
                 Rule::new(fault, method, When::Ratio(0.02))
             })
             .collect(),
-            "",
+            true,
         ),
     ]
 }
@@ -90,11 +91,11 @@ struct Figures {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_acknowledged_write_is_lost_under_any_fault() {
     // Warm the server up first, so that the first mode's latencies are not its cold start.
-    run(&Mode { name: "warm-up", rules: vec![], extra: "" }, 200).await;
+    run(&Mode { name: "warm-up", rules: vec![], verify: true }, 200).await;
     let mut table = Vec::new();
     for mode in modes() {
         let figures = run(&mode, WRITES).await;
-        let verify = !mode.extra.contains("verifyAfterWrite = false");
+        let verify = mode.verify;
         assert_eq!(figures.wrong_reads, 0, "{}: a read returned wrong bytes as data", mode.name);
         assert!(figures.acknowledged * 100 >= figures.writes * 97, "{}: only {} acknowledged", mode.name, figures.acknowledged);
         if !mode.rules.is_empty() {
@@ -117,8 +118,9 @@ async fn no_acknowledged_write_is_lost_under_any_fault() {
 async fn run(mode: &Mode, count: usize) -> Figures {
     let proxy = FaultProxy::start(&server().endpoint, mode.rules.clone());
     let test = format!("faults-{}", mode.name.split(|c: char| !c.is_ascii_alphanumeric()).collect::<Vec<_>>().join(""));
-    let (store, direct) = proxied_tenant(&proxy.endpoint, &test, &format!("timeout = \"1s\"\n{}", mode.extra));
-    let verify = store.settings().verify_after_write;
+    let (store, direct) =
+        proxied_tenant(&proxy.endpoint, &test, |b| b.timeout(Duration::from_secs(1)).verify_after_write(mode.verify));
+    let verify = store.settings().verify_after_write();
     let data = |i: usize| blob(2048 + i % 512, i as u64 + 1);
     let key = |i: usize| format!("w{i}");
 
@@ -129,7 +131,7 @@ async fn run(mode: &Mode, count: usize) -> Figures {
             let store = store.clone();
             async move {
                 let started = Instant::now();
-                let acknowledged = store.put(&key(i), data(i)).await.is_ok();
+                let acknowledged = store.put(&key(i), &data(i)).await.is_ok();
                 (acknowledged, started.elapsed())
             }
         })
@@ -144,7 +146,7 @@ async fn run(mode: &Mode, count: usize) -> Figures {
         let (direct, acknowledged) = (direct.clone(), acknowledged.clone());
         in_parallel(acknowledged.len(), CALLERS, move |n| {
             let (direct, i) = (direct.clone(), acknowledged[n]);
-            async move { direct.get(&key(i), None).await.ok().flatten() == Some(data(i)) }
+            async move { direct.get(&key(i), ..).await.ok().flatten() == Some(data(i)) }
         })
         .await
     };
@@ -155,7 +157,7 @@ async fn run(mode: &Mode, count: usize) -> Figures {
         in_parallel(acknowledged.len(), CALLERS, move |n| {
             let (store, i) = (store.clone(), acknowledged[n]);
             async move {
-                match store.get(&key(i), None).await {
+                match store.get(&key(i), ..).await {
                     Ok(Some(bytes)) => Some(bytes == data(i)),
                     Ok(None) | Err(_) => None,
                 }
@@ -212,39 +214,39 @@ fn render(rows: &[Figures]) -> String {
 async fn a_whole_call_is_bounded_by_its_attempts_and_the_backoff_cap() {
     // Every request stalls: three attempts of 400 ms, and two backoffs of at most 100 and 200 ms.
     let stall = FaultProxy::start(&server().endpoint, vec![Rule::new(Fault::Stall, "*", When::Always)]);
-    let (store, _) = proxied_tenant(&stall.endpoint, "bounds", "timeout = \"400ms\"\nmaxRetries = 2");
+    let (store, _) = proxied_tenant(&stall.endpoint, "bounds", |b| b.timeout(Duration::from_millis(400)).max_retries(2));
     let started = Instant::now();
-    let error = store.put("k", blob(1000, 1)).await.unwrap_err();
+    let error = store.put("k", &blob(1000, 1)).await.unwrap_err();
     let took = started.elapsed();
-    assert!(matches!(error, StoreError::Timeout(_)), "{error}");
+    assert_eq!(error.kind(), ErrorKind::Timeout, "{error}");
     assert_eq!(stall.requests("PUT"), 3, "maxRetries = 2: three attempts");
     assert!(took >= Duration::from_millis(3 * 400), "{took:?}");
     assert!(took <= Duration::from_millis(3 * 400 + 300 + 700), "{took:?}");
 
     // Every PUT dropped: a put makes at most maxRetries + 1 attempts of PUT then HEAD.
     let liar = FaultProxy::start(&server().endpoint, vec![Rule::new(Fault::Lie, "PUT", When::Always)]);
-    let (store, _) = proxied_tenant(&liar.endpoint, "bounds", "maxRetries = 2");
+    let (store, _) = proxied_tenant(&liar.endpoint, "bounds", |b| b.max_retries(2));
     // (The stalled PUTs above did reach the server: a key of its own.)
-    let error = store.put("dropped", blob(1000, 1)).await.unwrap_err();
-    assert!(matches!(error, StoreError::Integrity(_)), "{error}");
+    let error = store.put("dropped", &blob(1000, 1)).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Integrity, "{error}");
     assert_eq!((liar.requests("PUT"), liar.requests("HEAD")), (3, 3));
 
     // A server that trickles (256 bytes every 10 ms, far inside any gap limit) cannot stretch an
     // attempt past its timeout: 40 KiB would take 1.6 s; each attempt ends at 500 ms.
-    let (_, direct) = proxied_tenant(&server().endpoint, "bounds", "");
-    direct.put("large", blob(40_960, 2)).await.unwrap();
+    let (_, direct) = proxied_tenant(&server().endpoint, "bounds", |b| b);
+    direct.put("large", &blob(40_960, 2)).await.unwrap();
     let trickle = FaultProxy::start(&server().endpoint, vec![Rule::new(Fault::Trickle, "GET", When::Always)]);
-    let (store, _) = proxied_tenant(&trickle.endpoint, "bounds", "timeout = \"500ms\"\nmaxRetries = 1");
+    let (store, _) = proxied_tenant(&trickle.endpoint, "bounds", |b| b.timeout(Duration::from_millis(500)).max_retries(1));
     let started = Instant::now();
-    let error = store.get("large", None).await.unwrap_err();
+    let error = store.get("large", ..).await.unwrap_err();
     let took = started.elapsed();
-    assert!(matches!(error, StoreError::Timeout(_)), "{error}");
+    assert_eq!(error.kind(), ErrorKind::Timeout, "{error}");
     assert_eq!(trickle.requests("GET"), 2);
     assert!(took <= Duration::from_millis(2 * 500 + 100 + 600), "{took:?}");
 
     // Retry-After is honoured: 1 s asked, where the backoff alone would wait at most 100 ms.
     let busy = FaultProxy::start(&server().endpoint, vec![Rule::new(Fault::SlowDownRetryAfter(1), "*", When::First(1))]);
-    let (store, _) = proxied_tenant(&busy.endpoint, "bounds", "maxRetries = 1");
+    let (store, _) = proxied_tenant(&busy.endpoint, "bounds", |b| b.max_retries(1));
     let started = Instant::now();
     assert_eq!(store.stat("absent").await.unwrap(), None);
     assert!(started.elapsed() >= Duration::from_secs(1), "{:?}", started.elapsed());

@@ -24,19 +24,19 @@ async fn awkward_keys_round_trip() {
     let (store, _) = tenant("keys");
     for (i, key) in AWKWARD_KEYS.iter().enumerate() {
         let data = blob(64 + i, i as u64);
-        store.put(key, data.clone()).await.unwrap_or_else(|e| panic!("put {key:?}: {e}"));
-        assert_eq!(store.get(key, None).await.unwrap(), Some(data), "get {key:?}");
+        store.put(key, &data).await.unwrap_or_else(|e| panic!("put {key:?}: {e}"));
+        assert_eq!(store.get(key, ..).await.unwrap(), Some(data), "get {key:?}");
         assert_eq!(store.stat(key).await.unwrap().map(|i| i.size), Some(64 + i as u64), "stat {key:?}");
     }
     // Dot segments are keys, not paths: a/b/../c is not a/c.
     if server().embedded {
         note("awkward_keys_round_trip", "s3s-fs stores objects as files and folds a/b/../c into a/c; not checked here");
     } else {
-        assert_eq!(store.get("a/c", None).await.unwrap(), None, "a/b/../c was not normalised into a/c");
+        assert_eq!(store.get("a/c", ..).await.unwrap(), None, "a/b/../c was not normalised into a/c");
     }
     for key in AWKWARD_KEYS {
         assert!(store.delete(key).await.unwrap(), "delete {key:?}");
-        assert_eq!(store.get(key, None).await.unwrap(), None, "{key:?} is gone");
+        assert_eq!(store.get(key, ..).await.unwrap(), None, "{key:?} is gone");
     }
 }
 
@@ -46,27 +46,27 @@ async fn the_longest_key_fits_and_one_more_byte_is_refused() {
     let len = 1024 - prefix.len();
     let key: String = (0..len).map(|i| if i % 200 == 199 { '/' } else { 'k' }).collect();
     assert_eq!(prefix.len() + key.len(), 1024);
-    let put = store.put(&key, b"long".to_vec()).await;
+    let put = store.put(&key, b"long").await;
     if server().embedded {
         // s3s-fs keeps an object as a file beside metadata files whose names outgrow the
         // filesystem's limits for keys this long: it answers 500. What matters here is that
         // Coffer reports that failure and claims nothing; real S3 servers take the key.
         let error = put.expect_err("s3s-fs is known to refuse 1024-byte keys");
-        assert!(matches!(error, coffer_host::StoreError::Unavailable(_)), "{error}");
+        assert_eq!(error.kind(), coffer_host::ErrorKind::Unavailable, "{error}");
         note("the_longest_key_fits", "on s3s-fs the 1024-byte key is checked to fail cleanly, not to round-trip");
     } else {
         put.unwrap();
-        assert_eq!(store.get(&key, None).await.unwrap(), Some(b"long".to_vec()));
+        assert_eq!(store.get(&key, ..).await.unwrap(), Some(b"long".to_vec()));
         assert!(store.delete(&key).await.unwrap());
     }
 
     let too_long = format!("{key}k");
-    let error = store.put(&too_long, b"x".to_vec()).await.unwrap_err();
-    assert!(matches!(error, coffer_host::StoreError::InvalidKey(ref m) if m.contains("1025")), "{error}");
+    let error = store.put(&too_long, b"x").await.unwrap_err();
+    assert!(error.kind() == coffer_host::ErrorKind::InvalidKey && error.message().contains("1025"), "{error}");
 }
 
 #[tokio::test]
 async fn an_empty_key_is_refused() {
     let (store, _) = tenant("empty-key");
-    assert!(matches!(store.put("", b"x".to_vec()).await, Err(coffer_host::StoreError::InvalidKey(_))));
+    assert_eq!(store.put("", b"x").await.unwrap_err().kind(), coffer_host::ErrorKind::InvalidKey);
 }

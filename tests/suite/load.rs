@@ -29,7 +29,7 @@ struct Tally {
 async fn fifty_tenants_under_load_lose_nothing() {
     let secs = std::env::var("COFFER_TEST_LOAD_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(60);
     let tenants: Arc<Vec<_>> = Arc::new(
-        (0..TENANTS).map(|t| Arc::new(coffer().tenant(settings(&unique_prefix(&format!("load-{t}")), "")))).collect(),
+        (0..TENANTS).map(|t| Arc::new(coffer().tenant(settings(&unique_prefix(&format!("load-{t}")), |b| b)))).collect(),
     );
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -75,7 +75,7 @@ async fn fifty_tenants_under_load_lose_nothing() {
             let (tenants, standing) = (tenants.clone(), standing.clone());
             async move {
                 let (t, key, seed) = &standing[i];
-                tenants[*t].get(key, None).await.ok().flatten() == Some(blob(BLOB, *seed))
+                tenants[*t].get(key, ..).await.ok().flatten() == Some(blob(BLOB, *seed))
             }
         })
         .await
@@ -87,7 +87,7 @@ async fn fifty_tenants_under_load_lose_nothing() {
     let mut latencies: Vec<Duration> = tallies.iter().flat_map(|t| t.latencies.iter().copied()).collect();
     latencies.sort();
     let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
-    let connections: u64 = tenants.iter().map(|t| t.connections_opened()).sum();
+    let connections: u64 = tenants.iter().map(|t| t.stats().connections_opened).sum();
     let mib = |b: u64| b as f64 / (1u64 << 20) as f64;
     let peak = peak_rss.load(Ordering::Relaxed);
     note(
@@ -127,13 +127,13 @@ async fn call_until(tenant: &coffer_host::Tenant, caller: u64, deadline: Instant
         let outcome = match i % 4 {
             0 => {
                 let seed = caller << 32 | i;
-                let result = tenant.put(&key, blob(BLOB, seed)).await.map(|()| None);
+                let result = tenant.put(&key, &blob(BLOB, seed)).await.map(|()| None);
                 if result.is_ok() {
                     tally.model.insert(key.clone(), seed);
                 }
                 result
             }
-            1 => tenant.get(&key, None).await.map(|read| {
+            1 => tenant.get(&key, ..).await.map(|read| {
                 let expected = tally.model.get(&key).map(|seed| blob(BLOB, *seed));
                 (read != expected).then(|| format!("get {key}: not what was written"))
             }),

@@ -4,19 +4,23 @@
 //! verifying HEAD; a damaged read of a multipart object is never returned. Through the fault
 //! proxy in front of the real server.
 
-use coffer_host::StoreError;
+use std::time::Duration;
+
+use coffer_host::{ErrorKind, TenantSettingsBuilder};
 use coffer_tests::{Fault, FaultProxy, Peer, Rule, When, blob, note, proxied_tenant, server};
 
 /// Parts of 5 MiB (S3's smallest), four at a time, above 5 MiB.
-const SMALL_PARTS: &str = "multipartThreshold = \"5MiB\"\npartSize = \"5MiB\"\npartConcurrency = 4\ntimeout = \"5s\"";
+fn small_parts(b: TenantSettingsBuilder) -> TenantSettingsBuilder {
+    b.multipart_threshold(5 * MIB as u64).part_size(5 * MIB as u64).part_concurrency(4).timeout(Duration::from_secs(5))
+}
 const MIB: usize = 1 << 20;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn large_puts_go_in_parts_at_once_and_read_back_whole() {
     let proxy = FaultProxy::start(&server().endpoint, vec![]);
-    let (store, direct) = proxied_tenant(&proxy.endpoint, "multipart-whole", SMALL_PARTS);
+    let (store, direct) = proxied_tenant(&proxy.endpoint, "multipart-whole", small_parts);
     let data = blob(17 * MIB + 123, 61);
-    store.put("big", data.clone()).await.unwrap();
+    store.put("big", &data).await.unwrap();
 
     let (posts, puts) = (proxy.requests("POST"), proxy.requests("PUT"));
     assert_eq!((posts, puts), (2, 4), "create + complete, and 4 parts (5+5+5+2 MiB)");
@@ -25,15 +29,15 @@ async fn large_puts_go_in_parts_at_once_and_read_back_whole() {
     let info = direct.stat("big").await.unwrap().expect("the object is there");
     assert_eq!(info.size, data.len() as u64);
     assert!(info.etag.ends_with("-4"), "a 4-part ETag, got {}", info.etag);
-    assert!(direct.get("big", None).await.unwrap().unwrap() == data, "Coffer reads it back whole");
+    assert!(direct.get("big", ..).await.unwrap().unwrap() == data, "Coffer reads it back whole");
     let across = 5 * MIB as u64 - 10..10 * MIB as u64 + 10;
-    let part = direct.get("big", Some(across.clone())).await.unwrap().unwrap();
+    let part = direct.get("big", across.clone()).await.unwrap().unwrap();
     assert!(part == data[across.start as usize..across.end as usize], "a range across part boundaries");
-    let prefix = &store.settings().key_prefix;
+    let prefix = &store.settings().key_prefix();
     assert!(Peer::get(&format!("{prefix}big")).unwrap() == data, "boto3 reads it back whole");
 
     // At the threshold exactly: one PUT.
-    store.put("at-threshold", blob(5 * MIB, 62)).await.unwrap();
+    store.put("at-threshold", &blob(5 * MIB, 62)).await.unwrap();
     assert_eq!(proxy.requests("POST"), posts, "5 MiB is not above the threshold");
 }
 
@@ -41,9 +45,9 @@ async fn large_puts_go_in_parts_at_once_and_read_back_whole() {
 async fn a_part_that_keeps_failing_aborts_the_upload_and_leaves_no_parts() {
     let rules = vec![Rule::new(Fault::InternalError, "PUT", When::Always).on_query("partNumber=3&")];
     let proxy = FaultProxy::start(&server().endpoint, rules);
-    let (store, direct) = proxied_tenant(&proxy.endpoint, "multipart-abort", &format!("{SMALL_PARTS}\nmaxRetries = 2"));
-    let error = store.put("doomed", blob(16 * MIB, 63)).await.unwrap_err();
-    assert!(matches!(&error, StoreError::Unavailable(m) if m.contains("InternalError")), "{error:?}");
+    let (store, direct) = proxied_tenant(&proxy.endpoint, "multipart-abort", |b| small_parts(b).max_retries(2));
+    let error = store.put("doomed", &blob(16 * MIB, 63)).await.unwrap_err();
+    assert!(error.kind() == ErrorKind::Unavailable && error.s3_code() == Some("InternalError"), "{error:?}");
     assert_eq!(proxy.injected(Fault::InternalError), 3, "part 3 was tried 1 + maxRetries times");
     assert_eq!(proxy.requests("DELETE"), 1, "the upload was aborted");
     assert_eq!(direct.stat("doomed").await.unwrap(), None, "no object");
@@ -57,12 +61,12 @@ async fn parts_that_fail_once_are_sent_again() {
         Rule::new(Fault::ResetBeforeResponse, "PUT", When::First(1)).on_query("partNumber="),
     ];
     let proxy = FaultProxy::start(&server().endpoint, rules);
-    let (store, direct) = proxied_tenant(&proxy.endpoint, "multipart-retry", SMALL_PARTS);
+    let (store, direct) = proxied_tenant(&proxy.endpoint, "multipart-retry", small_parts);
     let data = blob(12 * MIB, 64);
-    store.put("bumpy", data.clone()).await.unwrap();
+    store.put("bumpy", &data).await.unwrap();
     assert_eq!(proxy.injected_total(), 3);
     assert_eq!(proxy.requests("PUT"), 3 + 3, "three parts, three of them sent again");
-    assert!(direct.get("bumpy", None).await.unwrap().unwrap() == data);
+    assert!(direct.get("bumpy", ..).await.unwrap().unwrap() == data);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -70,43 +74,41 @@ async fn a_completion_the_backend_lies_about_is_caught_and_the_upload_made_again
     // 200 to the first CompleteMultipartUpload, nothing forwarded: the object never appears.
     let rules = vec![Rule::new(Fault::Lie, "POST", When::First(1)).on_query("uploadId=")];
     let proxy = FaultProxy::start(&server().endpoint, rules);
-    let (store, direct) = proxied_tenant(&proxy.endpoint, "multipart-lie", SMALL_PARTS);
+    let (store, direct) = proxied_tenant(&proxy.endpoint, "multipart-lie", small_parts);
     let data = blob(11 * MIB, 65);
-    store.put("lied", data.clone()).await.unwrap();
+    store.put("lied", &data).await.unwrap();
     assert_eq!(proxy.injected(Fault::Lie), 1);
     assert_eq!(proxy.requests("POST"), 4, "two uploads, each created and completed");
-    assert!(direct.get("lied", None).await.unwrap().unwrap() == data);
+    assert!(direct.get("lied", ..).await.unwrap().unwrap() == data);
     no_upload_left(&store, "multipart-lie");
 
     // Without the verifying HEAD the lie goes through: the put says done and nothing is there.
     let rules = vec![Rule::new(Fault::Lie, "POST", When::Always).on_query("uploadId=")];
     let proxy = FaultProxy::start(&server().endpoint, rules);
-    let extra = format!("{SMALL_PARTS}\nverifyAfterWrite = false");
-    let (store, direct) = proxied_tenant(&proxy.endpoint, "multipart-lie-unverified", &extra);
-    store.put("lost", blob(11 * MIB, 66)).await.unwrap();
+    let (store, direct) = proxied_tenant(&proxy.endpoint, "multipart-lie-unverified", |b| small_parts(b).verify_after_write(false));
+    store.put("lost", &blob(11 * MIB, 66)).await.unwrap();
     assert_eq!(direct.stat("lost").await.unwrap(), None, "unverified, the lie loses the blob");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn damaged_reads_of_a_multipart_object_are_never_returned() {
-    let (writer, _) = proxied_tenant(&server().endpoint, "multipart-read", SMALL_PARTS);
+    let (writer, _) = proxied_tenant(&server().endpoint, "multipart-read", small_parts);
     let data = blob(11 * MIB, 67);
-    writer.put("read", data.clone()).await.unwrap();
-    let prefix = writer.settings().key_prefix.clone();
+    writer.put("read", &data).await.unwrap();
+    let prefix = writer.settings().key_prefix().to_string();
     let settings = |proxy: &FaultProxy| {
-        let text = coffer_tests::tenant_toml("t", &prefix, SMALL_PARTS).replace(&server().endpoint, &proxy.endpoint);
-        coffer_host::config::Config::parse(&text, "t").unwrap().tenant(None).unwrap()
+        small_parts(coffer_tests::builder("t", &proxy.endpoint, &prefix)).build().unwrap()
     };
 
     let once = FaultProxy::start(&server().endpoint, vec![Rule::new(Fault::FlipByte, "GET", When::First(1))]);
     let reader = coffer_tests::coffer().tenant(settings(&once));
-    assert!(reader.get("read", None).await.unwrap().unwrap() == data, "read again after the damaged body");
+    assert!(reader.get("read", ..).await.unwrap().unwrap() == data, "read again after the damaged body");
     assert_eq!(once.injected(Fault::FlipByte), 1);
 
     let always = FaultProxy::start(&server().endpoint, vec![Rule::new(Fault::FlipByte, "GET", When::Always)]);
     let reader = coffer_tests::coffer().tenant(settings(&always));
-    let error = reader.get("read", None).await.unwrap_err();
-    assert!(matches!(&error, StoreError::Integrity(m) if m.contains("multipart ETag")), "{error:?}");
+    let error = reader.get("read", ..).await.unwrap_err();
+    assert!(error.kind() == ErrorKind::Integrity && error.message().contains("multipart ETag"), "{error:?}");
 }
 
 /// No multipart upload of the tenant's is left in progress (its parts would be kept, and billed).
@@ -115,6 +117,6 @@ fn no_upload_left(store: &coffer_host::Tenant, test: &str) {
         note(test, "the embedded s3s-fs server cannot list uploads in progress (ListMultipartUploads); checked on Garage");
         return;
     }
-    let prefix = &store.settings().key_prefix;
+    let prefix = &store.settings().key_prefix();
     assert_eq!(Peer::uploads_in_progress(prefix), 0, "an upload was left in progress under {prefix}");
 }

@@ -5,9 +5,8 @@
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use coffer_host::config::Config;
-use coffer_host::{Coffer, HostOptions, StoreError, Tenant};
-use coffer_tests::{FaultProxy, blob, coffer_bin, hostile_wasm, server, tenant, tenant_toml, unique_prefix};
+use coffer_host::{Coffer, ErrorKind, HostOptions, Limits, StoreError, Tenant, TenantSettings};
+use coffer_tests::{FaultProxy, blob, builder, coffer_bin, hostile_wasm, server, tenant, tenant_toml, unique_prefix};
 
 /// A host running the hostile plugin.
 fn hostile_host() -> &'static Coffer {
@@ -18,19 +17,23 @@ fn hostile_host() -> &'static Coffer {
     })
 }
 
-/// A tenant of the hostile plugin, with `limits` lines for its `[limits]` table.
-fn hostile_tenant(name: &str, limits: &str) -> Tenant {
-    let text = tenant_toml(name, &unique_prefix(name), &format!("\n[tenants.{name}.limits]\n{limits}"));
-    hostile_host().tenant(Config::parse(&text, "hostile").unwrap().tenant(None).unwrap())
+/// A tenant of the hostile plugin, with `limits`.
+fn hostile_tenant(name: &str, limits: Limits) -> Tenant {
+    hostile_host().tenant(builder(name, &server().endpoint, &unique_prefix(name)).limits(limits).build().unwrap())
+}
+
+/// Whether `result` failed with `kind` and a message (tenant included) containing `text`.
+fn failed<T>(result: &Result<T, StoreError>, kind: ErrorKind, text: &str) -> bool {
+    matches!(result, Err(e) if e.kind() == kind && e.to_string().contains(text))
 }
 
 async fn ask(tenant: &Tenant, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-    tenant.get(key, None).await
+    tenant.get(key, ..).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_escape_is_contained_while_another_tenant_goes_on() {
-    let hostile = hostile_tenant("hostile", "memory = \"64MiB\"\ncpuTime = \"1s\"");
+    let hostile = hostile_tenant("hostile", Limits { memory: 64 << 20, cpu_time: Duration::from_secs(1), ..Limits::default() });
 
     // The neighbour: a tenant of the real plugin, putting and reading while the attacks run.
     let (neighbour, _) = tenant("sandbox-neighbour");
@@ -40,10 +43,10 @@ async fn every_escape_is_contained_while_another_tenant_goes_on() {
         let mut i = 0u64;
         while started.elapsed() < Duration::from_secs(3) || i < 20 {
             let data = blob(8192, i);
-            if let Err(e) = neighbour.put(&format!("n{i}"), data.clone()).await {
+            if let Err(e) = neighbour.put(&format!("n{i}"), &data).await {
                 failures.push(e.to_string());
             }
-            match neighbour.get(&format!("n{i}"), None).await {
+            match neighbour.get(&format!("n{i}"), ..).await {
                 Ok(Some(read)) if read == data => {}
                 other => failures.push(format!("{other:?}").chars().take(200).collect()),
             }
@@ -84,21 +87,21 @@ async fn every_escape_is_contained_while_another_tenant_goes_on() {
         let shown = format!("{attack}: {result:?}").chars().take(300).collect::<String>();
         match *attack {
             a if a.starts_with("fetch:") => {
-                assert!(matches!(result, Err(StoreError::Other(m)) if m.contains("HttpRequestDenied")), "{shown}");
+                assert!(failed(result, ErrorKind::Other, "HttpRequestDenied"), "{shown}");
             }
             "read-file:/etc/passwd" => {
-                assert!(matches!(result, Err(StoreError::Other(m)) if !m.contains("root:")), "{shown}");
+                assert!(failed(result, ErrorKind::Other, "") && !failed(result, ErrorKind::Other, "root:"), "{shown}");
             }
             "read-env" => assert_eq!(result.as_ref().unwrap().as_deref(), Some(&b""[..]), "{shown}"),
             "spin" => {
-                assert!(matches!(result, Err(StoreError::LimitExceeded { message, .. }) if message.contains("CPU time limit of 1s")), "{shown}");
+                assert!(failed(result, ErrorKind::LimitExceeded, "CPU time limit of 1s"), "{shown}");
                 assert!(*took < Duration::from_secs(5), "{attack} took {took:?}");
             }
             "memory-bomb" => {
-                assert!(matches!(result, Err(StoreError::LimitExceeded { message, .. }) if message.contains("memory limit of 64.0 MiB")), "{shown}");
+                assert!(failed(result, ErrorKind::LimitExceeded, "memory limit of 64.0 MiB"), "{shown}");
             }
             "panic" | "huge-response" => {
-                assert!(matches!(result, Err(StoreError::Sandbox { tenant, .. }) if tenant == "hostile"), "{shown}");
+                assert!(failed(result, ErrorKind::Sandbox, "tenant \"hostile\""), "{shown}");
             }
             _ => unreachable!(),
         }
@@ -116,13 +119,15 @@ async fn tenants_see_only_their_own_settings_and_endpoint() {
     // Tenant A: the server under test. Tenant B: other keys, another bucket, behind a proxy on
     // another port, so its endpoint differs from A's.
     let proxy = FaultProxy::start(&server().endpoint, vec![]);
-    let a_text = tenant_toml("a", "a/", "");
-    let b_text = format!(
-        "[tenants.b]\nbucket = \"bucket-of-b\"\nregion = \"garage\"\nendpoint = \"{}\"\naccessKey = \"GKTENANTB\"\nsecretKey = \"secret-of-tenant-b\"\nkeyPrefix = \"b/\"\n",
-        proxy.endpoint
-    );
-    let a = hostile_host().tenant(Config::parse(&a_text, "a").unwrap().tenant(None).unwrap());
-    let b = hostile_host().tenant(Config::parse(&b_text, "b").unwrap().tenant(None).unwrap());
+    let a = hostile_host().tenant(builder("a", &server().endpoint, "a/").build().unwrap());
+    let b = TenantSettings::builder("b")
+        .bucket("bucket-of-b")
+        .region("garage")
+        .endpoint(&proxy.endpoint)
+        .access_key("GKTENANTB")
+        .secret_key("secret-of-tenant-b")
+        .key_prefix("b/");
+    let b = hostile_host().tenant(b.build().unwrap());
 
     let seen = String::from_utf8(ask(&b, "config").await.unwrap().unwrap()).unwrap();
     assert!(seen.contains("bucket=bucket-of-b") && seen.contains("secret=secret-of-tenant-b"), "{seen}");
@@ -133,7 +138,7 @@ async fn tenants_see_only_their_own_settings_and_endpoint() {
     // B cannot reach A's endpoint; A can (so the refusal is about B, not about the request).
     let to_a = format!("fetch:{}/", server().endpoint);
     let error = ask(&b, &to_a).await.unwrap_err();
-    assert!(matches!(error, StoreError::Other(ref m) if m.contains("HttpRequestDenied")), "{error}");
+    assert!(error.kind() == ErrorKind::Other && error.message().contains("HttpRequestDenied"), "{error}");
     assert!(ask(&a, &to_a).await.unwrap().unwrap().starts_with(b"status "));
 }
 
@@ -141,7 +146,7 @@ async fn tenants_see_only_their_own_settings_and_endpoint() {
 async fn concurrency_is_limited_per_tenant_with_a_bounded_queue() {
     // One call at a time, four may wait (the queue is 4 per slot): of ten spinning calls at
     // once, five are served one after the other and five are refused at once.
-    let spinner = hostile_tenant("spinner", "cpuTime = \"200ms\"\nconcurrency = 1");
+    let spinner = hostile_tenant("spinner", Limits { cpu_time: Duration::from_millis(200), concurrency: 1, ..Limits::default() });
     let calls: Vec<_> = (0..10)
         .map(|_| {
             let spinner = spinner.clone();
@@ -152,8 +157,8 @@ async fn concurrency_is_limited_per_tenant_with_a_bounded_queue() {
     let mut stopped = 0;
     for call in calls {
         match call.await.unwrap() {
-            Err(StoreError::LimitExceeded { message, .. }) if message.contains("concurrency limit") => refused += 1,
-            Err(StoreError::LimitExceeded { message, .. }) if message.contains("CPU time") => stopped += 1,
+            r if failed(&r, ErrorKind::LimitExceeded, "concurrency limit") => refused += 1,
+            r if failed(&r, ErrorKind::LimitExceeded, "CPU time") => stopped += 1,
             other => panic!("{other:?}"),
         }
     }
@@ -196,7 +201,7 @@ async fn the_guests_output_goes_to_the_log_under_its_tenants_name() {
 async fn a_new_plugin_version_loads_without_dropping_calls_in_flight() {
     let cache = tempfile::tempdir().unwrap();
     let host = Coffer::with_options(HostOptions { cache_dir: Some(cache.path().to_path_buf()), ..Default::default() }).unwrap();
-    let store = Arc::new(host.tenant(coffer_tests::settings(&unique_prefix("reload"), "")));
+    let store = Arc::new(host.tenant(coffer_tests::settings(&unique_prefix("reload"), |b| b)));
     let callers: Vec<_> = (0..8)
         .map(|c| {
             let store = store.clone();
@@ -205,8 +210,8 @@ async fn a_new_plugin_version_loads_without_dropping_calls_in_flight() {
                 let started = Instant::now();
                 while started.elapsed() < Duration::from_secs(3) {
                     let data = blob(4096, c * 1000 + done);
-                    store.put(&format!("c{c}-{done}"), data.clone()).await.unwrap();
-                    assert_eq!(store.get(&format!("c{c}-{done}"), None).await.unwrap(), Some(data));
+                    store.put(&format!("c{c}-{done}"), &data).await.unwrap();
+                    assert_eq!(store.get(&format!("c{c}-{done}"), ..).await.unwrap(), Some(data));
                     done += 1;
                 }
                 done
@@ -227,7 +232,7 @@ async fn a_new_plugin_version_loads_without_dropping_calls_in_flight() {
     let artefacts = std::fs::read_dir(cache.path()).unwrap().filter(|e| e.as_ref().unwrap().path().extension() == Some("cwasm".as_ref())).count();
     assert_eq!(artefacts, 2);
     // Instances of the old version were dropped, not reused, once the new one was loaded.
-    assert!(store.instances_made() > 8, "{} instances for 8 callers across two versions", store.instances_made());
+    assert!(store.stats().instances_made > 8, "{} instances for 8 callers across two versions", store.stats().instances_made);
     // A component that is not a plugin is refused, and the running one stays.
     assert!(host.load_plugin(b"\0asm not a component").is_err());
     assert_eq!(store.stat("c0-0").await.unwrap().map(|i| i.size), Some(4096));
@@ -258,31 +263,31 @@ fn custom_section(name: &str, payload: &[u8]) -> Vec<u8> {
 #[tokio::test]
 async fn an_instance_serves_only_its_tenant_and_is_dropped_after_a_trap_or_growth() {
     let count = |tenant: Tenant| async move {
-        let answer = tenant.get("count", None).await.unwrap().unwrap();
+        let answer = tenant.get("count", ..).await.unwrap().unwrap();
         String::from_utf8(answer).unwrap().parse::<u32>().unwrap()
     };
-    let a = hostile_tenant("warm-a", "");
-    let b = hostile_tenant("warm-b", "");
+    let a = hostile_tenant("warm-a", Limits::default());
+    let b = hostile_tenant("warm-b", Limits::default());
     for expected in 1..=5 {
         assert_eq!(count(a.clone()).await, expected, "one instance serves the tenant's calls in turn");
     }
-    assert_eq!(a.instances_made(), 1);
+    assert_eq!(a.stats().instances_made, 1);
     assert_eq!(count(b.clone()).await, 1, "another tenant never gets that instance, nor its state");
 
     // A trap drops the instance: the next call starts afresh.
-    assert!(matches!(a.get("panic", None).await, Err(StoreError::Sandbox { .. })));
+    assert!(failed(&a.get("panic", ..).await, ErrorKind::Sandbox, "panic"));
     assert_eq!(count(a.clone()).await, 1);
-    assert_eq!(a.instances_made(), 2);
+    assert_eq!(a.stats().instances_made, 2);
 
     // So does memory grown past 16 MiB (the call itself succeeds).
-    assert_eq!(a.get("grow", None).await.unwrap(), Some(vec![1]));
+    assert_eq!(a.get("grow", ..).await.unwrap(), Some(vec![1]));
     assert_eq!(count(a.clone()).await, 1);
-    assert_eq!(a.instances_made(), 3);
+    assert_eq!(a.stats().instances_made, 3);
 
     // And the real plugin keeps one instance for a run of ordinary calls.
     let (real, _) = tenant("warm-real");
     for _ in 0..20 {
         real.stat("nothing").await.unwrap();
     }
-    assert_eq!(real.instances_made(), 1);
+    assert_eq!(real.stats().instances_made, 1);
 }

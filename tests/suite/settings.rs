@@ -3,6 +3,7 @@
 
 use std::process::Command;
 
+use coffer_host::{Checksum, ErrorKind, TenantSettingsBuilder};
 use coffer_tests::{Fault, FaultProxy, Peer, Rule, When, blob, coffer_bin, proxied_tenant, server, unique_prefix};
 
 /// A config for the server under test without keys, so they must come from elsewhere.
@@ -87,19 +88,30 @@ fn credentials_from_a_profile_and_from_the_environment_reach_the_server() {
     assert_eq!(refused.status.code(), Some(1));
     assert!(!String::from_utf8_lossy(&refused.stderr).contains("not-it"), "no secret in errors");
 
-    // Without keys or profile: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
+    // Without keys or profile, the host's AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY are not
+    // borrowed, even though they would work: a config error names the tenant.
     std::fs::write(dir.path().join("coffer.toml"), keyless_config(&prefix, "")).unwrap();
-    let stat = coffer_in(dir.path(), &["stat", "from-profile"])
-        .env("AWS_ACCESS_KEY_ID", &s.access_key)
-        .env("AWS_SECRET_ACCESS_KEY", &s.secret_key)
-        .output()
-        .unwrap();
+    let with_host_keys = |args: &[&str]| {
+        coffer_in(dir.path(), args)
+            .env("AWS_ACCESS_KEY_ID", &s.access_key)
+            .env("AWS_SECRET_ACCESS_KEY", &s.secret_key)
+            .output()
+            .unwrap()
+    };
+    let refused = with_host_keys(&["stat", "from-profile"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", String::from_utf8_lossy(&refused.stderr));
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("tenant \"t\"") && said.contains("accessKey") && said.contains("ambientCredentials"), "{said}");
+
+    // With ambientCredentials = true, the tenant takes them, and they reach the server.
+    std::fs::write(dir.path().join("coffer.toml"), keyless_config(&prefix, "ambientCredentials = true")).unwrap();
+    let stat = with_host_keys(&["stat", "from-profile"]);
     assert!(stat.status.success(), "{}", String::from_utf8_lossy(&stat.stderr));
 
     // And with nothing anywhere, a config error that says where it looked.
     let nothing = coffer_in(dir.path(), &["stat", "from-profile"]).output().unwrap();
     assert_eq!(nothing.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&nothing.stderr).contains("accessKey"));
+    assert!(String::from_utf8_lossy(&nothing.stderr).contains("ambientCredentials"));
 }
 
 #[test]
@@ -119,7 +131,7 @@ fn no_secret_appears_in_errors_or_trace_logs_from_any_source() {
         (format!("{base}accessKey = \"{}\"\nsecretKey = {{ env = \"COFFER_RT_SECRET\" }}\nsecurityToken = {{ env = \"COFFER_RT_TOKEN\" }}\n", s.access_key), vec![]),
         (format!("{base}accessKey = \"{}\"\nsecretKey = {{ file = \"{}\" }}\n", s.access_key, file_secret.display()), vec![]),
         (format!("{base}profile = \"p\"\n"), vec![("AWS_SHARED_CREDENTIALS_FILE", creds.display().to_string())]),
-        (base.clone(), vec![("AWS_ACCESS_KEY_ID", s.access_key.clone()), ("AWS_SECRET_ACCESS_KEY", "environment-secret-61f0".into()), ("AWS_SESSION_TOKEN", "environment-token-2b9d".into())]),
+        (format!("{base}ambientCredentials = true\n"), vec![("AWS_ACCESS_KEY_ID", s.access_key.clone()), ("AWS_SECRET_ACCESS_KEY", "environment-secret-61f0".into()), ("AWS_SESSION_TOKEN", "environment-token-2b9d".into())]),
     ];
     let secrets = [
         "inline-secret-0f3a", "inline-token-77c2", "env-secret-c3d9", "env-token-8e41", "file-secret-4a7c1e",
@@ -148,11 +160,11 @@ fn no_secret_appears_in_errors_or_trace_logs_from_any_source() {
 async fn timeout_bounds_each_attempt_and_max_retries_the_number_of_attempts() {
     use std::time::{Duration, Instant};
     let proxy = coffer_tests::StallProxy::start(&server().endpoint);
-    let (store, _) = proxied_tenant(&proxy.endpoint, "stalled", "timeout = \"700ms\"\nmaxRetries = 2");
+    let (store, _) = proxied_tenant(&proxy.endpoint, "stalled", |b| b.timeout(Duration::from_millis(700)).max_retries(2));
     let started = Instant::now();
-    let error = store.get("k", None).await.unwrap_err();
+    let error = store.get("k", ..).await.unwrap_err();
     let elapsed = started.elapsed();
-    assert!(matches!(error, coffer_host::StoreError::Timeout(_)), "{error}");
+    assert_eq!(error.kind(), ErrorKind::Timeout, "{error}");
     assert_eq!(proxy.connections(), 3, "maxRetries = 2: one attempt and two retries");
     // Three attempts of 700 ms, plus at most 100 + 200 ms of backoff, plus slack; the default
     // 30 s timeout would blow far past this.
@@ -160,8 +172,8 @@ async fn timeout_bounds_each_attempt_and_max_retries_the_number_of_attempts() {
     assert!(elapsed < Duration::from_millis(3 * 700 + 300 + 1500), "{elapsed:?}");
 
     let once = coffer_tests::StallProxy::start(&server().endpoint);
-    let (store, _) = proxied_tenant(&once.endpoint, "stalled", "timeout = \"300ms\"\nmaxRetries = 0");
-    assert!(matches!(store.put("k", b"x".to_vec()).await, Err(coffer_host::StoreError::Timeout(_))));
+    let (store, _) = proxied_tenant(&once.endpoint, "stalled", |b| b.timeout(Duration::from_millis(300)).max_retries(0));
+    assert_eq!(store.put("k", b"x").await.unwrap_err().kind(), ErrorKind::Timeout);
     assert_eq!(once.connections(), 1, "maxRetries = 0: no retry");
 }
 
@@ -171,29 +183,30 @@ async fn verify_after_write_catches_a_backend_that_drops_a_put() {
 
     // On (the default): the dropped PUT is seen by the HEAD and sent again; the data is there.
     let liar = FaultProxy::start(&server().endpoint, vec![Rule::new(Fault::Lie, "PUT", When::First(1))]);
-    let (store, direct) = proxied_tenant(&liar.endpoint, "verify-on", "maxRetries = 2");
-    store.put("mail", data.clone()).await.unwrap();
+    let (store, direct) = proxied_tenant(&liar.endpoint, "verify-on", |b| b.max_retries(2));
+    store.put("mail", &data).await.unwrap();
     assert_eq!(liar.injected(Fault::Lie), 1);
-    assert_eq!(direct.get("mail", None).await.unwrap(), Some(data.clone()), "readable from the server itself");
+    assert_eq!(direct.get("mail", ..).await.unwrap(), Some(data.clone()), "readable from the server itself");
 
     // On, with no retry left: the put fails, saying what was seen, instead of claiming success.
     let liar = FaultProxy::start(&server().endpoint, vec![Rule::new(Fault::Lie, "PUT", When::Always)]);
-    let (store, direct) = proxied_tenant(&liar.endpoint, "verify-on-no-retry", "maxRetries = 0");
-    let error = store.put("mail", data.clone()).await.unwrap_err();
-    assert!(matches!(error, coffer_host::StoreError::Integrity(ref m) if m.contains("mail") && m.contains("HEAD")), "{error}");
-    assert_eq!(direct.get("mail", None).await.unwrap(), None);
+    let (store, direct) = proxied_tenant(&liar.endpoint, "verify-on-no-retry", |b| b.max_retries(0));
+    let error = store.put("mail", &data).await.unwrap_err();
+    assert!(error.kind() == ErrorKind::Integrity && error.message().contains("mail") && error.message().contains("HEAD"), "{error}");
+    assert_eq!(direct.get("mail", ..).await.unwrap(), None);
 
     // Off: the lie goes unnoticed and the write is lost. This is the failure the check exists for.
     let liar = FaultProxy::start(&server().endpoint, vec![Rule::new(Fault::Lie, "PUT", When::First(1))]);
-    let (store, direct) = proxied_tenant(&liar.endpoint, "verify-off", "verifyAfterWrite = false");
-    store.put("mail", data.clone()).await.unwrap();
+    let (store, direct) = proxied_tenant(&liar.endpoint, "verify-off", |b| b.verify_after_write(false));
+    store.put("mail", &data).await.unwrap();
     assert_eq!(liar.injected(Fault::Lie), 1);
     assert_eq!(liar.requests("HEAD"), 0, "nothing checks");
-    assert_eq!(direct.get("mail", None).await.unwrap(), None, "without verification the acknowledged write is lost");
+    assert_eq!(direct.get("mail", ..).await.unwrap(), None, "without verification the acknowledged write is lost");
 }
 
 #[tokio::test]
 async fn session_tokens_are_sent_and_session_token_wins_over_security_token() {
+    // Both of Stalwart's names, through the config file: sessionToken wins over securityToken.
     for (extra, expected) in [
         ("sessionToken = \"session-tok-1\"", "session-tok-1"),
         ("securityToken = \"security-tok-2\"", "security-tok-2"),
@@ -201,13 +214,16 @@ async fn session_tokens_are_sent_and_session_token_wins_over_security_token() {
     ] {
         // No lies: the proxy forwards and records. (Garage accepts and ignores session tokens.)
         let recorder = FaultProxy::start(&server().endpoint, vec![]);
-        let (store, _) = proxied_tenant(&recorder.endpoint, "tokens", extra);
-        store.put("k", b"x".to_vec()).await.unwrap();
+        let text = coffer_tests::tenant_toml("t", &coffer_tests::unique_prefix("tokens"), extra)
+            .replace(&server().endpoint, &recorder.endpoint);
+        let settings = coffer_host::config::Config::parse(&text, "t").unwrap().tenant(None).unwrap();
+        let store = coffer_tests::coffer().tenant(settings);
+        store.put("k", b"x").await.unwrap();
         let tokens = recorder.header_values("x-amz-security-token");
         assert!(!tokens.is_empty() && tokens.iter().all(|t| t == expected), "{extra}: {tokens:?}");
     }
     let recorder = FaultProxy::start(&server().endpoint, vec![]);
-    let (store, _) = proxied_tenant(&recorder.endpoint, "tokens", "");
+    let (store, _) = proxied_tenant(&recorder.endpoint, "tokens", |b| b);
     store.stat("k").await.unwrap();
     assert!(recorder.header_values("x-amz-security-token").is_empty(), "no token, no header");
 }
@@ -215,25 +231,27 @@ async fn session_tokens_are_sent_and_session_token_wins_over_security_token() {
 #[tokio::test]
 async fn a_damaged_get_body_is_read_again_and_never_returned() {
     let data = blob(100_000, 51);
-    let (_, direct) = proxied_tenant(&server().endpoint, "damaged-get", "");
-    direct.put("mail", data.clone()).await.unwrap();
-    let via = |proxy: &FaultProxy, extra: &str| proxied_tenant(&proxy.endpoint, "damaged-get", extra).0;
+    let (_, direct) = proxied_tenant(&server().endpoint, "damaged-get", |b| b);
+    direct.put("mail", &data).await.unwrap();
+    let via = |proxy: &FaultProxy, with: fn(TenantSettingsBuilder) -> TenantSettingsBuilder| {
+        proxied_tenant(&proxy.endpoint, "damaged-get", with).0
+    };
 
     let flips_once = FaultProxy::start(&server().endpoint, vec![Rule::new(Fault::FlipByte, "GET", When::First(1))]);
-    let read = via(&flips_once, "maxRetries = 2").get("mail", None).await.unwrap();
+    let read = via(&flips_once, |b| b.max_retries(2)).get("mail", ..).await.unwrap();
     assert_eq!(flips_once.injected(Fault::FlipByte), 1, "the proxy did damage a body");
     assert!(read.as_deref() == Some(&data[..]), "the damaged body was returned as data");
 
     let flips_always = FaultProxy::start(&server().endpoint, vec![Rule::new(Fault::FlipByte, "GET", When::Always)]);
-    let error = via(&flips_always, "maxRetries = 1").get("mail", None).await.unwrap_err();
+    let error = via(&flips_always, |b| b.max_retries(1)).get("mail", ..).await.unwrap_err();
     assert_eq!(flips_always.injected(Fault::FlipByte), 2, "one read and one retry");
     // Written with its CRC-32 (`checksum` defaults to "crc32"): the checksum the server kept
     // catches it.
-    assert!(matches!(error, coffer_host::StoreError::Integrity(ref m) if m.contains("CRC-32")), "{error}");
+    assert!(error.kind() == ErrorKind::Integrity && error.message().contains("CRC-32"), "{error}");
 
     // Written without (`checksum = "none"`): the MD5 ETag catches it.
-    let (_, plain) = proxied_tenant(&server().endpoint, "damaged-get", "checksum = \"none\"");
-    plain.put("plain", data.clone()).await.unwrap();
-    let error = via(&flips_always, "maxRetries = 0\nchecksum = \"none\"").get("plain", None).await.unwrap_err();
-    assert!(matches!(error, coffer_host::StoreError::Integrity(ref m) if m.contains("MD5")), "{error}");
+    let (_, plain) = proxied_tenant(&server().endpoint, "damaged-get", |b| b.checksum(Checksum::None));
+    plain.put("plain", &data).await.unwrap();
+    let error = via(&flips_always, |b| b.max_retries(0).checksum(Checksum::None)).get("plain", ..).await.unwrap_err();
+    assert!(error.kind() == ErrorKind::Integrity && error.message().contains("MD5"), "{error}");
 }

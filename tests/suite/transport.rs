@@ -4,52 +4,50 @@
 
 use std::time::{Duration, Instant};
 
-use coffer_host::StoreError;
+use coffer_host::{ErrorKind, StoreError};
 use coffer_tests::{FaultProxy, TlsProxy, blob, note, proxied_tenant, server, tenant};
 
 fn tls_refusal(error: &StoreError) -> bool {
-    matches!(error, StoreError::InvalidConfig(m) if m.contains("TLS") && m.contains("not trusted"))
+    error.kind() == ErrorKind::InvalidConfig && error.message().contains("TLS") && error.message().contains("not trusted")
 }
 
 #[tokio::test]
 async fn tls_trust_is_per_tenant_allow_invalid_certs_and_ca_file() {
     let proxy = TlsProxy::start(&server().endpoint);
     let data = blob(40_000, 7);
-    let ca_file = format!("caFile = \"{}\"", proxy.ca_file.display());
 
     // allowInvalidCerts = false (the default): the private CA is not trusted. The put fails at
     // once, saying why and what to set, and nothing reaches the server.
-    let (strict, direct) = proxied_tenant(&proxy.endpoint, "tls", "");
+    let (strict, direct) = proxied_tenant(&proxy.endpoint, "tls", |b| b);
     let started = Instant::now();
-    let error = strict.put("strict", data.clone()).await.unwrap_err();
+    let error = strict.put("strict", &data).await.unwrap_err();
     assert!(tls_refusal(&error), "{error}");
     assert!(error.to_string().contains("caFile"), "the error says what to set: {error}");
     assert!(started.elapsed() < Duration::from_millis(500), "a refused certificate is not retried");
     assert_eq!(proxy.handshakes(), 0);
-    assert_eq!(direct.get("strict", None).await.unwrap(), None);
+    assert_eq!(direct.get("strict", ..).await.unwrap(), None);
 
     // allowInvalidCerts = true: connects, and the data is on the server.
-    let (lax, _) = proxied_tenant(&proxy.endpoint, "tls", "allowInvalidCerts = true");
-    lax.put("lax", data.clone()).await.unwrap();
-    assert_eq!(lax.get("lax", None).await.unwrap(), Some(data.clone()));
-    assert_eq!(direct.get("lax", None).await.unwrap(), Some(data.clone()));
+    let (lax, _) = proxied_tenant(&proxy.endpoint, "tls", |b| b.allow_invalid_certs(true));
+    lax.put("lax", &data).await.unwrap();
+    assert_eq!(lax.get("lax", ..).await.unwrap(), Some(data.clone()));
+    assert_eq!(direct.get("lax", ..).await.unwrap(), Some(data.clone()));
 
     // caFile: the chain is checked against the private CA, and connects.
-    let (trusting, _) = proxied_tenant(&proxy.endpoint, "tls", &ca_file);
-    trusting.put("ca", data.clone()).await.unwrap();
-    assert_eq!(trusting.get("ca", None).await.unwrap(), Some(data.clone()));
-    assert_eq!(direct.get("ca", None).await.unwrap(), Some(data.clone()));
+    let (trusting, _) = proxied_tenant(&proxy.endpoint, "tls", |b| b.ca_file(&proxy.ca_file));
+    trusting.put("ca", &data).await.unwrap();
+    assert_eq!(trusting.get("ca", ..).await.unwrap(), Some(data.clone()));
+    assert_eq!(direct.get("ca", ..).await.unwrap(), Some(data.clone()));
 
     // A second tenant with the default, on the same host, after the others connected: refused.
-    let (second, _) = proxied_tenant(&proxy.endpoint, "tls", "");
-    let error = second.get("lax", None).await.unwrap_err();
+    let (second, _) = proxied_tenant(&proxy.endpoint, "tls", |b| b);
+    let error = second.get("lax", ..).await.unwrap_err();
     assert!(tls_refusal(&error), "{error}");
 
     // A CA file of another CA does not make this certificate trusted.
     let other = TlsProxy::start(&server().endpoint);
-    let wrong = format!("caFile = \"{}\"", other.ca_file.display());
-    let (mistaken, _) = proxied_tenant(&proxy.endpoint, "tls", &wrong);
-    let error = mistaken.get("ca", None).await.unwrap_err();
+    let (mistaken, _) = proxied_tenant(&proxy.endpoint, "tls", |b| b.ca_file(&other.ca_file));
+    let error = mistaken.get("ca", ..).await.unwrap_err();
     assert!(tls_refusal(&error), "{error}");
 
     // TLS connections are kept alive too: twenty more calls, no new handshake.
@@ -78,18 +76,18 @@ async fn virtual_hosted_style_names_the_bucket_in_the_host() {
     let bucket = &server().bucket;
 
     // Straight to the server: stored under the bucket the host name gives.
-    let (path_style, direct) = proxied_tenant(&vhost_endpoint, "vhost", "");
-    let (vhost, _) = proxied_tenant(&vhost_endpoint, "vhost", "virtualHostedStyle = true");
-    vhost.put("mail", data.clone()).await.unwrap();
-    assert_eq!(vhost.get("mail", None).await.unwrap(), Some(data.clone()));
-    assert_eq!(direct.get("mail", None).await.unwrap(), Some(data.clone()), "the same object in path style");
+    let (path_style, direct) = proxied_tenant(&vhost_endpoint, "vhost", |b| b);
+    let (vhost, _) = proxied_tenant(&vhost_endpoint, "vhost", |b| b.virtual_hosted_style(true));
+    vhost.put("mail", &data).await.unwrap();
+    assert_eq!(vhost.get("mail", ..).await.unwrap(), Some(data.clone()));
+    assert_eq!(direct.get("mail", ..).await.unwrap(), Some(data.clone()), "the same object in path style");
     assert_eq!(path_style.stat("mail").await.unwrap().map(|i| i.size), Some(5_000));
 
     // Through a recording proxy reached by the same domain: the wire shows the bucket in the host.
     let recorder = FaultProxy::start(&server().endpoint, vec![]);
     let port = recorder.endpoint.rsplit_once(':').unwrap().1.to_string();
-    let (vhost, _) = proxied_tenant(&format!("http://{domain}:{port}"), "vhost", "virtualHostedStyle = true");
-    assert_eq!(vhost.get("mail", None).await.unwrap(), Some(data));
+    let (vhost, _) = proxied_tenant(&format!("http://{domain}:{port}"), "vhost", |b| b.virtual_hosted_style(true));
+    assert_eq!(vhost.get("mail", ..).await.unwrap(), Some(data));
     let hosts = recorder.header_values("host");
     assert!(!hosts.is_empty() && hosts.iter().all(|h| *h == format!("{bucket}.{domain}:{port}")), "{hosts:?}");
 }
@@ -102,47 +100,47 @@ async fn kept_alive_connections_are_reused_across_calls() {
     let warm: Vec<_> = (0..8).map(|i| {
         let store = store.clone();
         let data = data.clone();
-        tokio::spawn(async move { store.put(&format!("k{i}"), data).await })
+        tokio::spawn(async move { store.put(&format!("k{i}"), &data).await })
     }).collect();
     for call in warm {
         call.await.unwrap().unwrap();
     }
 
     // Sequential calls at steady state: no new connection at all.
-    let before = store.connections_opened();
+    let before = store.stats().connections_opened;
     let mut requests = 0;
     for i in 0..50 {
         let key = format!("k{}", i % 8);
-        store.put(&key, data.clone()).await.unwrap(); // PUT + verifying HEAD
-        assert_eq!(store.get(&key, None).await.unwrap().map(|d| d.len()), Some(4096));
+        store.put(&key, &data).await.unwrap(); // PUT + verifying HEAD
+        assert_eq!(store.get(&key, ..).await.unwrap().map(|d| d.len()), Some(4096));
         requests += 3;
     }
-    let sequential = store.connections_opened() - before;
+    let sequential = store.stats().connections_opened - before;
 
     // Eight callers at once, as a mail server delivers.
-    let before = store.connections_opened();
+    let before = store.stats().connections_opened;
     let callers: Vec<_> = (0..8).map(|c| {
         let store = store.clone();
         let data = data.clone();
         tokio::spawn(async move {
             for i in 0..25 {
                 let key = format!("k{c}-{i}");
-                store.put(&key, data.clone()).await.unwrap();
-                store.get(&key, None).await.unwrap().unwrap();
+                store.put(&key, &data).await.unwrap();
+                store.get(&key, ..).await.unwrap().unwrap();
             }
         })
     }).collect();
     for caller in callers {
         caller.await.unwrap();
     }
-    let concurrent = store.connections_opened() - before;
+    let concurrent = store.stats().connections_opened - before;
     let concurrent_requests = 8 * 25 * 3;
     note(
         "figure: connections",
         &format!(
             "new connections per request at steady state: {sequential}/{requests} sequential, \
              {concurrent}/{concurrent_requests} with 8 callers ({} total opened)",
-            store.connections_opened()
+            store.stats().connections_opened
         ),
     );
     assert_eq!(sequential, 0, "sequential calls reuse the kept-alive connection");
@@ -153,9 +151,9 @@ async fn kept_alive_connections_are_reused_across_calls() {
 async fn body_bytes_moved_are_counted_for_progress_reports() {
     let (store, _) = tenant("bytes-moved");
     let data = blob(3 << 20, 9);
-    let (sent, received) = store.bytes_moved();
-    store.put("big", data.clone()).await.unwrap();
-    assert!(store.bytes_moved().0 - sent >= data.len() as u64);
-    assert_eq!(store.get("big", None).await.unwrap().map(|d| d.len()), Some(data.len()));
-    assert!(store.bytes_moved().1 - received >= data.len() as u64);
+    let before = store.stats();
+    store.put("big", &data).await.unwrap();
+    assert!(store.stats().bytes_sent - before.bytes_sent >= data.len() as u64);
+    assert_eq!(store.get("big", ..).await.unwrap().map(|d| d.len()), Some(data.len()));
+    assert!(store.stats().bytes_received - before.bytes_received >= data.len() as u64);
 }

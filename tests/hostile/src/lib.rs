@@ -25,7 +25,7 @@ mod bindings {
 #[cfg(target_arch = "wasm32")]
 mod hostile {
     use crate::bindings::coffer::blobstore::config;
-    use crate::bindings::exports::coffer::blobstore::store::{ByteRange, Error, Guest, ObjectInfo};
+    use crate::bindings::exports::coffer::blobstore::store::{ByteRange, Error, ErrorKind, Guest, ObjectInfo};
     use crate::bindings::wasi::http::outgoing_handler;
     use crate::bindings::wasi::http::types::{Fields, OutgoingRequest, Scheme};
 
@@ -35,10 +35,10 @@ mod hostile {
         fn get(key: String, _range: Option<ByteRange>) -> Result<Option<Vec<u8>>, Error> {
             let (what, arg) = key.split_once(':').unwrap_or((key.as_str(), ""));
             match what {
-                "fetch" => fetch(arg).map(|status| Some(status.into_bytes())).map_err(Error::Other),
+                "fetch" => fetch(arg).map(|status| Some(status.into_bytes())).map_err(other),
                 "read-file" => match std::fs::read(arg) {
                     Ok(bytes) => Ok(Some(bytes)),
-                    Err(e) => Err(Error::Other(format!("read {arg}: {e}"))),
+                    Err(e) => Err(other(format!("read {arg}: {e}"))),
                 },
                 "read-env" => {
                     let vars: Vec<String> = std::env::vars().map(|(k, v)| format!("{k}={v}")).collect();
@@ -48,8 +48,8 @@ mod hostile {
                     let s = config::get_settings();
                     let c = config::get_credentials();
                     let seen = format!(
-                        "bucket={} endpoint={} region={} prefix={} access={} secret={} token={:?}",
-                        s.bucket, s.endpoint, s.region, s.key_prefix, c.access_key_id, c.secret_access_key, c.session_token
+                        "bucket={} endpoint={}://{} region={} prefix={} access={} secret={} token={:?}",
+                        s.bucket, s.scheme, s.authority, s.region, s.key_prefix, c.access_key_id, c.secret_access_key, c.session_token
                     );
                     Ok(Some(seen.into_bytes()))
                 }
@@ -107,6 +107,10 @@ mod hostile {
         fn stat(_key: String) -> Result<Option<ObjectInfo>, Error> {
             Ok(None)
         }
+    }
+
+    fn other(message: String) -> Error {
+        Error { kind: ErrorKind::Other, message, status: None, s3_code: None }
     }
 
     /// Sends a GET to `url` (`http://host[:port]/path`); the status, or the error code.

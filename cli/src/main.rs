@@ -1,6 +1,8 @@
 //! The `coffer` command: parse, call the host library, map errors to exit codes.
 //! 0 ok; 3 the key does not exist (get, stat); 2 usage and config errors; 1 any other failure.
 
+#[cfg(feature = "bench")]
+mod bench;
 mod demo;
 mod progress;
 
@@ -10,7 +12,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use coffer_host::config::Config;
-use coffer_host::{Coffer, StoreError, Tenant};
+use coffer_host::{Coffer, ErrorKind, StoreError, Tenant};
 
 #[derive(Parser)]
 #[command(name = "coffer", version, about = "A blob store for mail servers, on S3, run as a sandboxed WebAssembly plugin")]
@@ -88,8 +90,8 @@ enum Failure {
 
 impl From<StoreError> for Failure {
     fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::InvalidConfig(_) => Failure::Config(e.to_string()),
+        match e.kind() {
+            ErrorKind::InvalidConfig => Failure::Config(e.to_string()),
             _ => Failure::Other(e.to_string()),
         }
     }
@@ -109,7 +111,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("COFFER_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("coffer_host=warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("coffer_host=warn,coffer_host::call=off")),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -135,27 +137,27 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     #[cfg(feature = "bench")]
     if let Command::Bench { duration, json, cases, sandbox_only, calls, max_instances } = &cli.command {
         let failed = |e: anyhow::Error| Failure::Other(format!("bench: {e:#}"));
-        coffer_host::bench::check_cases(cases).map_err(failed)?;
+        bench::check_cases(cases).map_err(failed)?;
         if let Some(slots) = max_instances {
-            coffer_host::bench::set_max_instances(*slots);
+            bench::set_max_instances(*slots);
         }
-        let (p50, p99) = coffer_host::bench::sandbox_overhead(*calls).await.map_err(failed)?;
+        let (p50, p99) = bench::sandbox_overhead(*calls).await.map_err(failed)?;
         println!("sandbox overhead per call (a warm instance: call, sign, return; the host answers at once): p50 {p50:.1?}, p99 {p99:.1?}");
-        let cold = coffer_host::bench::cold_start().await.map_err(failed)?;
+        let cold = bench::cold_start().await.map_err(failed)?;
         println!(
             "cold start, precompiled component cached: a new host p50 {:.2?} (of {}); a new tenant and its first call: the host's first {:.2?}, p50 {:.2?}, p99 {:.2?} (of {})",
             cold.host_p50,
-            coffer_host::bench::COLD_HOSTS,
+            bench::COLD_HOSTS,
             cold.tenant_first,
             cold.tenant_p50,
             cold.tenant_p99,
-            coffer_host::bench::COLD_TENANTS
+            bench::COLD_TENANTS
         );
         if *sandbox_only {
             return Ok(());
         }
         let size = 50 << 20;
-        let (before, growth) = coffer_host::bench::peak_rss_of_one_put(size).await.map_err(failed)?;
+        let (before, growth) = bench::peak_rss_of_one_put(size).await.map_err(failed)?;
         let mib = |b: u64| b as f64 / (1u64 << 20) as f64;
         println!(
             "one 50 MiB put (blob held by the caller): peak RSS {:.0} MiB above the {:.0} MiB before, {:.2}x the blob",
@@ -163,10 +165,10 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             mib(before),
             growth as f64 / size as f64
         );
-        let rows = coffer_host::bench::run(*duration, cases).await.map_err(failed)?;
-        print!("{}", coffer_host::bench::table(&rows));
+        let rows = bench::run(*duration, cases).await.map_err(failed)?;
+        print!("{}", bench::table(&rows));
         if let Some(path) = json {
-            coffer_host::bench::write_json_and_chart(&rows, path).map_err(|e| Failure::Other(format!("bench: {e:#}")))?;
+            bench::write_json_and_chart(&rows, path).map_err(|e| Failure::Other(format!("bench: {e:#}")))?;
         }
         return Ok(());
     }
@@ -177,7 +179,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         None => None,
     };
     let options = coffer_host::HostOptions { component, ..Default::default() };
-    let coffer = Coffer::with_options(options).map_err(|e| Failure::Other(format!("loading the plugin: {e:#}")))?;
+    let coffer = Coffer::with_options(options).map_err(|e| Failure::Other(format!("loading the plugin: {e}")))?;
     let tenant = coffer.tenant(settings);
     let object_key = |key: String| -> Result<String, Failure> {
         if cli.hex_key {
@@ -228,16 +230,16 @@ async fn put(tenant: &Tenant, key: &str, file: Option<PathBuf>) -> Result<(), Fa
         }
     };
     let _progress = progress::Progress::watch(tenant, progress::Direction::Up, Some(data.len() as u64));
-    tenant.put(key, data).await?;
+    tenant.put(key, &data).await?;
     Ok(())
 }
 
 async fn get(tenant: &Tenant, key: &str, file: Option<PathBuf>, range: Option<(u64, Option<u64>)>) -> Result<(), Failure> {
     let progress = progress::Progress::watch(tenant, progress::Direction::Down, None);
     let data = match range {
-        None => tenant.get(key, None).await?,
-        Some((start, Some(end))) => tenant.get(key, Some(start..end)).await?,
-        Some((start, None)) => tenant.get_from(key, start).await?,
+        None => tenant.get(key, ..).await?,
+        Some((start, Some(end))) => tenant.get(key, start..end).await?,
+        Some((start, None)) => tenant.get(key, start..).await?,
     };
     drop(progress);
     let data = data.ok_or_else(|| Failure::Missing(format!("key \"{key}\" does not exist")))?;

@@ -32,7 +32,8 @@ impl Progress {
         }
         let tenant = tenant.clone();
         let moved = move || {
-            let (sent, received) = tenant.bytes_moved();
+            let stats = tenant.stats();
+            let (sent, received) = (stats.bytes_sent, stats.bytes_received);
             match direction {
                 Direction::Up => sent,
                 Direction::Down => received,

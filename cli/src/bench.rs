@@ -15,8 +15,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use md5::Digest as _;
 
-use crate::config::Config;
-use crate::{Coffer, Tenant};
+use coffer_host::{Coffer, HostOptions, Tenant, TenantSettings};
 
 /// Calls in flight at once, per client and case.
 pub const CONCURRENCY: usize = 8;
@@ -37,7 +36,7 @@ pub fn set_max_instances(slots: u32) {
 }
 
 fn host() -> anyhow::Result<Coffer> {
-    Coffer::with_options(crate::HostOptions { max_instances: MAX_INSTANCES.get().copied(), ..Default::default() })
+    Ok(Coffer::with_options(HostOptions { max_instances: MAX_INSTANCES.get().copied(), ..Default::default() })?)
 }
 
 /// The S3 server to measure against, from COFFER_TEST_S3_*.
@@ -50,6 +49,17 @@ struct Server {
 }
 
 impl Server {
+    /// A tenant on this server, its keys under `prefix`.
+    fn tenant_settings(&self, name: &str, prefix: &str) -> coffer_host::TenantSettingsBuilder {
+        TenantSettings::builder(name)
+            .bucket(&self.bucket)
+            .region(&self.region)
+            .endpoint(&self.endpoint)
+            .access_key(self.access_key.as_str())
+            .secret_key(self.secret_key.as_str())
+            .key_prefix(prefix)
+    }
+
     fn from_env() -> anyhow::Result<Server> {
         let var = |name: &str| {
             std::env::var(format!("COFFER_TEST_S3_{name}"))
@@ -94,7 +104,7 @@ impl Client {
 
     async fn put(&self, key: &str, data: Vec<u8>) -> anyhow::Result<()> {
         match self {
-            Client::Coffer(tenant) => Ok(tenant.put(key, data).await?),
+            Client::Coffer(tenant) => Ok(tenant.put(key, &data).await?),
             Client::RustS3(bucket) => {
                 let response = bucket.put_object(key, &data).await?;
                 anyhow::ensure!(response.status_code() == 200, "rust-s3 put: HTTP {}", response.status_code());
@@ -106,7 +116,7 @@ impl Client {
 
     async fn get(&self, key: &str) -> anyhow::Result<usize> {
         match self {
-            Client::Coffer(tenant) => Ok(tenant.get(key, None).await?.map_or(0, |d| d.len())),
+            Client::Coffer(tenant) => Ok(tenant.get(key, ..).await?.map_or(0, |d| d.len())),
             Client::RustS3(bucket) => {
                 let response = bucket.get_object(key).await?;
                 anyhow::ensure!(response.status_code() == 200, "rust-s3 get: HTTP {}", response.status_code());
@@ -195,11 +205,7 @@ pub async fn run(per_case: Duration, only: &[String]) -> anyhow::Result<Vec<Row>
     let prefix = format!("bench-{run_id}/");
     let coffer = host()?;
     let tenant = |verify: bool| -> anyhow::Result<Tenant> {
-        let text = format!(
-            "[tenants.bench]\nbucket = \"{}\"\nregion = \"{}\"\nendpoint = \"{}\"\naccessKey = \"{}\"\nsecretKey = \"{}\"\nkeyPrefix = \"{prefix}\"\nverifyAfterWrite = {verify}\n",
-            server.bucket, server.region, server.endpoint, server.access_key, server.secret_key
-        );
-        Ok(coffer.tenant(Config::parse(&text, "bench")?.tenant(None)?))
+        Ok(coffer.tenant(server.tenant_settings("bench", &prefix).verify_after_write(verify).build()?))
     };
     let region = s3::Region::Custom { region: server.region.clone(), endpoint: server.endpoint.clone() };
     let credentials = s3::creds::Credentials::new(Some(&server.access_key), Some(&server.secret_key), None, None, None)?;
@@ -406,8 +412,7 @@ pub async fn sandbox_overhead(calls: usize) -> anyhow::Result<(Duration, Duratio
 
 async fn overhead_loop(calls: usize) -> anyhow::Result<(Duration, Duration)> {
     let coffer = host()?;
-    let text = "[tenants.b]\nbucket = \"b\"\nregion = \"us-east-1\"\nendpoint = \"http://127.0.0.1:9\"\naccessKey = \"k\"\nsecretKey = \"s\"\n";
-    let tenant = coffer.tenant_answered_at_once(Config::parse(text, "bench")?.tenant(None)?);
+    let tenant = coffer.tenant_answered_at_once(unreachable_tenant("b")?);
     for _ in 0..100 {
         tenant.stat("warm-up").await?;
     }
@@ -435,8 +440,7 @@ pub async fn cold_start() -> anyhow::Result<ColdStart> {
         hosts.push(begun.elapsed());
     }
     let coffer = host()?;
-    let text = "[tenants.c]\nbucket = \"b\"\nregion = \"us-east-1\"\nendpoint = \"http://127.0.0.1:9\"\naccessKey = \"k\"\nsecretKey = \"s\"\n";
-    let settings = Config::parse(text, "bench")?.tenant(None)?;
+    let settings = unreachable_tenant("c")?;
     let mut tenants = Vec::with_capacity(COLD_TENANTS);
     for _ in 0..COLD_TENANTS {
         let begun = Instant::now();
@@ -453,6 +457,12 @@ pub async fn cold_start() -> anyhow::Result<ColdStart> {
         tenant_p50: tenants[COLD_TENANTS / 2],
         tenant_p99: tenants[COLD_TENANTS * 99 / 100],
     })
+}
+
+/// A tenant whose requests the host answers at once (its endpoint is never reached).
+fn unreachable_tenant(name: &str) -> anyhow::Result<TenantSettings> {
+    let settings = TenantSettings::builder(name).bucket("b").endpoint("http://127.0.0.1:9").access_key("k").secret_key("s");
+    Ok(settings.build()?)
 }
 
 /// New hosts timed by [`cold_start`].
@@ -474,12 +484,8 @@ pub struct ColdStart {
 pub async fn peak_rss_of_one_put(size: usize) -> anyhow::Result<(u64, u64)> {
     let server = Server::from_env()?;
     let coffer = host()?;
-    let text = format!(
-        "[tenants.rss]\nbucket = \"{}\"\nregion = \"{}\"\nendpoint = \"{}\"\naccessKey = \"{}\"\nsecretKey = \"{}\"\nkeyPrefix = \"bench-rss/\"\n",
-        server.bucket, server.region, server.endpoint, server.access_key, server.secret_key
-    );
-    let tenant = coffer.tenant(Config::parse(&text, "bench")?.tenant(None)?);
-    tenant.put("warm-up", vec![1; 1024]).await?;
+    let tenant = coffer.tenant(server.tenant_settings("rss", "bench-rss/").build()?);
+    tenant.put("warm-up", &[1; 1024]).await?;
     let blob = pattern(size);
     let status = |field: &str| -> anyhow::Result<u64> {
         let text = std::fs::read_to_string("/proc/self/status")?;
@@ -488,7 +494,7 @@ pub async fn peak_rss_of_one_put(size: usize) -> anyhow::Result<(u64, u64)> {
     };
     std::fs::write("/proc/self/clear_refs", "5")?;
     let before = status("VmRSS:")?;
-    tenant.put("fifty", blob).await?;
+    tenant.put("fifty", &blob).await?;
     let peak = status("VmHWM:")?;
     Ok((before, peak.saturating_sub(before)))
 }

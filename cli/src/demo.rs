@@ -2,9 +2,8 @@
 
 use std::time::Instant;
 
-use coffer_host::config::{Config, TenantSettings};
-use coffer_host::embedded::EmbeddedS3;
-use coffer_host::Coffer;
+use coffer_cli::embedded::EmbeddedS3;
+use coffer_host::{Coffer, TenantSettings};
 
 pub async fn run() -> anyhow::Result<()> {
     let started = Instant::now();
@@ -20,16 +19,16 @@ pub async fn run() -> anyhow::Result<()> {
     let key = "demo/message-1";
 
     let started = Instant::now();
-    tenant.put(key, message.clone()).await?;
+    tenant.put(key, &message).await?;
     step("put", started, &format!("{key}: {} bytes, verified by HEAD", message.len()));
 
     let started = Instant::now();
-    let whole = tenant.get(key, None).await?;
+    let whole = tenant.get(key, ..).await?;
     anyhow::ensure!(whole.as_deref() == Some(&message[..]), "get returned other bytes");
     step("get", started, &format!("{} bytes, identical", message.len()));
 
     let started = Instant::now();
-    let range = tenant.get(key, Some(11..57)).await?;
+    let range = tenant.get(key, 11..57).await?;
     anyhow::ensure!(range.as_deref() == Some(&message[11..57]), "ranged get returned other bytes");
     step("get range 11..57", started, &format!("{:?}", String::from_utf8_lossy(&message[11..57])));
 
@@ -43,7 +42,7 @@ pub async fn run() -> anyhow::Result<()> {
     step("delete", started, "existed: true");
 
     let started = Instant::now();
-    let gone = tenant.get(key, None).await?;
+    let gone = tenant.get(key, ..).await?;
     anyhow::ensure!(gone.is_none(), "the object is still there after delete");
     step("get after delete", started, "none");
 
@@ -51,12 +50,16 @@ pub async fn run() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The demo tenant, built in code: no config file, nothing from the environment.
 fn settings(server: &EmbeddedS3) -> anyhow::Result<TenantSettings> {
-    let text = format!(
-        "[tenants.demo]\nbucket = \"{}\"\nregion = \"{}\"\nendpoint = \"{}\"\naccessKey = \"{}\"\nsecretKey = \"{}\"\n",
-        server.bucket, server.region, server.endpoint, server.access_key, server.secret_key
-    );
-    Ok(Config::parse(&text, "demo")?.tenant(None)?)
+    let settings = TenantSettings::builder("demo")
+        .bucket(&server.bucket)
+        .region(&server.region)
+        .endpoint(&server.endpoint)
+        .access_key(server.access_key.as_str())
+        .secret_key(server.secret_key.as_str())
+        .build()?;
+    Ok(settings)
 }
 
 fn step(what: &str, started: Instant, detail: &str) {

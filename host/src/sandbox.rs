@@ -1,0 +1,238 @@
+//! One tenant's sandbox state: the Store data a call runs with. It holds the tenant's own
+//! settings and secrets (and nothing of any other tenant's), an empty WASI context (no
+//! environment, no files, no stdin), and the egress policy every outgoing request passes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{
+    Error as HttpError, RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView,
+};
+
+use crate::bindings::{config, telemetry};
+use crate::settings::TenantSettings;
+use crate::telemetry::CallCounts;
+use crate::guest_log::GuestLog;
+use crate::limits::Meter;
+use crate::transport::Transport;
+
+/// The data of a tenant's Store.
+pub struct TenantState {
+    settings: Arc<TenantSettings>,
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    table: ResourceTable,
+    egress: Egress,
+    /// What the plugin reported of the call in progress (retries, verify failures).
+    reported: CallCounts,
+    /// This call's memory and CPU against the tenant's limits.
+    pub meter: Meter,
+}
+
+impl TenantState {
+    pub fn new(settings: Arc<TenantSettings>, transport: Arc<Transport>) -> Self {
+        let egress = Egress {
+            tenant: settings.name().to_string(),
+            scheme: settings.scheme().to_string(),
+            authority: settings.request_authority().to_string(),
+            timeout: settings.timeout(),
+            transport,
+            sent: 0,
+        };
+        // No environment, no preopened directory, no stdin; stdout and stderr to the log.
+        let wasi = WasiCtxBuilder::new()
+            .stdout(GuestLog::new(settings.name(), "stdout"))
+            .stderr(GuestLog::new(settings.name(), "stderr"))
+            .build();
+        TenantState {
+            meter: Meter::new(settings.limits()),
+            reported: CallCounts::default(),
+            settings,
+            wasi,
+            http: WasiHttpCtx::new(),
+            table: ResourceTable::new(),
+            egress,
+        }
+    }
+}
+
+impl TenantState {
+    /// What the call that just ended counted, and a fresh count for the next.
+    pub fn take_counts(&mut self) -> CallCounts {
+        let mut counts = std::mem::take(&mut self.reported);
+        counts.attempts = std::mem::take(&mut self.egress.sent);
+        counts
+    }
+}
+
+impl WasiView for TenantState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl WasiHttpView for TenantState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.egress }
+    }
+}
+
+impl config::Host for TenantState {
+    fn get_settings(&mut self) -> config::Settings {
+        let s = &self.settings;
+        config::Settings {
+            bucket: s.bucket().to_string(),
+            region: s.region().to_string(),
+            scheme: s.scheme().to_string(),
+            authority: s.request_authority().to_string(),
+            key_prefix: s.key_prefix().to_string(),
+            timeout_ms: u64::try_from(s.timeout().as_millis()).unwrap_or(u64::MAX),
+            max_retries: s.max_retries(),
+            verify_after_write: s.verify_after_write(),
+            virtual_hosted_style: s.virtual_hosted_style(),
+            put_checksum: s.checksum() == crate::settings::Checksum::Crc32,
+            multipart_threshold: s.multipart_threshold(),
+            part_size: s.part_size(),
+            part_concurrency: s.part_concurrency(),
+        }
+    }
+
+    fn get_credentials(&mut self) -> config::Credentials {
+        let c = self.settings.credentials();
+        config::Credentials {
+            access_key_id: c.access_key_id.expose().to_string(),
+            secret_access_key: c.secret_access_key.expose().to_string(),
+            session_token: c.session_token.as_ref().map(|t| t.expose().to_string()),
+        }
+    }
+}
+
+impl telemetry::Host for TenantState {
+    fn retrying(&mut self, reason: String) {
+        self.reported.retries += 1;
+        tracing::debug!(tenant = %self.settings.name(), "retrying: {reason}");
+    }
+
+    fn verify_failed(&mut self, problem: String) {
+        self.reported.verify_failures += 1;
+        tracing::warn!(tenant = %self.settings.name(), "verify-after-write: {problem}");
+    }
+}
+
+/// The tenant's egress policy: only its own endpoint (scheme, host and port) is reachable, and
+/// every attempt is bounded by its timeout whatever the guest asked for. What passes goes out
+/// through the tenant's own transport (its TLS trust, its pooled connections).
+struct Egress {
+    tenant: String,
+    scheme: String,
+    authority: String,
+    timeout: Duration,
+    transport: Arc<Transport>,
+    /// Requests let through in the call in progress.
+    sent: u32,
+}
+
+type SendFuture = Box<
+    dyn Future<Output = Result<(http::Response<WasiBody>, Box<dyn Future<Output = Result<(), HttpError>> + Send>), HttpError>>
+        + Send,
+>;
+
+impl Egress {
+    /// Only the authority the settings computed (no default port: the plugin sends what it was
+    /// handed, so a request with another spelling of the same place is refused, never guessed at).
+    fn allows(&self, uri: &http::Uri) -> bool {
+        let scheme = uri.scheme_str().unwrap_or_default();
+        let authority = uri.authority().map(|a| a.as_str()).unwrap_or_default();
+        scheme.eq_ignore_ascii_case(&self.scheme) && authority.eq_ignore_ascii_case(&self.authority)
+    }
+
+    fn clamp(&self, options: Option<RequestOptions>) -> RequestOptions {
+        let bound = |asked: Option<Duration>| Some(asked.map_or(self.timeout, |a| a.min(self.timeout)));
+        let asked = options.unwrap_or_default();
+        RequestOptions {
+            connect_timeout: bound(asked.connect_timeout),
+            first_byte_timeout: bound(asked.first_byte_timeout),
+            between_bytes_timeout: bound(asked.between_bytes_timeout),
+        }
+    }
+}
+
+impl WasiHttpHooks for Egress {
+    fn send_request(
+        &mut self,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+        fut: Box<dyn Future<Output = Result<(), HttpError>> + Send>,
+    ) -> SendFuture {
+        drop(fut);
+        if !self.allows(request.uri()) {
+            tracing::warn!(tenant = %self.tenant, uri = %request.uri(), "outgoing request denied: not the tenant's endpoint");
+            return Box::new(async { Err(HttpError::HttpRequestDenied) });
+        }
+        self.sent += 1;
+        // Connecting is bounded by the tenant's timeout in the transport itself.
+        let options = self.clamp(options);
+        // The tenant's timeout bounds the whole attempt, to the last byte of the answer.
+        let attempt = options.first_byte_timeout.unwrap_or(self.timeout);
+        let between_bytes = options.between_bytes_timeout.unwrap_or(self.timeout);
+        let transport = self.transport.clone();
+        Box::new(async move {
+            let response = transport.send(request, attempt, between_bytes).await?;
+            // The pool drives the connection; there is no per-request I/O future to hand back.
+            let io: Box<dyn Future<Output = Result<(), HttpError>> + Send> = Box::new(async { Ok(()) });
+            Ok((response, io))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn egress() -> Egress {
+        Egress {
+            tenant: "acme".into(),
+            scheme: "http".into(),
+            authority: "127.0.0.1:3900".into(),
+            timeout: Duration::from_secs(5),
+            transport: Arc::new(Transport::new("acme", &Default::default(), Duration::from_secs(5))),
+            sent: 0,
+        }
+    }
+
+    #[test]
+    fn only_the_tenants_own_endpoint_is_reachable() {
+        let e = egress();
+        assert!(e.allows(&"http://127.0.0.1:3900/bucket/key".parse().unwrap()));
+        for denied in [
+            "https://127.0.0.1:3900/bucket/key",
+            "http://127.0.0.1:3901/bucket/key",
+            "http://127.0.0.2:3900/bucket/key",
+            "http://169.254.169.254/latest/meta-data/",
+            "http://127.0.0.1/bucket/key",
+        ] {
+            assert!(!e.allows(&denied.parse().unwrap()), "{denied}");
+        }
+        let aws = Egress { scheme: "https".into(), authority: "s3.eu-west-1.amazonaws.com".into(), ..egress() };
+        assert!(aws.allows(&"https://s3.eu-west-1.amazonaws.com/b/k".parse().unwrap()));
+        assert!(!aws.allows(&"https://s3.eu-west-1.amazonaws.com:443/b/k".parse().unwrap()), "only the spelling handed over");
+        assert!(!aws.allows(&"https://s3.eu-west-1.amazonaws.com:8443/b/k".parse().unwrap()));
+    }
+
+    #[test]
+    fn the_tenants_timeout_bounds_what_the_guest_asks() {
+        let e = egress();
+        let asked = RequestOptions {
+            connect_timeout: Some(Duration::from_secs(60)),
+            first_byte_timeout: Some(Duration::from_secs(1)),
+            between_bytes_timeout: None,
+        };
+        let clamped = e.clamp(Some(asked));
+        assert_eq!(clamped.connect_timeout, Some(Duration::from_secs(5)));
+        assert_eq!(clamped.first_byte_timeout, Some(Duration::from_secs(1)));
+        assert_eq!(clamped.between_bytes_timeout, Some(Duration::from_secs(5)));
+        assert_eq!(e.clamp(None).connect_timeout, Some(Duration::from_secs(5)));
+    }
+}

@@ -1,0 +1,104 @@
+//! What the host tells the world about each call: one `tracing` event (target
+//! `coffer_host::call`) and counters and a histogram through the `metrics` facade. Without a
+//! subscriber or a recorder installed, both cost next to nothing.
+//!
+//! | metric | kind | labels | what |
+//! |---|---|---|---|
+//! | `coffer_calls_total` | counter | tenant, op, outcome | calls finished (`ok`, `not_found`, or the error kind) |
+//! | `coffer_errors_total` | counter | tenant, op, kind | calls that failed, by [`ErrorKind`] |
+//! | `coffer_retries_total` | counter | tenant, op | requests sent again after a transient failure |
+//! | `coffer_verify_failures_total` | counter | tenant | verify-after-write finding an object not as sent |
+//! | `coffer_bytes_out_total` | counter | tenant | bytes of the blobs put |
+//! | `coffer_bytes_in_total` | counter | tenant | bytes of the blobs (or ranges) got |
+//! | `coffer_call_duration_seconds` | histogram | tenant, op | a call's time, admission included |
+
+use std::time::Duration;
+
+use crate::error::ErrorKind;
+
+/// The store operation a call made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Get,
+    Put,
+    Delete,
+    Stat,
+}
+
+impl Op {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Op::Get => "get",
+            Op::Put => "put",
+            Op::Delete => "delete",
+            Op::Stat => "stat",
+        }
+    }
+}
+
+/// How a call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    /// The object was not there (get and stat answer `None`, delete `false`).
+    NotFound,
+    Failed(ErrorKind),
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::NotFound => "not_found",
+            Outcome::Failed(kind) => kind.as_str(),
+        }
+    }
+}
+
+/// What one call counted on its way, in its instance's Store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CallCounts {
+    /// HTTP requests the plugin sent (each attempt, each verifying HEAD, each part).
+    pub attempts: u32,
+    /// Requests sent again after a transient failure (the plugin reports each).
+    pub retries: u32,
+    /// Verify-after-write finding the object not as sent (the plugin reports each).
+    pub verify_failures: u32,
+}
+
+/// The event and the metrics of one finished call.
+pub fn record(tenant: &str, op: Op, key: &str, bytes: u64, counts: CallCounts, elapsed: Duration, outcome: Outcome) {
+    let elapsed_ms = elapsed.as_secs_f64() * 1000.0;
+    let (op_name, outcome_name) = (op.as_str(), outcome.as_str());
+    let attempts = counts.attempts;
+    match outcome {
+        Outcome::Failed(_) => tracing::warn!(
+            target: "coffer_host::call", tenant, op = op_name, key, bytes, attempts, elapsed_ms, outcome = outcome_name, "call failed"
+        ),
+        _ => tracing::debug!(
+            target: "coffer_host::call", tenant, op = op_name, key, bytes, attempts, elapsed_ms, outcome = outcome_name, "call"
+        ),
+    }
+
+    let tenant = tenant.to_string();
+    metrics::counter!("coffer_calls_total", "tenant" => tenant.clone(), "op" => op_name, "outcome" => outcome_name)
+        .increment(1);
+    if let Outcome::Failed(kind) = outcome {
+        metrics::counter!("coffer_errors_total", "tenant" => tenant.clone(), "op" => op_name, "kind" => kind.as_str())
+            .increment(1);
+    }
+    if counts.retries > 0 {
+        metrics::counter!("coffer_retries_total", "tenant" => tenant.clone(), "op" => op_name)
+            .increment(u64::from(counts.retries));
+    }
+    if counts.verify_failures > 0 {
+        metrics::counter!("coffer_verify_failures_total", "tenant" => tenant.clone())
+            .increment(u64::from(counts.verify_failures));
+    }
+    match (op, outcome) {
+        (Op::Put, Outcome::Ok) => metrics::counter!("coffer_bytes_out_total", "tenant" => tenant.clone()).increment(bytes),
+        (Op::Get, Outcome::Ok) => metrics::counter!("coffer_bytes_in_total", "tenant" => tenant.clone()).increment(bytes),
+        _ => {}
+    }
+    metrics::histogram!("coffer_call_duration_seconds", "tenant" => tenant, "op" => op_name).record(elapsed.as_secs_f64());
+}

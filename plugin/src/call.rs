@@ -1,0 +1,117 @@
+//! The one retry driver: a request for a key built step by step
+//! (`client.call("PUT", key).header(..).payload(..).accept(..).send(&mut budget)`), signed afresh
+//! for each attempt, and retried with backoff while the call's budget lasts.
+
+use super::request::Payload;
+use super::{Client, HttpResponse, Platform};
+use crate::error::StoreError;
+use crate::retry;
+
+/// The retries one public call has used, shared by every request it sends.
+#[derive(Default)]
+pub(super) struct Budget {
+    pub(super) retries: u32,
+}
+
+/// Looks at an answer that is not transient: `Err` refuses it (a damaged body), and the request
+/// is sent again while retries remain.
+pub(super) type Accept<'a> = &'a dyn Fn(&HttpResponse) -> Result<(), StoreError>;
+
+/// One request being built.
+pub(super) struct Call<'c, P> {
+    client: &'c Client<P>,
+    method: &'static str,
+    key: &'c str,
+    query: Vec<(String, String)>,
+    headers: Vec<(String, String)>,
+    payload: Payload<'c>,
+    accept: Option<Accept<'c>>,
+}
+
+impl<P: Platform> Client<P> {
+    /// Starts a request of `method` for `key`: no query, no extra header, no body.
+    pub(super) fn call<'c>(&'c self, method: &'static str, key: &'c str) -> Call<'c, P> {
+        Call { client: self, method, key, query: Vec::new(), headers: Vec::new(), payload: Payload::empty(), accept: None }
+    }
+
+    /// Waits before the next retry and counts it.
+    pub(super) fn back_off(&self, budget: &mut Budget, retry_after: Option<&str>) {
+        let delay = retry::delay_ms(budget.retries, self.platform.random_u64(), retry_after);
+        self.platform.sleep_ms(delay);
+        budget.retries += 1;
+    }
+
+    /// The error an answer means when it is worth another try (503 SlowDown, 500, 429, 408, 400
+    /// RequestTimeout...); `None` for a success or an answer that retrying will not change.
+    fn transient_failure(&self, response: &HttpResponse, method: &str, key: &str) -> Option<StoreError> {
+        if response.status < 400 || response.status == 404 || response.status == 416 {
+            return None;
+        }
+        Some(self.failure(response, method, key)).filter(StoreError::is_transient)
+    }
+}
+
+impl<'c, P: Platform> Call<'c, P> {
+    pub(super) fn query(mut self, name: &str, value: &str) -> Self {
+        self.query.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    pub(super) fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    pub(super) fn headers(mut self, headers: impl IntoIterator<Item = (String, String)>) -> Self {
+        self.headers.extend(headers);
+        self
+    }
+
+    pub(super) fn payload(mut self, payload: Payload<'c>) -> Self {
+        self.payload = payload;
+        self
+    }
+
+    pub(super) fn accept(mut self, accept: Accept<'c>) -> Self {
+        self.accept = Some(accept);
+        self
+    }
+
+    /// Sends the request, retrying with backoff while `budget` lasts: transient failures
+    /// (network errors, timeouts, 5xx, 408, 429, SlowDown, RequestTimeout, InternalError...)
+    /// and answers `accept` refuses. Returns the response otherwise, whatever its status.
+    pub(super) fn send(self, budget: &mut Budget) -> Result<HttpResponse, StoreError> {
+        let client = self.client;
+        let max_retries = client.settings.max_retries;
+        let path = client.object_path(self.key)?;
+        loop {
+            // 1. Sign for now (a retry may cross a second, or a day).
+            let request = client.request(self.method, &path, &self.query, &self.headers, &self.payload);
+            // 2. Send, and 3. judge the answer.
+            let (error, retry_after, retry) = match client.platform.send(&request, client.settings.timeout_ms) {
+                Ok(response) => match client.transient_failure(&response, self.method, self.key) {
+                    Some(error) => {
+                        let retry_after = response.header("retry-after").map(str::to_string);
+                        let retry = retry::should_retry(&error, budget.retries, max_retries);
+                        (error, retry_after, retry)
+                    }
+                    None => match self.accept.map_or(Ok(()), |accept| accept(&response)) {
+                        Ok(()) => return Ok(response),
+                        Err(refused) => (refused, None, budget.retries < max_retries),
+                    },
+                },
+                // The network failed (refused, reset, timed out): as transient as a 503.
+                Err(error) => {
+                    let retry = retry::should_retry(&error, budget.retries, max_retries);
+                    (error, None, retry)
+                }
+            };
+            if !retry {
+                return Err(error);
+            }
+            // 4. Wait, and go again.
+            client.platform.retrying(&error);
+            client.back_off(budget, retry_after.as_deref());
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! One signed request, ready to send: the object's path (validated, prefixed, encoded once),
+//! the headers, and the SigV4 signature with the day's key kept by the client.
+
+use super::{Client, HttpRequest, MAX_KEY_BYTES, Platform};
+use crate::error::StoreError;
+use crate::sigv4::{self, S3Request, SigningKeys, SigningScope};
+
+/// A request body and its SHA-256, hashed once however often it is sent.
+#[derive(Clone, Copy)]
+pub(super) struct Payload<'a> {
+    pub(super) bytes: &'a [u8],
+    pub(super) sha256: &'a str,
+}
+
+impl Payload<'_> {
+    pub(super) fn empty() -> Payload<'static> {
+        Payload { bytes: &[], sha256: sigv4::EMPTY_PAYLOAD_SHA256 }
+    }
+}
+
+impl<P: Platform> Client<P> {
+    /// One signed request, ready to send.
+    pub(super) fn request<'s>(
+        &'s self,
+        method: &'static str,
+        path: &str,
+        query: &[(String, String)],
+        extra_headers: &[(String, String)],
+        payload: &Payload<'s>,
+    ) -> HttpRequest<'s> {
+        let mut headers = Vec::with_capacity(extra_headers.len() + 5);
+        headers.push(("host".to_string(), self.settings.authority.clone()));
+        headers.extend_from_slice(extra_headers);
+        let amz_date = sigv4::amz_date(self.platform.unix_time());
+        let scope = SigningScope { amz_date: &amz_date, region: &self.settings.region, service: "s3" };
+        let keys = SigningKeys {
+            access_key_id: &self.keys.access_key_id,
+            secret_access_key: &self.keys.secret_access_key,
+            session_token: self.keys.session_token.as_deref(),
+        };
+        let request = S3Request { method, path, query, payload_sha256: payload.sha256 };
+        sigv4::sign_s3_with_key(&request, &mut headers, &keys, &scope, &self.day_key(&scope));
+        // The host header is set by the host from the authority; it was only needed for signing.
+        headers.retain(|(name, _)| name != "host");
+        let mut path_and_query = sigv4::uri_encode(path, true);
+        if !query.is_empty() {
+            path_and_query.push('?');
+            path_and_query.push_str(&sigv4::canonical_query(query));
+        }
+        HttpRequest {
+            method,
+            scheme: &self.settings.scheme,
+            authority: &self.settings.authority,
+            path_and_query,
+            headers,
+            body: payload.bytes,
+        }
+    }
+
+    /// The signing key of `scope`'s day, derived once a day and kept with the client (which the
+    /// guest keeps for its instance's later calls; an instance never serves another tenant).
+    fn day_key(&self, scope: &SigningScope<'_>) -> [u8; 32] {
+        let mut kept = self.day_key.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        match kept.as_ref() {
+            Some((date, key)) if date == scope.date() => *key,
+            _ => {
+                let key = sigv4::signing_key(&self.keys.secret_access_key, scope);
+                *kept = Some((scope.date().to_string(), key));
+                key
+            }
+        }
+    }
+
+    /// `/bucket/prefix+key` (or `/prefix+key` in virtual-hosted style), validated.
+    pub(super) fn object_path(&self, key: &str) -> Result<String, StoreError> {
+        if key.is_empty() {
+            return Err(StoreError::invalid_key("the key is empty"));
+        }
+        let full_len = self.settings.key_prefix.len() + key.len();
+        if full_len > MAX_KEY_BYTES {
+            return Err(StoreError::invalid_key(format!(
+                "key \"{}…\" is {full_len} bytes with its prefix; S3 allows {MAX_KEY_BYTES}",
+                key.chars().take(40).collect::<String>()
+            )));
+        }
+        let prefix = &self.settings.key_prefix;
+        Ok(match self.settings.virtual_hosted_style {
+            true => format!("/{prefix}{key}"),
+            false => format!("/{}/{prefix}{key}", self.settings.bucket),
+        })
+    }
+}
