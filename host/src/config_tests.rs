@@ -142,17 +142,24 @@ fn relative_paths_are_taken_from_the_config_files_folder() {
 }
 
 #[test]
-fn readme_examples_are_valid_configs() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+fn doc_examples_are_valid_configs() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let mut docs = String::new();
+    for page in ["README.md", "docs/configuration.md", "docs/embedding.md"] {
+        docs += &std::fs::read_to_string(format!("{root}/{page}")).unwrap_or_else(|e| panic!("{page}: {e}"));
+    }
     let mut blocks = 0;
-    let mut rest = readme.as_str();
+    let mut rest = docs.as_str();
     while let Some(start) = rest.find("```toml\n") {
         let body = &rest[start + 8..];
         let end = body.find("```").expect("a closed toml block");
         let text = &body[..end];
         rest = &body[end + 3..];
+        if text.starts_with("[dependencies]") {
+            continue; // a Cargo.toml snippet, not a Coffer config
+        }
         let config = Config::parse(text, "README.md").unwrap_or_else(|e| panic!("{e}\n{text}"));
-        assert!(!config.file.tenants.is_empty(), "a README example has no tenant:\n{text}");
+        assert!(!config.file.tenants.is_empty(), "a documented example has no tenant:\n{text}");
         // Secrets from env and files, and profiles, are stood in for: the shape is what is checked.
         let dir = tempfile::tempdir().unwrap();
         let creds = dir.path().join("credentials");
@@ -175,7 +182,7 @@ fn readme_examples_are_valid_configs() {
         }
         blocks += 1;
     }
-    assert!(blocks >= 6, "the README's examples were not found ({blocks})");
+    assert!(blocks >= 8, "the documented examples were not found ({blocks})");
 }
 
 #[test]

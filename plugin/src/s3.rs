@@ -197,6 +197,7 @@ impl<P: Platform> Client<P> {
             if budget.retries >= self.settings.max_retries {
                 return Err(StoreError::integrity(problem));
             }
+            self.platform.retrying(&StoreError::integrity(problem));
             self.back_off(&mut budget, None);
         }
     }

@@ -12,4 +12,6 @@ mod load;
 mod multipart;
 mod sandbox;
 mod settings;
+mod stalwart;
+mod telemetry;
 mod transport;
