@@ -151,6 +151,9 @@ pub fn classify(status: u16, body: &S3ErrorBody, what: &str, bucket: &str) -> St
         (_, "SlowDown" | "InternalError" | "ServiceUnavailable" | "OperationAborted") => StoreError::unavailable(detail),
         (401 | 403, _) => StoreError::access_denied(detail),
         (301 | 307, _) => StoreError::invalid_config(format!("wrong region or endpoint ({detail})")),
+        // 501 Not Implemented (R2 on a checksum header it does not implement) will not change
+        // on a retry.
+        (501, _) => StoreError::other(detail),
         (429 | 500..=599, _) => StoreError::unavailable(detail),
         _ => StoreError::other(detail),
     };
@@ -192,6 +195,7 @@ mod tests {
         assert!(classify(400, &code("KeyTooLongError"), "PUT", "b").kind == Kind::InvalidKey);
         assert!({ let e = classify(400, &code("Weird"), "PUT", "b"); e.kind == Kind::Other && { let m = &e.message; m.contains("Weird") } });
         assert!(classify(503, &none, "GET", "b").is_transient());
+        assert!(!classify(501, &code("NotImplemented"), "PUT", "b").is_transient(), "a 501 is not transient");
         assert!(!classify(403, &none, "GET", "b").is_transient());
         let missing = classify(404, &code("NoSuchBucket"), "GET", "mail");
         assert_eq!((missing.status, missing.s3_code.as_deref()), (Some(404), Some("NoSuchBucket")));

@@ -147,8 +147,12 @@ impl<P: Platform> Client<P> {
             200 | 206 => check_body(&self.platform, response, key),
             _ => Ok(()),
         };
-        // Ask for the object's checksums too, for objects whose ETag is not an MD5.
-        headers.push(("x-amz-checksum-mode".into(), "ENABLED".into()));
+        // Ask for the object's checksums too, for objects whose ETag is not an MD5; but with
+        // `checksum = "none"` send no x-amz-checksum-* header at all, since providers that refuse
+        // one (Backblaze B2) refuse the mode too.
+        if self.settings.put_checksum {
+            headers.push(("x-amz-checksum-mode".into(), "ENABLED".into()));
+        }
         let response = self.call("GET", key).headers(headers).accept(&intact).send(&mut Budget::default())?;
         match response.status {
             200 | 206 => Ok(Some(response.body)),

@@ -280,6 +280,11 @@ fn puts_send_their_crc32_and_reads_check_it_first() {
     let settings = Settings { put_checksum: false, ..settings(0) };
     Client::new(settings, keys(), &without).unwrap().put("k", b"hello").unwrap();
     assert_eq!(header(&without.sent.borrow()[0].2, "x-amz-checksum-crc32"), None, "checksum = \"none\"");
+    // With checksum = "none", a GET asks for no checksum either (B2 refuses the mode header).
+    let plain = Scripted::new(vec![(200, vec![("content-length", "5")], "hello")]);
+    let no_checksum = Settings { put_checksum: false, ..self::settings(0) };
+    Client::new(no_checksum, keys(), &plain).unwrap().get("k", None).unwrap();
+    assert!(plain.sent.borrow()[0].2.iter().all(|(name, _)| !name.starts_with("x-amz-checksum")), "no checksum header at all");
 
     // A damaged body fails the CRC even where no MD5 ETag could tell.
     let multipart = ("etag", "\"5d41402abc4b2a76b9719d911017c592-2\"");

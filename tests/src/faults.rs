@@ -155,6 +155,11 @@ impl FaultProxy {
         self.state.most_in_flight.load(Ordering::SeqCst)
     }
 
+    /// The names of every header in the requests received so far (lower case), each once.
+    pub fn header_names(&self) -> std::collections::BTreeSet<String> {
+        self.state.seen.lock().unwrap().iter().map(|(n, _)| n.clone()).collect()
+    }
+
     /// Every value of header `name` in the requests received so far.
     pub fn header_values(&self, name: &str) -> Vec<String> {
         self.state.seen.lock().unwrap().iter().filter(|(n, _)| n == name).map(|(_, v)| v.clone()).collect()

@@ -255,3 +255,26 @@ async fn a_damaged_get_body_is_read_again_and_never_returned() {
     let error = via(&flips_always, |b| b.max_retries(0).checksum(Checksum::None)).get("plain", ..).await.unwrap_err();
     assert!(error.kind() == ErrorKind::Integrity && error.message().contains("MD5"), "{error}");
 }
+
+#[tokio::test]
+async fn checksum_none_sends_no_checksum_header_at_all() {
+    let checksum_headers = |proxy: &FaultProxy| -> Vec<String> {
+        let names = proxy.header_names();
+        names.into_iter().filter(|n| n.starts_with("x-amz-checksum") || n.starts_with("x-amz-sdk-checksum")).collect()
+    };
+    let calls = async |store: &coffer_host::Tenant| {
+        store.put("k", b"hello").await.unwrap();
+        assert_eq!(store.get("k", ..).await.unwrap().as_deref(), Some(&b"hello"[..]));
+        assert_eq!(store.get("k", 1..3).await.unwrap().as_deref(), Some(&b"el"[..]));
+        assert!(store.stat("k").await.unwrap().is_some());
+        assert!(store.delete("k").await.unwrap());
+    };
+    // The default sends the CRC-32 and asks for checksums (so this test can tell)...
+    let default = FaultProxy::start(&server().endpoint, vec![]);
+    calls(&proxied_tenant(&default.endpoint, "checksum-default", |b| b).0).await;
+    assert_eq!(checksum_headers(&default), ["x-amz-checksum-crc32", "x-amz-checksum-mode"]);
+    // ...and `checksum = "none"` sends no x-amz-checksum-* header, the mode on reads included.
+    let none = FaultProxy::start(&server().endpoint, vec![]);
+    calls(&proxied_tenant(&none.endpoint, "checksum-none", |b| b.checksum(Checksum::None)).0).await;
+    assert!(checksum_headers(&none).is_empty(), "{:?}", checksum_headers(&none));
+}
