@@ -41,7 +41,9 @@ fn ensure_wasm_target() {
     if sysroot.join("lib/rustlib/wasm32-wasip2").is_dir() {
         return;
     }
-    println!("cargo:warning=the wasm32-wasip2 target is missing from {}: adding it with rustup", sysroot.display());
+    // Cargo shows this again on later builds that reuse this script's output: say it in a way
+    // that stays true.
+    eprintln!("the wasm32-wasip2 target is missing from {}: adding it with rustup", sysroot.display());
     let added = Command::new("rustup").args(["target", "add", "wasm32-wasip2"]).status();
     if !matches!(added, Ok(status) if status.success()) || !sysroot.join("lib/rustlib/wasm32-wasip2").is_dir() {
         panic!(
@@ -49,6 +51,7 @@ fn ensure_wasm_target() {
             sysroot.display()
         );
     }
+    println!("cargo:warning=the wasm32-wasip2 target was missing from {}; added it with rustup", sysroot.display());
 }
 
 fn build_plugin(root: &Path, target_dir: &Path) -> PathBuf {

@@ -15,6 +15,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use md5::Digest as _;
 
+use coffer_host::quickack::QuickAckConnector;
 use coffer_host::{Coffer, HostOptions, Tenant, TenantSettings};
 
 /// Calls in flight at once, per client and case.
@@ -89,6 +90,8 @@ pub struct Row {
 enum Client {
     Coffer(Tenant),
     RustS3(Box<s3::Bucket>),
+    /// rust-s3's PUT followed by a HEAD: what Stalwart does with `verifyAfterWrite = true`.
+    RustS3Verify(Box<s3::Bucket>),
     Ceiling(Ceiling),
 }
 
@@ -98,6 +101,7 @@ impl Client {
             (Client::Coffer(_), true) => "coffer",
             (Client::Coffer(_), false) => "coffer-noverify",
             (Client::RustS3(_), _) => "rust-s3",
+            (Client::RustS3Verify(_), _) => "rust-s3+verify",
             (Client::Ceiling(_), _) => "ceiling",
         }
     }
@@ -110,6 +114,14 @@ impl Client {
                 anyhow::ensure!(response.status_code() == 200, "rust-s3 put: HTTP {}", response.status_code());
                 Ok(())
             }
+            Client::RustS3Verify(bucket) => {
+                let response = bucket.put_object(key, &data).await?;
+                anyhow::ensure!(response.status_code() == 200, "rust-s3 put: HTTP {}", response.status_code());
+                let (head, status) = bucket.head_object(key).await?;
+                anyhow::ensure!(status == 200, "rust-s3 head: HTTP {status}");
+                anyhow::ensure!(head.content_length == Some(data.len() as i64), "rust-s3 head: size {:?}", head.content_length);
+                Ok(())
+            }
             Client::Ceiling(ceiling) => ceiling.put(key, data).await,
         }
     }
@@ -117,7 +129,7 @@ impl Client {
     async fn get(&self, key: &str) -> anyhow::Result<usize> {
         match self {
             Client::Coffer(tenant) => Ok(tenant.get(key, ..).await?.map_or(0, |d| d.len())),
-            Client::RustS3(bucket) => {
+            Client::RustS3(bucket) | Client::RustS3Verify(bucket) => {
                 let response = bucket.get_object(key).await?;
                 anyhow::ensure!(response.status_code() == 200, "rust-s3 get: HTTP {}", response.status_code());
                 Ok(response.bytes().len())
@@ -130,7 +142,7 @@ impl Client {
 /// The ceiling: a pooled hyper client sending what the plugin sends (path style, signed
 /// payload, Content-MD5), signed by the plugin's SigV4 code compiled natively.
 struct Ceiling {
-    http: HyperClient<HttpConnector, Full<Bytes>>,
+    http: HyperClient<QuickAckConnector<HttpConnector>, Full<Bytes>>,
     server: Arc<Server>,
     authority: String,
 }
@@ -139,7 +151,12 @@ impl Ceiling {
     fn new(server: Arc<Server>) -> anyhow::Result<Ceiling> {
         let authority = server.endpoint.split_once("://").map(|(_, a)| a.trim_end_matches('/').to_string()).unwrap_or_default();
         anyhow::ensure!(server.endpoint.starts_with("http://"), "the ceiling client speaks plain HTTP only");
-        Ok(Ceiling { http: HyperClient::builder(TokioExecutor::new()).build_http(), server, authority })
+        // The same socket treatment as Coffer's transport (no Nagle delay, prompt ACKs), so that
+        // the ceiling stays a ceiling.
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        let http = HyperClient::builder(TokioExecutor::new()).build(QuickAckConnector(connector));
+        Ok(Ceiling { http, server, authority })
     }
 
     fn request(&self, method: &'static str, key: &str, body: Vec<u8>) -> http::Request<Full<Bytes>> {
@@ -214,7 +231,8 @@ pub async fn run(per_case: Duration, only: &[String]) -> anyhow::Result<Vec<Row>
     let clients: Vec<(Arc<Client>, bool, String)> = vec![
         (Arc::new(Client::Coffer(tenant(true)?)), true, String::new()),
         (Arc::new(Client::Coffer(tenant(false)?)), false, String::new()),
-        (Arc::new(Client::RustS3(bucket)), true, prefix.clone()),
+        (Arc::new(Client::RustS3(bucket.clone())), true, prefix.clone()),
+        (Arc::new(Client::RustS3Verify(bucket)), true, prefix.clone()),
         (Arc::new(Client::Ceiling(Ceiling::new(server.clone())?)), true, prefix.clone()),
     ];
 
@@ -234,6 +252,9 @@ pub async fn run(per_case: Duration, only: &[String]) -> anyhow::Result<Vec<Row>
             let mut samples: Vec<(Vec<Duration>, Duration)> = vec![(Vec::new(), Duration::ZERO); clients.len()];
             for _ in 0..ROUNDS {
                 for (n, (client, _, key_prefix)) in clients.iter().enumerate() {
+                    if op == "get" && matches!(**client, Client::RustS3Verify(_)) {
+                        continue; // its GET is rust-s3's
+                    }
                     let (latencies, took) =
                         measure(client.clone(), op, label, key_prefix.clone(), data.clone(), per_case / ROUNDS).await?;
                     samples[n].0.extend(latencies);
@@ -241,6 +262,9 @@ pub async fn run(per_case: Duration, only: &[String]) -> anyhow::Result<Vec<Row>
                 }
             }
             for ((client, verify, _), (mut latencies, took)) in clients.iter().zip(samples) {
+                if latencies.is_empty() {
+                    continue;
+                }
                 latencies.sort();
                 let ops = latencies.len() as f64 / took.as_secs_f64();
                 let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
@@ -301,25 +325,41 @@ fn pattern(size: usize) -> Vec<u8> {
     (0..size).map(|i| (i * 31 % 251) as u8).collect()
 }
 
-/// The table, with each client's ops/s as a ratio to rust-s3's and to the ceiling's.
+/// The client a row is judged against: Coffer (verifying its writes, as Stalwart's default
+/// does) against rust-s3 followed by a HEAD on puts, everything else against plain rust-s3.
+fn baseline(row: &Row) -> &'static str {
+    match (row.client, row.case.starts_with("put")) {
+        ("coffer", true) => "rust-s3+verify",
+        _ => "rust-s3",
+    }
+}
+
+/// `row`'s ops/s divided by `client`'s in the same case.
+fn ratio_to(rows: &[Row], row: &Row, client: &str) -> Option<f64> {
+    let base = rows.iter().find(|r| r.case == row.case && r.client == client)?.ops_per_s;
+    (base > 0.0).then(|| row.ops_per_s / base)
+}
+
+/// The table, with each client's ops/s as a ratio to its baseline, to rust-s3's and to the
+/// ceiling's.
 pub fn table(rows: &[Row]) -> String {
     let mut out = format!(
-        "{:<10} {:<16} {:>10} {:>9} {:>8} {:>8} {:>10} {:>10}\n",
-        "case", "client", "ops/s", "MiB/s", "p50 ms", "p99 ms", "/rust-s3", "/ceiling"
+        "{:<10} {:<16} {:>10} {:>9} {:>8} {:>8} {:>16} {:>10} {:>10}\n",
+        "case", "client", "ops/s", "MiB/s", "p50 ms", "p99 ms", "/baseline", "/rust-s3", "/ceiling"
     );
+    let shown = |r: Option<f64>| r.map_or("-".to_string(), |r| format!("{r:.2}x"));
     for row in rows {
-        let of = |client: &str| rows.iter().find(|r| r.case == row.case && r.client == client).map(|r| r.ops_per_s);
-        let ratio = |base: Option<f64>| base.map_or("-".to_string(), |b| format!("{:.2}x", row.ops_per_s / b));
         out += &format!(
-            "{:<10} {:<16} {:>10.1} {:>9.1} {:>8.2} {:>8.2} {:>10} {:>10}\n",
+            "{:<10} {:<16} {:>10.1} {:>9.1} {:>8.2} {:>8.2} {:>16} {:>10} {:>10}\n",
             row.case,
             row.client,
             row.ops_per_s,
             row.mib_per_s,
             row.p50_ms,
             row.p99_ms,
-            ratio(of("rust-s3")),
-            ratio(of("ceiling"))
+            format!("{} {}", shown(ratio_to(rows, row, baseline(row))), baseline(row)),
+            shown(ratio_to(rows, row, "rust-s3")),
+            shown(ratio_to(rows, row, "ceiling"))
         );
     }
     out
@@ -331,14 +371,21 @@ pub fn write_json_and_chart(rows: &[Row], path: &Path) -> anyhow::Result<()> {
         .iter()
         .map(|r| {
             format!(
-                "  {{\"case\": \"{}\", \"client\": \"{}\", \"ops_per_s\": {:.3}, \"mib_per_s\": {:.3}, \"p50_ms\": {:.3}, \"p99_ms\": {:.3}}}",
-                r.case, r.client, r.ops_per_s, r.mib_per_s, r.p50_ms, r.p99_ms
+                "  {{\"case\": \"{}\", \"client\": \"{}\", \"ops_per_s\": {:.3}, \"mib_per_s\": {:.3}, \"p50_ms\": {:.3}, \"p99_ms\": {:.3}, \"baseline\": \"{}\", \"vs_baseline\": {}, \"vs_rust_s3\": {}, \"vs_ceiling\": {}}}",
+                r.case, r.client, r.ops_per_s, r.mib_per_s, r.p50_ms, r.p99_ms, baseline(r),
+                json_ratio(ratio_to(rows, r, baseline(r))),
+                json_ratio(ratio_to(rows, r, "rust-s3")),
+                json_ratio(ratio_to(rows, r, "ceiling"))
             )
         })
         .collect();
     std::fs::write(path, format!("[\n{}\n]\n", objects.join(",\n")))?;
     std::fs::write(path.with_extension("svg"), chart(rows))?;
     Ok(())
+}
+
+fn json_ratio(ratio: Option<f64>) -> String {
+    ratio.map_or("null".to_string(), |r| format!("{r:.3}"))
 }
 
 /// Grouped bars: for each case, each client's ops/s divided by rust-s3's (the line at 1.0).
@@ -348,7 +395,7 @@ fn chart(rows: &[Row]) -> String {
     let mut clients: Vec<&str> = rows.iter().map(|r| r.client).collect();
     clients.sort();
     clients.dedup();
-    let colours = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2"];
+    let colours = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#b07aa1"];
     let ratio = |case: &str, client: &str| {
         let of = |c: &str| rows.iter().find(|r| r.case == case && r.client == c).map(|r| r.ops_per_s);
         match (of(client), of("rust-s3")) {

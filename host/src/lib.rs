@@ -31,6 +31,7 @@ mod digest;
 mod error;
 mod guest_log;
 pub mod limits;
+pub mod quickack;
 pub mod regions;
 mod sandbox;
 pub mod secret;

@@ -1,5 +1,6 @@
 //! How a tenant's requests reach its endpoint: one pooled HTTP/1.1 client per tenant, with the
-//! tenant's own TLS trust, its timeout on connect, first byte and every gap between body bytes,
+//! tenant's own TLS trust, prompt ACKs and no Nagle delay on its sockets (see quickack.rs), its
+//! timeout on connect, first byte and every gap between body bytes,
 //! and `*.localhost` names resolved to loopback (RFC 6761) so virtual-hosted style works on a
 //! test machine. Kept-alive connections are reused across calls; the count of connections
 //! opened is kept for tests and figures.
@@ -23,6 +24,7 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tower_service::Service;
 use wasmtime_wasi_http::{Error as HttpError, WasiBody};
 
+use crate::quickack::QuickAckConnector;
 use crate::tls;
 
 /// How long an idle kept-alive connection is kept. Shorter than the idle limits S3 services
@@ -32,7 +34,7 @@ pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(15);
 /// One tenant's HTTP client, shared by all its calls.
 pub struct Transport {
     tenant: String,
-    client: Client<CountedConnector<HttpsConnector<HttpConnector<LoopbackForLocalhost>>>, WasiBody>,
+    client: Client<CountedConnector<HttpsConnector<QuickAckConnector<HttpConnector<LoopbackForLocalhost>>>>, WasiBody>,
     opened: Arc<AtomicU64>,
     /// Body bytes sent and received so far, for progress reports.
     sent: Arc<AtomicU64>,
@@ -52,7 +54,7 @@ impl Transport {
             .with_tls_config(tls::client_config(trust))
             .https_or_http()
             .enable_http1()
-            .wrap_connector(http);
+            .wrap_connector(QuickAckConnector(http));
         let opened = Arc::new(AtomicU64::new(0));
         let client = Client::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
