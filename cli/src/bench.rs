@@ -344,13 +344,13 @@ fn ratio_to(rows: &[Row], row: &Row, client: &str) -> Option<f64> {
 /// ceiling's.
 pub fn table(rows: &[Row]) -> String {
     let mut out = format!(
-        "{:<10} {:<16} {:>10} {:>9} {:>8} {:>8} {:>16} {:>10} {:>10}\n",
+        "{:<10} {:<16} {:>10} {:>9} {:>8} {:>8} {:>21} {:>10} {:>10}\n",
         "case", "client", "ops/s", "MiB/s", "p50 ms", "p99 ms", "/baseline", "/rust-s3", "/ceiling"
     );
     let shown = |r: Option<f64>| r.map_or("-".to_string(), |r| format!("{r:.2}x"));
     for row in rows {
         out += &format!(
-            "{:<10} {:<16} {:>10.1} {:>9.1} {:>8.2} {:>8.2} {:>16} {:>10} {:>10}\n",
+            "{:<10} {:<16} {:>10.1} {:>9.1} {:>8.2} {:>8.2} {:>21} {:>10} {:>10}\n",
             row.case,
             row.client,
             row.ops_per_s,
