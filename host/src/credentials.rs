@@ -1,10 +1,11 @@
-//! Where a tenant's credentials come from when its config does not give them, resolved by the
-//! host once per tenant at load time. In order:
+//! Where a tenant's credentials come from when its settings do not give the keys, resolved by
+//! the settings builder once per tenant. In order:
 //!
-//! 1. `accessKey` / `secretKey` (and `sessionToken` / `securityToken`) in the tenant's config;
+//! 1. `accessKey` / `secretKey` (and `sessionToken` / `securityToken`) in the tenant's settings;
 //! 2. the tenant's `profile` in the shared credentials file;
-//! 3. AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN from the host's environment;
-//! 4. the profile AWS_PROFILE names, else `default`, in the shared credentials file.
+//! 3. only with `ambientCredentials = true`: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY /
+//!    AWS_SESSION_TOKEN from the host's environment, then the profile AWS_PROFILE names, else
+//!    `default`. Without the opt-in a tenant never borrows the host's credentials.
 //!
 //! The shared credentials file is AWS_SHARED_CREDENTIALS_FILE, else `~/.aws/credentials`: INI
 //! sections `[NAME]` with `aws_access_key_id`, `aws_secret_access_key`, `aws_session_token`.
@@ -20,7 +21,7 @@ pub struct Credentials {
     pub access_key_id: Secret,
     pub secret_access_key: Secret,
     pub session_token: Option<Secret>,
-    /// Where they were found, for messages: "the config", "profile \"x\" in /path", ...
+    /// Where they were found, for messages: "the settings", "profile \"x\" in /path", ...
     pub source: String,
 }
 
@@ -32,7 +33,7 @@ pub fn process_env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
-/// The credentials of profile `name` (steps 2 and 4).
+/// The credentials of profile `name` (steps 2 and 3).
 pub fn from_profile(name: &str, env: EnvLookup<'_>) -> Result<Credentials, String> {
     let path = shared_credentials_file(env).ok_or("no credentials file: set AWS_SHARED_CREDENTIALS_FILE or HOME")?;
     let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
@@ -50,7 +51,7 @@ pub fn from_profile(name: &str, env: EnvLookup<'_>) -> Result<Credentials, Strin
     })
 }
 
-/// AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (step 3), when both are set.
+/// AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (step 3, opted in), when both are set.
 pub fn from_environment(env: EnvLookup<'_>) -> Option<Credentials> {
     Some(Credentials {
         access_key_id: Secret::new(env("AWS_ACCESS_KEY_ID")?),
@@ -60,7 +61,7 @@ pub fn from_environment(env: EnvLookup<'_>) -> Option<Credentials> {
     })
 }
 
-/// The profile steps 4 uses: AWS_PROFILE, else `default`.
+/// The profile step 3 falls back to: AWS_PROFILE, else `default`.
 pub fn default_profile(env: EnvLookup<'_>) -> String {
     env("AWS_PROFILE").unwrap_or_else(|| "default".into())
 }
