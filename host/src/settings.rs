@@ -250,6 +250,7 @@ impl TenantSettingsBuilder {
     }
 
     /// What errors name as the settings' origin (the config file's path); "settings" by default.
+    #[cfg(feature = "config-file")]
     pub(crate) fn origin(mut self, origin: impl Into<String>) -> Self {
         self.origin = origin.into();
         self
