@@ -48,6 +48,8 @@ pub struct TenantStats {
 pub struct Tenant {
     shared: Arc<Shared>,
     settings: Arc<TenantSettings>,
+    /// The tenant's name for telemetry labels, shared rather than copied on every call.
+    label: Arc<str>,
     transport: Arc<Transport>,
     admission: Arc<Admission>,
     warm: Arc<WarmPool>,
@@ -59,6 +61,7 @@ impl Tenant {
         let warm = WarmPool::new(limits.concurrency, shared.idle_total.clone(), shared.idle_cap);
         Tenant {
             shared,
+            label: Arc::from(settings.name()),
             settings: Arc::new(settings),
             transport: Arc::new(transport),
             admission: Arc::new(Admission::new(limits)),
@@ -146,7 +149,7 @@ impl Tenant {
 
     /// The call's telemetry event and metrics.
     fn report(&self, op: Op, key: &str, bytes: u64, started: Instant, counts: CallCounts, outcome: Outcome) {
-        telemetry::record(self.settings.name(), op, key, bytes, counts, started.elapsed(), outcome);
+        telemetry::record(&self.label, op, key, bytes, counts, started.elapsed(), outcome);
     }
 
     /// An instance for one call: one of the tenant's kept warm, or a new Store holding only
