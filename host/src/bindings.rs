@@ -6,16 +6,20 @@ mod generated {
         path: "../wit",
         world: "plugin",
         exports: { default: async },
+        // A source may wait for the caller's next chunk.
+        imports: { "coffer:blobstore/body": async },
         require_store_data_send: true,
         with: {
             "wasi:http": wasmtime_wasi_http::p2::bindings::http,
             "wasi:io": wasmtime_wasi::p2::bindings::io,
             "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
             "wasi:random": wasmtime_wasi::p2::bindings::random,
+            "coffer:blobstore/body.source": crate::body::Source,
+            "coffer:blobstore/body.sink": crate::body::Sink,
         },
     });
 }
 
-pub use generated::coffer::blobstore::{config, telemetry};
+pub use generated::coffer::blobstore::{body, config, telemetry, types};
 pub use generated::exports::coffer::blobstore::store;
 pub use generated::{Plugin, PluginPre};

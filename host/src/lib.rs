@@ -27,7 +27,7 @@ mod cache;
 #[cfg(feature = "config-file")]
 pub mod config;
 pub mod credentials;
-mod digest;
+mod body;
 mod error;
 mod guest_log;
 pub mod limits;
@@ -173,7 +173,7 @@ fn linker(engine: &Engine) -> anyhow::Result<Linker<TenantState>> {
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
     bindings::config::add_to_linker::<TenantState, HasSelf<TenantState>>(&mut linker, |state| state)?;
     bindings::telemetry::add_to_linker::<TenantState, HasSelf<TenantState>>(&mut linker, |state| state)?;
-    digest::add_to_linker(&mut linker)?;
+    bindings::body::add_to_linker::<TenantState, HasSelf<TenantState>>(&mut linker, |state| state)?;
     Ok(linker)
 }
 

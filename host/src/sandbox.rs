@@ -59,6 +59,11 @@ impl TenantState {
 }
 
 impl TenantState {
+    /// The instance's resources (the call's source or sink among them).
+    pub(crate) fn table(&mut self) -> &mut ResourceTable {
+        &mut self.table
+    }
+
     /// What the call that just ended counted, and a fresh count for the next.
     pub fn take_counts(&mut self) -> CallCounts {
         let mut counts = std::mem::take(&mut self.reported);

@@ -7,10 +7,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use tokio::sync::{Semaphore, SemaphorePermit};
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::{Semaphore, SemaphorePermit, mpsc};
 use wasmtime::Store;
+use wasmtime::component::Resource;
 
 use crate::bindings;
+use crate::body::{Sink, Source};
 use crate::bindings::store::{ByteRange, ObjectInfo as WitInfo};
 use crate::error::{ErrorKind, StoreError};
 use crate::limits::Limits;
@@ -90,9 +94,77 @@ impl Tenant {
     pub async fn get(&self, key: &str, range: impl RangeBounds<u64>) -> Result<Option<Vec<u8>>, StoreError> {
         let range = byte_range(&range);
         let started = Instant::now();
-        let (result, counts) = self.run(key, async |plugin, store| plugin.call_get(store, key, range).await).await;
+        let (result, counts) = self
+            .run(key, async |plugin, store| {
+                let sink = store.data_mut().table().push(Sink::memory())?;
+                let found = plugin.call_get(&mut *store, key, range, Resource::new_borrow(sink.rep())).await;
+                let sink = store.data_mut().table().delete(sink)?;
+                Ok(found?.map(|found| found.then(|| sink.take())))
+            })
+            .await;
         let bytes = result.as_ref().map_or(0, |data| data.as_ref().map_or(0, |d| d.len() as u64));
         self.report(Op::Get, key, bytes, started, counts, outcome(&result, Option::is_some));
+        result
+    }
+
+    /// Writes the object's bytes, or those of `range` (as for [`Tenant::get`]), to `writer` as
+    /// they arrive, in bounded memory: how many bytes were written, or `None` when the object
+    /// does not exist (nothing is written then).
+    ///
+    /// The bytes are checked as they pass, against the object's digest where the server gave
+    /// one; the check can only conclude at the end. So on an error the output may hold some
+    /// bytes, damaged ones included: discard it and get again. A get that failed before its
+    /// first byte was written is retried within the call like any other; once bytes are out, it
+    /// is not.
+    pub async fn get_stream<W: AsyncWrite + Unpin>(
+        &self,
+        key: &str,
+        range: impl RangeBounds<u64>,
+        writer: &mut W,
+    ) -> Result<Option<u64>, StoreError> {
+        let range = byte_range(&range);
+        let started = Instant::now();
+        let (sender, mut chunks) = mpsc::channel::<Bytes>(STREAM_CHUNKS);
+        let call = self.run(key, async move |plugin, store| {
+            let sink = store.data_mut().table().push(Sink::streaming(sender))?;
+            let found = plugin.call_get(&mut *store, key, range, Resource::new_borrow(sink.rep())).await;
+            store.data_mut().table().delete(sink)?;
+            found
+        });
+        tokio::pin!(call);
+        let mut written = 0u64;
+        let mut write_failed = None;
+        let (mut result, counts) = loop {
+            tokio::select! {
+                biased;
+                Some(chunk) = chunks.recv(), if write_failed.is_none() => {
+                    match writer.write_all(&chunk).await {
+                        Ok(()) => written += chunk.len() as u64,
+                        Err(e) => {
+                            // The plugin's next write fails, and the call ends.
+                            write_failed = Some(e);
+                            chunks.close();
+                        }
+                    }
+                }
+                ended = &mut call => break ended,
+            }
+        };
+        // What the plugin wrote before its call returned.
+        while let (None, Ok(chunk)) = (&write_failed, chunks.try_recv()) {
+            match writer.write_all(&chunk).await {
+                Ok(()) => written += chunk.len() as u64,
+                Err(e) => write_failed = Some(e),
+            }
+        }
+        if write_failed.is_none() && matches!(result, Ok(true)) {
+            write_failed = writer.flush().await.err();
+        }
+        if let Some(e) = write_failed {
+            result = Err(StoreError::of_tenant(ErrorKind::Other, self.settings.name(), format!("key \"{key}\": writing the output: {e}")));
+        }
+        let result = result.map(|found| found.then_some(written));
+        self.report(Op::Get, key, written, started, counts, outcome(&result, Option::is_some));
         result
     }
 
@@ -100,8 +172,36 @@ impl Tenant {
     /// `verify_after_write`, the default, a HEAD has found it with the size and MD5 sent).
     pub async fn put(&self, key: &str, data: &[u8]) -> Result<(), StoreError> {
         let started = Instant::now();
-        let (result, counts) = self.run(key, async |plugin, store| plugin.call_put(store, key, data).await).await;
+        // The one copy: the body the plugin splices into its requests, never into its memory.
+        let body = Bytes::copy_from_slice(data);
+        let (result, counts) = self.run(key, async |plugin, store| put_body(plugin, store, key, Source::whole(body)).await).await;
         self.report(Op::Put, key, data.len() as u64, started, counts, outcome(&result, |_| true));
+        result
+    }
+
+    /// Creates or replaces the object with the `len` bytes `reader` gives, in bounded memory:
+    /// the bytes are read as the upload needs them (a part at a time for each part in flight;
+    /// the whole body when it is at most the multipart threshold). Once this returns Ok, the
+    /// object is readable, as for [`Tenant::put`]. A reader that ends before `len` bytes fails
+    /// the put; bytes after `len` are not read.
+    ///
+    /// Parts are read once: a multipart upload that verify-after-write finds wrong cannot be
+    /// sent again from a reader, so that put fails, where a put from memory would retry.
+    pub async fn put_stream<R: AsyncRead + Unpin>(&self, key: &str, mut reader: R, len: u64) -> Result<(), StoreError> {
+        let started = Instant::now();
+        let (sender, chunks) = mpsc::channel(STREAM_CHUNKS);
+        let call = self.run(key, async |plugin, store| put_body(plugin, store, key, Source::streamed(len, chunks)).await);
+        tokio::pin!(call);
+        let pump = pump(&mut reader, sender, len);
+        tokio::pin!(pump);
+        let mut pumping = true;
+        let (result, counts) = loop {
+            tokio::select! {
+                () = &mut pump, if pumping => pumping = false,
+                ended = &mut call => break ended,
+            }
+        };
+        self.report(Op::Put, key, len, started, counts, outcome(&result, |_| true));
         result
     }
 
@@ -202,6 +302,52 @@ impl Tenant {
             self.warm.give_back(warm, generation);
         }
         outcome
+    }
+}
+
+/// Chunks in flight between a stream and the plugin's call.
+const STREAM_CHUNKS: usize = 4;
+/// The size of the chunks read from a caller's reader.
+const READ_CHUNK: usize = 256 * 1024;
+
+/// The plugin's put of `source`, which lives in the instance's table for the call.
+async fn put_body(
+    plugin: &bindings::store::Guest,
+    store: &mut Store<TenantState>,
+    key: &str,
+    source: Source,
+) -> wasmtime::Result<Result<(), bindings::store::Error>> {
+    let source = store.data_mut().table().push(source)?;
+    let done = plugin.call_put(&mut *store, key, Resource::new_borrow(source.rep())).await;
+    store.data_mut().table().delete(source)?;
+    done
+}
+
+/// Reads `len` bytes from `reader` in chunks onto `chunks`, until they are read, the reader
+/// ends or fails (sent on, for the source to report), or the call stops listening.
+async fn pump<R: AsyncRead + Unpin>(reader: &mut R, chunks: mpsc::Sender<std::io::Result<Bytes>>, len: u64) {
+    let mut left = len;
+    while left > 0 {
+        let want = READ_CHUNK.min(usize::try_from(left).unwrap_or(usize::MAX));
+        let mut chunk = BytesMut::with_capacity(want);
+        while chunk.len() < want {
+            match (&mut *reader).take((want - chunk.len()) as u64).read_buf(&mut chunk).await {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) => {
+                    let _ = chunks.send(Err(e)).await;
+                    return;
+                }
+            }
+        }
+        if chunk.is_empty() {
+            // The reader ended early: the source says so when the plugin asks for more.
+            return;
+        }
+        left -= chunk.len() as u64;
+        if chunks.send(Ok(chunk.freeze())).await.is_err() {
+            return;
+        }
     }
 }
 

@@ -18,20 +18,22 @@ pub(super) struct Budget {
 pub(super) type Accept<'a> = &'a dyn Fn(&HttpResponse) -> Result<(), StoreError>;
 
 /// One request being built.
-pub(super) struct Call<'c, P> {
+pub(super) struct Call<'c, P: Platform> {
     client: &'c Client<P>,
     method: &'static str,
     key: &'c str,
     query: Vec<(String, String)>,
     headers: Vec<(String, String)>,
-    payload: Payload<'c>,
+    payload: Payload<'c, P::Source>,
+    /// Where a 200 or 206 answer's body goes (a GET's).
+    into: Option<&'c P::Sink>,
     accept: Option<Accept<'c>>,
 }
 
 impl<P: Platform> Client<P> {
     /// Starts a request of `method` for `key`: no query, no extra header, no body.
     pub(super) fn call<'c>(&'c self, method: &'static str, key: &'c str) -> Call<'c, P> {
-        Call { client: self, method, key, query: Vec::new(), headers: Vec::new(), payload: Payload::empty(), accept: None }
+        Call { client: self, method, key, query: Vec::new(), headers: Vec::new(), payload: Payload::empty(), into: None, accept: None }
     }
 
     /// Waits before the next retry and counts it.
@@ -67,8 +69,14 @@ impl<'c, P: Platform> Call<'c, P> {
         self
     }
 
-    pub(super) fn payload(mut self, payload: Payload<'c>) -> Self {
+    pub(super) fn payload(mut self, payload: Payload<'c, P::Source>) -> Self {
         self.payload = payload;
+        self
+    }
+
+    /// A 200 or 206 answer's body goes into `sink`, reset at each attempt.
+    pub(super) fn sink(mut self, sink: &'c P::Sink) -> Self {
+        self.into = Some(sink);
         self
     }
 
@@ -88,7 +96,7 @@ impl<'c, P: Platform> Call<'c, P> {
             // 1. Sign for now (a retry may cross a second, or a day).
             let request = client.request(self.method, &path, &self.query, &self.headers, &self.payload);
             // 2. Send, and 3. judge the answer.
-            let (error, retry_after, retry) = match client.platform.send(&request, client.settings.timeout_ms) {
+            let (error, retry_after, retry) = match client.platform.send(&request, self.into, client.settings.timeout_ms) {
                 Ok(response) => match client.transient_failure(&response, self.method, self.key) {
                     Some(error) => {
                         let retry_after = response.header("retry-after").map(str::to_string);

@@ -1,5 +1,7 @@
-//! The only file that touches wasi-http (and the wasi clocks and randomness, and the host's
-//! digests): a [`Platform`] for the S3 client.
+//! The only file that touches wasi-http (and the wasi clocks and randomness, and the bodies the
+//! host holds): a [`Platform`] for the S3 client. A put's bytes go from the host's source to
+//! the request with `splice`, and a get's from the response to the host's sink the same way:
+//! the host moves them, and they never enter this plugin's memory.
 
 use wasip2::clocks::{monotonic_clock, wall_clock};
 use wasip2::http::outgoing_handler;
@@ -10,28 +12,32 @@ use wasip2::http::types::{
 use wasip2::io::poll::{self, Pollable};
 use wasip2::io::streams::{InputStream, OutputStream, StreamError};
 
-use crate::bindings::coffer::blobstore::{digest, telemetry};
-use crate::error::StoreError;
-use crate::s3::{HttpRequest, HttpResponse, Platform};
+use crate::bindings::coffer::blobstore::body::{Sink, Source};
+use crate::bindings::coffer::blobstore::{telemetry, types};
+use crate::error::{Kind, StoreError};
+use crate::s3::{Body, Check, Digests, HttpRequest, HttpResponse, MAX_ANSWER_BYTES, Platform, Received, check_for};
 
-/// How much of the response body is asked for per read.
+/// How much of an answer's body is asked for per read, or moved per splice.
 const READ_CHUNK: u64 = 256 * 1024;
 
 pub struct WasiPlatform;
 
 impl Platform for WasiPlatform {
-    fn send(&self, request: &HttpRequest<'_>, timeout_ms: u64) -> Result<HttpResponse, StoreError> {
+    type Source = Source;
+    type Sink = Sink;
+
+    fn send(&self, request: &HttpRequest<'_, Source>, into: Option<&Sink>, timeout_ms: u64) -> Result<HttpResponse, StoreError> {
         let mut flight = Flight::start(request, timeout_ms)?;
         while !flight.feed()? {
             flight.waiting_on().block();
         }
-        flight.land()
+        flight.land(into)
     }
 
     /// The requests go out together: each body is fed as its stream takes bytes, waiting on all
     /// the streams at once, then the answers are read in turn (the host has been receiving them
     /// all the while).
-    fn send_many(&self, requests: &[HttpRequest<'_>], timeout_ms: u64) -> Vec<Result<HttpResponse, StoreError>> {
+    fn send_many(&self, requests: &[HttpRequest<'_, Source>], timeout_ms: u64) -> Vec<Result<HttpResponse, StoreError>> {
         let mut flights: Vec<Result<Flight<'_>, StoreError>> =
             requests.iter().map(|request| Flight::start(request, timeout_ms)).collect();
         let mut fed = vec![false; flights.len()];
@@ -53,7 +59,33 @@ impl Platform for WasiPlatform {
             }
             poll::poll(&waiting.iter().collect::<Vec<_>>());
         }
-        flights.into_iter().map(|flight| flight.and_then(Flight::land)).collect()
+        flights.into_iter().map(|flight| flight.and_then(|flight| flight.land(None))).collect()
+    }
+
+    fn size(&self, source: &Source) -> u64 {
+        source.size()
+    }
+
+    fn digests(&self, source: &Source, start: u64, len: u64) -> Result<Digests, StoreError> {
+        let d = source.digests(start, len).map_err(from_wit)?;
+        let md5 = d.md5.try_into().map_err(|_| StoreError::other("the host's MD5 is not 16 bytes"))?;
+        let sha256 = d.sha256.try_into().map_err(|_| StoreError::other("the host's SHA-256 is not 32 bytes"))?;
+        Ok(Digests { md5, sha256, crc32: d.crc32 })
+    }
+
+    fn release(&self, source: &Source, offset: u64) {
+        source.release(offset);
+    }
+
+    fn reset(&self, sink: &Sink, check: Check) -> Result<(), StoreError> {
+        let check = match check {
+            Check::None => types::Check::None,
+            Check::Crc32 => types::Check::Crc32,
+            Check::Md5 => types::Check::Md5,
+            Check::Sha256 => types::Check::Sha256,
+            Check::Md5OfParts(size) => types::Check::Md5OfParts(size),
+        };
+        sink.reset(check).map_err(from_wit)
     }
 
     fn unix_time(&self) -> u64 {
@@ -68,18 +100,6 @@ impl Platform for WasiPlatform {
         wasip2::random::random::get_random_u64()
     }
 
-    fn md5(&self, data: &[u8]) -> [u8; 16] {
-        digest::md5(data).try_into().expect("the host's MD5 has 16 bytes")
-    }
-
-    fn sha256(&self, data: &[u8]) -> [u8; 32] {
-        digest::sha256(data).try_into().expect("the host's SHA-256 has 32 bytes")
-    }
-
-    fn crc32(&self, data: &[u8]) -> u32 {
-        digest::crc32(data)
-    }
-
     fn retrying(&self, error: &StoreError) {
         telemetry::retrying(&error.message);
     }
@@ -91,13 +111,30 @@ impl Platform for WasiPlatform {
 
 /// One request on its way, in the four steps of the wire: 1. the head ([`Flight::start`]),
 /// 2. the body and 3. its finish ([`Flight::feed`]), 4. the answer ([`Flight::land`]).
+/// What is left of a request body to hand over.
+enum Rest<'a> {
+    /// Bytes of the plugin's own, written.
+    Bytes(&'a [u8]),
+    /// A run of the host's source, spliced: `left` bytes still to come from `input`.
+    Spliced { input: InputStream, left: u64, starved: bool },
+}
+
+impl Rest<'_> {
+    fn is_done(&self) -> bool {
+        match self {
+            Rest::Bytes(bytes) => bytes.is_empty(),
+            Rest::Spliced { left, .. } => *left == 0,
+        }
+    }
+}
+
 struct Flight<'a> {
     what: String,
     started: u64,
     timeout_ns: u64,
     /// The body's stream and the body (the stream is dropped before the body is finished).
     body: Option<(OutputStream, OutgoingBody)>,
-    rest: &'a [u8],
+    rest: Rest<'a>,
     /// The whole body is written and its flush asked for.
     flushing: bool,
     pending: FutureIncomingResponse,
@@ -105,7 +142,7 @@ struct Flight<'a> {
 
 impl<'a> Flight<'a> {
     /// 1. Sends the head: method, URL, headers, and the attempt's timeouts.
-    fn start(request: &HttpRequest<'a>, timeout_ms: u64) -> Result<Flight<'a>, StoreError> {
+    fn start(request: &HttpRequest<'a, Source>, timeout_ms: u64) -> Result<Flight<'a>, StoreError> {
         let what = format!("{} {}", request.method, request.path_and_query);
         let started = monotonic_clock::now();
         let fields: Vec<(String, Vec<u8>)> =
@@ -133,12 +170,21 @@ impl<'a> Flight<'a> {
         let timeout_ns = timeout_ms.saturating_mul(1_000_000);
         let body = outgoing.body().map_err(|()| refused("body"))?;
         let pending = outgoing_handler::handle(outgoing, None).map_err(|e| transport(&what, e))?;
-        if request.body.is_empty() {
+        let rest = match request.body {
+            Body::Empty => None,
+            Body::Bytes(bytes) => Some(Rest::Bytes(bytes)).filter(|_| !bytes.is_empty()),
+            Body::Source { len: 0, .. } => None,
+            Body::Source { source, start, len } => {
+                let input = source.read(start, len).map_err(from_wit)?;
+                Some(Rest::Spliced { input, left: len, starved: false })
+            }
+        };
+        let Some(rest) = rest else {
             OutgoingBody::finish(body, None).map_err(|e| transport(&what, e))?;
-            return Ok(Flight { what, started, timeout_ns, body: None, rest: &[], flushing: false, pending });
-        }
+            return Ok(Flight { what, started, timeout_ns, body: None, rest: Rest::Bytes(&[]), flushing: false, pending });
+        };
         let stream = body.write().map_err(|()| StoreError::other(format!("{what}: no body stream")))?;
-        Ok(Flight { what, started, timeout_ns, body: Some((stream, body)), rest: request.body, flushing: false, pending })
+        Ok(Flight { what, started, timeout_ns, body: Some((stream, body)), rest, flushing: false, pending })
     }
 
     /// 2. Writes as much of the body as the stream takes now; `true` once all of it is written
@@ -146,14 +192,32 @@ impl<'a> Flight<'a> {
     fn feed(&mut self) -> Result<bool, StoreError> {
         let Some((stream, _)) = &self.body else { return Ok(true) };
         let failed = |e: String| StoreError::unavailable(format!("{}: writing the body: {e}", self.what));
-        while !self.rest.is_empty() {
-            let permitted = stream.check_write().map_err(stream_error).map_err(failed)? as usize;
+        while !self.rest.is_done() {
+            let permitted = stream.check_write().map_err(stream_error).map_err(failed)?;
             if permitted == 0 {
                 return Ok(false);
             }
-            let n = permitted.min(self.rest.len());
-            stream.write(&self.rest[..n]).map_err(stream_error).map_err(failed)?;
-            self.rest = &self.rest[n..];
+            match &mut self.rest {
+                Rest::Bytes(bytes) => {
+                    let n = (permitted as usize).min(bytes.len());
+                    stream.write(&bytes[..n]).map_err(stream_error).map_err(failed)?;
+                    *bytes = &bytes[n..];
+                }
+                Rest::Spliced { input, left, starved } => {
+                    let moved = match stream.splice(input, permitted.min(*left)) {
+                        Ok(moved) => moved,
+                        Err(StreamError::Closed) => {
+                            return Err(StoreError::other(format!("{}: the body ended {left} bytes short", self.what)));
+                        }
+                        Err(e) => return Err(failed(stream_error(e))),
+                    };
+                    *left -= moved;
+                    *starved = moved == 0;
+                    if moved == 0 {
+                        return Ok(false);
+                    }
+                }
+            }
         }
         // Every byte is handed over: flush without blocking, so that the other requests of a
         // send_many go on being fed meanwhile. The flush is done when the stream takes writes
@@ -177,14 +241,16 @@ impl<'a> Flight<'a> {
 
     /// What to wait on before feeding more of the body.
     fn waiting_on(&self) -> Pollable {
-        match &self.body {
-            Some((stream, _)) => stream.subscribe(),
-            None => self.pending.subscribe(),
+        match (&self.body, &self.rest) {
+            (Some(_), Rest::Spliced { input, starved: true, .. }) => input.subscribe(),
+            (Some((stream, _)), _) => stream.subscribe(),
+            (None, _) => self.pending.subscribe(),
         }
     }
 
-    /// 4. Waits for the answer's head, then reads its body to the end.
-    fn land(self) -> Result<HttpResponse, StoreError> {
+    /// 4. Waits for the answer's head, then takes its body to the end: into the sink for a 200
+    /// or 206 when there is one, otherwise into memory.
+    fn land(self, into: Option<&Sink>) -> Result<HttpResponse, StoreError> {
         let what = &self.what;
         let response = loop {
             match self.pending.get() {
@@ -203,32 +269,66 @@ impl<'a> Flight<'a> {
             .map(|(n, v)| (n, String::from_utf8_lossy(&v).into_owned()))
             .collect::<Vec<_>>();
         let incoming = response.consume().map_err(|()| StoreError::other(format!("{what}: no response body")))?;
-        let capacity = headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
-            .and_then(|(_, v)| v.parse::<usize>().ok())
-            .unwrap_or(0);
-        let body = {
-            let stream = incoming.stream().map_err(|()| StoreError::other(format!("{what}: no response stream")))?;
-            read_all(&stream, capacity).map_err(|e| {
-                let timed_out = monotonic_clock::now().saturating_sub(self.started) >= self.timeout_ns;
-                body_error(&format!("{what}: reading the body"), e, timed_out)
-            })?
+        let stream = incoming.stream().map_err(|()| StoreError::other(format!("{what}: no response stream")))?;
+        let failed = |e| {
+            let timed_out = monotonic_clock::now().saturating_sub(self.started) >= self.timeout_ns;
+            body_error(&format!("{what}: reading the body"), e, timed_out)
         };
+        let (body, received) = match into {
+            Some(sink) if status == 200 || status == 206 => {
+                let check = check_for(status, &headers);
+                WasiPlatform.reset(sink, check)?;
+                let out = sink.write();
+                loop {
+                    match out.blocking_splice(&stream, READ_CHUNK) {
+                        Ok(_) => {}
+                        Err(StreamError::Closed) => break,
+                        Err(e) => return Err(failed(e)),
+                    }
+                }
+                drop(out);
+                let r = sink.received();
+                (Vec::new(), Some(Received { size: r.size, digest: r.digest }))
+            }
+            _ => (read_all(&stream, &headers).map_err(|e| match e {
+                Some(e) => failed(e),
+                None => StoreError::unavailable(format!(
+                    "{what}: HTTP {status}: the answer's body is longer than {MAX_ANSWER_BYTES} bytes"
+                )),
+            })?, None),
+        };
+        drop(stream);
         let _trailers = IncomingBody::finish(incoming);
-        Ok(HttpResponse { status, headers, body })
+        Ok(HttpResponse { status, headers, body, received })
     }
 }
 
-fn read_all(stream: &InputStream, capacity: usize) -> Result<Vec<u8>, StreamError> {
-    let mut body = Vec::with_capacity(capacity);
+/// The whole body, up to [`MAX_ANSWER_BYTES`]: `Err(None)` when it is longer.
+fn read_all(stream: &InputStream, headers: &[(String, String)]) -> Result<Vec<u8>, Option<StreamError>> {
+    let promised = crate::s3::header_of(headers, "content-length").and_then(|v| v.trim().parse::<usize>().ok());
+    let mut body = Vec::with_capacity(promised.unwrap_or(0).min(MAX_ANSWER_BYTES));
     loop {
         match stream.blocking_read(READ_CHUNK) {
+            Ok(chunk) if body.len() + chunk.len() > MAX_ANSWER_BYTES => return Err(None),
             Ok(chunk) => body.extend_from_slice(&chunk),
             Err(StreamError::Closed) => return Ok(body),
-            Err(e) => return Err(e),
+            Err(e) => return Err(Some(e)),
         }
     }
+}
+
+/// An error the host answered (a source or sink that failed), as the plugin's own.
+fn from_wit(error: types::Error) -> StoreError {
+    let kind = match error.kind {
+        types::ErrorKind::AccessDenied => Kind::AccessDenied,
+        types::ErrorKind::InvalidKey => Kind::InvalidKey,
+        types::ErrorKind::InvalidConfig => Kind::InvalidConfig,
+        types::ErrorKind::Timeout => Kind::Timeout,
+        types::ErrorKind::Unavailable => Kind::Unavailable,
+        types::ErrorKind::Integrity => Kind::Integrity,
+        types::ErrorKind::Other => Kind::Other,
+    };
+    StoreError { kind, message: error.message, status: error.status, s3_code: error.s3_code }
 }
 
 /// A failure while reading a response body: a timeout is a timeout, the rest is the network.

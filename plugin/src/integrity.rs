@@ -1,67 +1,93 @@
 //! Read integrity: a body is data only when it is what the server promised, checked against the
-//! cheapest whole-object check the answer offers.
+//! cheapest whole-object check the answer offers. The check is chosen from the answer's head
+//! ([`check_for`]) before the body arrives, so that the host hashes the bytes as they land in
+//! the sink; [`check_body`] then compares what the sink received with what was promised.
 
 use base64::Engine as _;
 
-use super::{HttpResponse, Platform, multipart};
+use super::{Check, HttpResponse, Received, header_of, multipart};
 use crate::error::StoreError;
 
+/// What an answer promises its body is, and how to tell.
+struct Expected<'h> {
+    check: Check,
+    /// The promise as the answer spells it (base64 checksum, hex ETag, `hex-N`).
+    value: &'h str,
+    /// What the promise is, for the message.
+    name: &'static str,
+}
+
+/// The digest a sink should keep of a 200 or 206 answer's body: the cheapest whole-object
+/// check its head offers. A 206 is a part of the object, so no whole-object digest applies.
+pub fn check_for(status: u16, headers: &[(String, String)]) -> Check {
+    match status {
+        200 => expected(headers).map_or(Check::None, |e| e.check),
+        _ => Check::None,
+    }
+}
+
+/// The whole-object check an answer's head offers, cheapest first.
+fn expected(headers: &[(String, String)]) -> Option<Expected<'_>> {
+    // The object's full CRC-32, kept by the server since its PUT.
+    let full_object = header_of(headers, "x-amz-checksum-type").is_none_or(|t| t.eq_ignore_ascii_case("FULL_OBJECT"));
+    if let Some(value) = header_of(headers, "x-amz-checksum-crc32").map(str::trim).filter(|c| full_object && !c.contains('-')) {
+        return Some(Expected { check: Check::Crc32, value, name: "CRC-32 checksum" });
+    }
+    let etag = header_of(headers, "etag").unwrap_or_default().trim().trim_matches('"');
+    if is_md5_etag(etag) {
+        return Some(Expected { check: Check::Md5, value: etag, name: "ETag (MD5)" });
+    }
+    // A multipart object Coffer wrote: its ETag from the MD5s of its parts.
+    let part_size = header_of(headers, multipart::PART_SIZE_HEADER).and_then(|v| v.trim().parse::<u64>().ok());
+    if let Some(part_size) = part_size.filter(|&size| size > 0 && multipart::is_composite_etag(etag)) {
+        return Some(Expected { check: Check::Md5OfParts(part_size), value: etag, name: "multipart ETag" });
+    }
+    // No MD5 to go by (multipart, SSE-KMS...): the object's full SHA-256 checksum, when the
+    // server returns one (composite checksums of parts, `...-N`, cannot be checked whole).
+    if let Some(value) = header_of(headers, "x-amz-checksum-sha256").map(str::trim).filter(|c| !c.contains('-')) {
+        return Some(Expected { check: Check::Sha256, value, name: "SHA-256 checksum" });
+    }
+    None
+}
+
 /// A body is data only when it is what the server promised: as long as its Content-Length, and,
-/// for a whole single-part object (status 200 with an MD5 ETag), with that MD5.
-pub(super) fn check_body(platform: &impl Platform, response: &HttpResponse, key: &str) -> Result<(), StoreError> {
-    let length = response.header("content-length").and_then(|v| v.trim().parse::<usize>().ok());
-    if let Some(promised) = length.filter(|&promised| promised != response.body.len()) {
+/// for a whole object (status 200), with the digest its head promised.
+pub(super) fn check_body(response: &HttpResponse, key: &str) -> Result<(), StoreError> {
+    let Some(received) = &response.received else {
+        return Err(StoreError::other(format!("GET key \"{key}\": the body went nowhere")));
+    };
+    let length = response.header("content-length").and_then(|v| v.trim().parse::<u64>().ok());
+    if let Some(promised) = length.filter(|&promised| promised != received.size) {
         return Err(StoreError::integrity(format!(
             "GET key \"{key}\": Content-Length {promised} but {} bytes arrived",
-            response.body.len()
+            received.size
         )));
     }
     if response.status != 200 {
         return Ok(());
     }
-    // The object's full CRC-32, kept by the server since its PUT: the cheapest whole check.
-    let full_object = response.header("x-amz-checksum-type").is_none_or(|t| t.eq_ignore_ascii_case("FULL_OBJECT"));
-    if let Some(expected) = response.header("x-amz-checksum-crc32").map(str::trim).filter(|c| full_object && !c.contains('-')) {
-        let actual = base64::engine::general_purpose::STANDARD.encode(platform.crc32(&response.body).to_be_bytes());
-        if actual != expected {
-            return Err(StoreError::integrity(format!(
-                "GET key \"{key}\": the bytes received have CRC-32 {actual}, the object's checksum is {expected}"
-            )));
-        }
-        return Ok(());
-    }
-    let etag = response.header("etag").unwrap_or_default().trim_matches('"');
-    if is_md5_etag(etag) {
-        let md5 = hex(&platform.md5(&response.body));
-        if !md5.eq_ignore_ascii_case(etag) {
-            return Err(StoreError::integrity(format!(
-                "GET key \"{key}\": the bytes received have MD5 {md5}, the object's ETag is {etag}"
-            )));
-        }
-        return Ok(());
-    }
-    // A multipart object Coffer wrote: its ETag from the MD5s of its parts.
-    let part_size = response.header(multipart::PART_SIZE_HEADER).and_then(|v| v.trim().parse::<usize>().ok());
-    if let Some(part_size) = part_size.filter(|&size| size > 0 && multipart::is_composite_etag(etag)) {
-        let actual = multipart::composite_etag(platform, &response.body, part_size);
-        if !actual.eq_ignore_ascii_case(etag) {
-            return Err(StoreError::integrity(format!(
-                "GET key \"{key}\": the bytes received have multipart ETag {actual}, the object's is {etag}"
-            )));
-        }
-        return Ok(());
-    }
-    // No MD5 to go by (multipart, SSE-KMS...): the object's full SHA-256 checksum, when the
-    // server returns one (composite checksums of parts, `...-N`, cannot be checked whole).
-    if let Some(expected) = response.header("x-amz-checksum-sha256").map(str::trim).filter(|c| !c.contains('-')) {
-        let actual = base64::engine::general_purpose::STANDARD.encode(platform.sha256(&response.body));
-        if actual != expected {
-            return Err(StoreError::integrity(format!(
-                "GET key \"{key}\": the bytes received have SHA-256 {actual}, the object's checksum is {expected}"
-            )));
-        }
+    let Some(expected) = expected(&response.headers) else { return Ok(()) };
+    let actual = spelled(expected.check, received);
+    if !actual.eq_ignore_ascii_case(expected.value) {
+        return Err(StoreError::integrity(format!(
+            "GET key \"{key}\": the bytes received have {} {actual}, the object's is {}",
+            expected.name, expected.value
+        )));
     }
     Ok(())
+}
+
+/// The received digest spelled as the answer spells its promise.
+fn spelled(check: Check, received: &Received) -> String {
+    let base64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    match check {
+        Check::None => String::new(),
+        Check::Crc32 | Check::Sha256 => base64(&received.digest),
+        Check::Md5 => hex(&received.digest),
+        Check::Md5OfParts(part_size) => {
+            format!("{}-{}", hex(&received.digest), received.size.div_ceil(part_size).max(1))
+        }
+    }
 }
 
 /// Single-part uploads have the MD5 of the body as ETag; multipart ones `md5-N`, and some

@@ -31,6 +31,7 @@ mod bindings {
 
 #[cfg(target_arch = "wasm32")]
 mod component {
+    use crate::bindings::coffer::blobstore::body::{Sink, Source};
     use crate::bindings::coffer::blobstore::config;
     use crate::bindings::exports::coffer::blobstore::store::{ByteRange, Error, ErrorKind, Guest, ObjectInfo};
     use crate::error::{Kind, StoreError};
@@ -91,12 +92,12 @@ mod component {
     }
 
     impl Guest for Plugin {
-        fn get(key: String, range: Option<ByteRange>) -> Result<Option<Vec<u8>>, Error> {
-            client()?.get(&key, range.map(|r| (r.start, r.end))).map_err(to_wit)
+        fn get(key: String, range: Option<ByteRange>, into: &Sink) -> Result<bool, Error> {
+            client()?.get(&key, range.map(|r| (r.start, r.end)), into).map_err(to_wit)
         }
 
-        fn put(key: String, data: Vec<u8>) -> Result<(), Error> {
-            client()?.put(&key, &data).map_err(to_wit)
+        fn put(key: String, body: &Source) -> Result<(), Error> {
+            client()?.put(&key, body).map_err(to_wit)
         }
 
         fn delete(key: String) -> Result<bool, Error> {

@@ -15,7 +15,7 @@ use quick_xml::events::Event;
 use super::call::Budget;
 use super::integrity::{hex, is_md5_etag};
 use super::request::Payload;
-use super::{Client, HttpResponse, Platform};
+use super::{Body, Client, HttpResponse, Platform};
 use crate::error::{StoreError, parse_error_body};
 use crate::retry;
 
@@ -24,49 +24,51 @@ pub const PART_SIZE_HEADER: &str = "x-amz-meta-coffer-part-size";
 /// S3's largest part count.
 pub const MAX_PARTS: u64 = 10_000;
 
-/// One part: its bytes, their MD5 and their SHA-256 (hex, for the signature).
-struct Part<'a> {
+/// One part: where its bytes lie in the source, and, once hashed, their MD5 and SHA-256 (hex,
+/// for the signature). A part is hashed when it is first sent, so that a source streamed from
+/// the caller is read part by part.
+struct Part {
     number: usize,
-    bytes: &'a [u8],
-    md5: [u8; 16],
-    sha256: String,
+    start: u64,
+    len: u64,
+    digests: Option<([u8; 16], String)>,
 }
 
 impl<P: Platform> Client<P> {
-    /// Uploads `data` in parts. With verify-after-write, a HEAD then checks the object's size and
-    /// ETag, and the whole upload is made again when they are wrong and retries remain.
-    pub(super) fn put_multipart(&self, key: &str, data: &[u8]) -> Result<(), StoreError> {
-        // The key is checked before any part is hashed; the parts are sent on this path.
+    /// Uploads the source's `size` bytes in parts. With verify-after-write, a HEAD then checks
+    /// the object's size and ETag, and the whole upload is made again when they are wrong and
+    /// retries remain (a streamed source that has let its bytes go cannot be sent again: that
+    /// put fails).
+    pub(super) fn put_multipart(&self, key: &str, source: &P::Source, size: u64) -> Result<(), StoreError> {
         let path = self.object_path(key)?;
-        let part_size = part_size_for(data.len() as u64, self.settings.part_size);
-        let parts: Vec<Part<'_>> = data
-            .chunks(part_size as usize)
-            .enumerate()
-            .map(|(i, bytes)| Part {
-                number: i + 1,
-                bytes,
-                md5: self.platform.md5(bytes),
-                sha256: hex(&self.platform.sha256(bytes)),
+        let part_size = part_size_for(size, self.settings.part_size);
+        let mut parts: Vec<Part> = (0..size.div_ceil(part_size))
+            .map(|i| {
+                let start = i * part_size;
+                Part { number: i as usize + 1, start, len: part_size.min(size - start), digests: None }
             })
             .collect();
-        let etag = composite_of(&self.platform, parts.iter().map(|p| p.md5));
         let mut budget = Budget::default();
         loop {
             let upload_id = self.create_upload(key, part_size, &mut budget)?;
-            let uploaded = self
-                .upload_parts(key, &path, &upload_id, &parts)
-                .and_then(|part_etags| self.complete_upload(key, &upload_id, &part_etags, &etag, &mut budget));
-            if let Err(error) = uploaded {
-                return Err(match self.abort_upload(key, &upload_id) {
-                    Ok(()) => error,
-                    Err(abort) => with_abort_failure(error, &upload_id, &abort),
-                });
-            }
+            let uploaded = self.upload_parts(key, &path, &upload_id, source, &mut parts).and_then(|part_etags| {
+                let etag = self.composite_of_parts(&parts);
+                self.complete_upload(key, &upload_id, &part_etags, &etag, &mut budget).map(|()| etag)
+            });
+            let etag = match uploaded {
+                Ok(etag) => etag,
+                Err(error) => {
+                    return Err(match self.abort_upload(key, &upload_id) {
+                        Ok(()) => error,
+                        Err(abort) => with_abort_failure(error, &upload_id, &abort),
+                    });
+                }
+            };
             if !self.settings.verify_after_write {
                 return Ok(());
             }
             let Some(problem) =
-                self.written_wrong("multipart upload", key, data.len() as u64, &etag, is_composite_etag, &mut budget)?
+                self.written_wrong("multipart upload", key, size, &etag, is_composite_etag, &mut budget)?
             else {
                 return Ok(());
             };
@@ -79,6 +81,11 @@ impl<P: Platform> Client<P> {
             self.platform.retrying(&StoreError::integrity(problem));
             self.back_off(&mut budget, None);
         }
+    }
+
+    /// The ETag S3 gives the object of these (hashed) parts.
+    fn composite_of_parts(&self, parts: &[Part]) -> String {
+        composite_of(&self.platform, parts.iter().map(|p| p.digests.as_ref().map_or([0; 16], |d| d.0)))
     }
 
     /// CreateMultipartUpload; the upload's id.
@@ -109,7 +116,8 @@ impl<P: Platform> Client<P> {
         key: &str,
         path: &str,
         upload_id: &str,
-        parts: &[Part<'_>],
+        source: &P::Source,
+        parts: &mut [Part],
     ) -> Result<Vec<String>, StoreError> {
         let at_once = self.settings.part_concurrency.max(1) as usize;
         let mut etags = vec![String::new(); parts.len()];
@@ -120,6 +128,15 @@ impl<P: Platform> Client<P> {
             if let Some(retries) = batch.iter().map(|&(_, r)| r).filter(|&r| r > 0).max() {
                 self.platform.sleep_ms(retry::delay_ms(retries - 1, self.platform.random_u64(), None));
             }
+            for &(i, _) in &batch {
+                let part = &mut parts[i];
+                if part.digests.is_none() {
+                    let digests = self.platform.digests(source, part.start, part.len)?;
+                    part.digests = Some((digests.md5, hex(&digests.sha256)));
+                }
+            }
+            let parts = &*parts;
+            let digests = |i: usize| parts[i].digests.as_ref().expect("hashed above");
             let queries: Vec<[(String, String); 2]> = batch
                 .iter()
                 .map(|&(i, _)| {
@@ -129,15 +146,19 @@ impl<P: Platform> Client<P> {
             let headers: Vec<[(String, String); 2]> = batch
                 .iter()
                 .map(|&(i, _)| {
-                    let part = &parts[i];
                     [
-                        ("content-length".to_string(), part.bytes.len().to_string()),
-                        ("content-md5".to_string(), base64::engine::general_purpose::STANDARD.encode(part.md5)),
+                        ("content-length".to_string(), parts[i].len.to_string()),
+                        ("content-md5".to_string(), base64::engine::general_purpose::STANDARD.encode(digests(i).0)),
                     ]
                 })
                 .collect();
-            let payloads: Vec<Payload<'_>> =
-                batch.iter().map(|&(i, _)| Payload { bytes: parts[i].bytes, sha256: &parts[i].sha256 }).collect();
+            let payloads: Vec<Payload<'_, P::Source>> = batch
+                .iter()
+                .map(|&(i, _)| Payload {
+                    body: Body::Source { source, start: parts[i].start, len: parts[i].len },
+                    sha256: &digests(i).1,
+                })
+                .collect();
             let requests: Vec<_> = (0..batch.len())
                 .map(|j| self.request("PUT", path, &queries[j], &headers[j], &payloads[j]))
                 .collect();
@@ -148,7 +169,7 @@ impl<P: Platform> Client<P> {
                 let error = match answer {
                     Ok(response) if (200..300).contains(&response.status) => {
                         let etag = response.header("etag").unwrap_or_default().trim_matches('"').to_string();
-                        let md5 = hex(&part.md5);
+                        let md5 = hex(&digests(i).0);
                         if !is_md5_etag(&etag) || etag.eq_ignore_ascii_case(&md5) {
                             etags[i] = etag;
                             continue;
@@ -164,6 +185,10 @@ impl<P: Platform> Client<P> {
                 self.platform.retrying(&error);
                 to_send.push_back((i, retries + 1));
             }
+            // Every part before the first one not yet stored is done with: a streamed source
+            // lets those bytes go.
+            let first_pending = etags.iter().position(String::is_empty).map_or(u64::MAX, |i| parts[i].start);
+            self.platform.release(source, first_pending);
         }
         Ok(etags)
     }
@@ -185,7 +210,7 @@ impl<P: Platform> Client<P> {
         }
         xml.push_str("</CompleteMultipartUpload>");
         let sha256 = hex(&self.platform.sha256(xml.as_bytes()));
-        let payload = Payload { bytes: xml.as_bytes(), sha256: &sha256 };
+        let payload = Payload { body: Body::Bytes(xml.as_bytes()), sha256: &sha256 };
         let no_error_inside = |r: &HttpResponse| match r.status {
             200 if !parse_error_body(&r.body).code.is_empty() => {
                 let inside = parse_error_body(&r.body);
@@ -248,6 +273,7 @@ fn composite_of(platform: &impl Platform, md5s: impl Iterator<Item = [u8; 16]>) 
 }
 
 /// The multipart ETag `data` would have if uploaded in parts of `part_size`.
+#[cfg(test)]
 pub fn composite_etag(platform: &impl Platform, data: &[u8], part_size: usize) -> String {
     composite_of(platform, data.chunks(part_size.max(1)).map(|part| platform.md5(part)))
 }
@@ -294,8 +320,19 @@ mod tests {
 
     struct Native;
     impl Platform for Native {
-        fn send(&self, _: &crate::s3::HttpRequest<'_>, _: u64) -> Result<HttpResponse, StoreError> {
+        type Source = [u8];
+        type Sink = ();
+        fn send(&self, _: &crate::s3::HttpRequest<'_, [u8]>, _: Option<&()>, _: u64) -> Result<HttpResponse, StoreError> {
             unreachable!("no wire here")
+        }
+        fn size(&self, source: &[u8]) -> u64 {
+            source.len() as u64
+        }
+        fn digests(&self, _: &[u8], _: u64, _: u64) -> Result<crate::s3::Digests, StoreError> {
+            unreachable!("no source here")
+        }
+        fn reset(&self, _: &(), _: crate::s3::Check) -> Result<(), StoreError> {
+            Ok(())
         }
         fn unix_time(&self) -> u64 {
             0

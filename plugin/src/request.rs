@@ -1,20 +1,26 @@
 //! One signed request, ready to send: the object's path (validated, prefixed, encoded once),
 //! the headers, and the SigV4 signature with the day's key kept by the client.
 
-use super::{Client, HttpRequest, MAX_KEY_BYTES, Platform};
+use super::{Body, Client, HttpRequest, MAX_KEY_BYTES, Platform};
 use crate::error::StoreError;
 use crate::sigv4::{self, S3Request, SigningKeys, SigningScope};
 
 /// A request body and its SHA-256, hashed once however often it is sent.
-#[derive(Clone, Copy)]
-pub(super) struct Payload<'a> {
-    pub(super) bytes: &'a [u8],
+pub(super) struct Payload<'a, S: ?Sized> {
+    pub(super) body: Body<'a, S>,
     pub(super) sha256: &'a str,
 }
 
-impl Payload<'_> {
-    pub(super) fn empty() -> Payload<'static> {
-        Payload { bytes: &[], sha256: sigv4::EMPTY_PAYLOAD_SHA256 }
+impl<S: ?Sized> Clone for Payload<'_, S> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<S: ?Sized> Copy for Payload<'_, S> {}
+
+impl<'a, S: ?Sized> Payload<'a, S> {
+    pub(super) fn empty() -> Payload<'a, S> {
+        Payload { body: Body::Empty, sha256: sigv4::EMPTY_PAYLOAD_SHA256 }
     }
 }
 
@@ -26,8 +32,8 @@ impl<P: Platform> Client<P> {
         path: &str,
         query: &[(String, String)],
         extra_headers: &[(String, String)],
-        payload: &Payload<'s>,
-    ) -> HttpRequest<'s> {
+        payload: &Payload<'s, P::Source>,
+    ) -> HttpRequest<'s, P::Source> {
         let mut headers = Vec::with_capacity(extra_headers.len() + 5);
         headers.push(("host".to_string(), self.settings.authority.clone()));
         headers.extend_from_slice(extra_headers);
@@ -53,7 +59,7 @@ impl<P: Platform> Client<P> {
             authority: &self.settings.authority,
             path_and_query,
             headers,
-            body: payload.bytes,
+            body: payload.body,
         }
     }
 

@@ -6,6 +6,8 @@
 use base64::Engine as _;
 use md5::{Digest, Md5};
 
+pub use integrity::check_for;
+
 use crate::error::{StoreError, classify, parse_error_body};
 use crate::sigv4;
 use call::Budget;
@@ -55,54 +57,141 @@ pub struct ObjectInfo {
     pub last_modified: Option<String>,
 }
 
+/// Which digest a sink keeps of the bytes it receives (the WIT's `check`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    None,
+    Crc32,
+    Md5,
+    Sha256,
+    /// The MD5 of the MD5s of each run of this many bytes.
+    Md5OfParts(u64),
+}
+
+/// The digests of a run of a source's bytes, computed by the host.
+pub struct Digests {
+    pub md5: [u8; 16],
+    pub sha256: [u8; 32],
+    pub crc32: u32,
+}
+
+/// What a sink received: how many bytes, and the digest its [`Check`] asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    pub size: u64,
+    pub digest: Vec<u8>,
+}
+
+/// A request body: none, bytes of the plugin's own (a small XML document), or a run of the
+/// put's source, which the platform moves without copying it into the plugin.
+pub enum Body<'a, S: ?Sized> {
+    Empty,
+    Bytes(&'a [u8]),
+    Source { source: &'a S, start: u64, len: u64 },
+}
+
+impl<S: ?Sized> Clone for Body<'_, S> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<S: ?Sized> Copy for Body<'_, S> {}
+
+impl<S: ?Sized> Body<'_, S> {
+    pub fn len(&self) -> u64 {
+        match self {
+            Body::Empty => 0,
+            Body::Bytes(bytes) => bytes.len() as u64,
+            Body::Source { len, .. } => *len,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// One HTTP request as the transport sends it.
-pub struct HttpRequest<'a> {
+pub struct HttpRequest<'a, S: ?Sized> {
     pub method: &'static str,
     pub scheme: &'a str,
     pub authority: &'a str,
     pub path_and_query: String,
     pub headers: Vec<(String, String)>,
-    pub body: &'a [u8],
+    pub body: Body<'a, S>,
 }
 
-/// One HTTP response, body read in full.
+/// One HTTP response. A body the call routes to a sink (a GET's 200 or 206) is not here: the
+/// sink has it, and `received` says what arrived. Any other body is read in full, up to
+/// [`MAX_ANSWER_BYTES`].
 pub struct HttpResponse {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    pub received: Option<Received>,
 }
+
+/// The most of an answer's body the plugin reads into its memory (errors, XML documents):
+/// anything longer is refused rather than read.
+pub const MAX_ANSWER_BYTES: usize = 1 << 20;
 
 impl HttpResponse {
     /// The first value of header `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        header_of(&self.headers, name)
     }
 }
 
-/// What the client needs from its surroundings: the wire, the time, sleep and randomness.
+/// The first value of header `name` (case-insensitive) in `headers`.
+pub fn header_of<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
+    headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+}
+
+/// What the client needs from its surroundings: the wire, the bodies the host holds, the time,
+/// sleep and randomness.
 pub trait Platform {
-    /// Sends one request within `timeout_ms` (connect and first byte included).
-    fn send(&self, request: &HttpRequest<'_>, timeout_ms: u64) -> Result<HttpResponse, StoreError>;
+    /// The body of a put.
+    type Source: ?Sized;
+    /// Where a get's bytes go.
+    type Sink: ?Sized;
+
+    /// Sends one request within `timeout_ms` (connect and first byte included). With `into`,
+    /// a 200 or 206 answer's body goes into that sink, reset first with the check the answer's
+    /// head calls for ([`integrity::check_for`]).
+    fn send(
+        &self,
+        request: &HttpRequest<'_, Self::Source>,
+        into: Option<&Self::Sink>,
+        timeout_ms: u64,
+    ) -> Result<HttpResponse, StoreError>;
     /// Sends the requests at the same time, each within `timeout_ms`; one answer per request,
     /// in order. One request failing does not stop the others.
-    fn send_many(&self, requests: &[HttpRequest<'_>], timeout_ms: u64) -> Vec<Result<HttpResponse, StoreError>> {
-        requests.iter().map(|request| self.send(request, timeout_ms)).collect()
+    fn send_many(
+        &self,
+        requests: &[HttpRequest<'_, Self::Source>],
+        timeout_ms: u64,
+    ) -> Vec<Result<HttpResponse, StoreError>> {
+        requests.iter().map(|request| self.send(request, None, timeout_ms)).collect()
     }
+    /// The source's length in bytes.
+    fn size(&self, source: &Self::Source) -> u64;
+    /// The digests of the source's bytes [start, start + len), hashed by the host.
+    fn digests(&self, source: &Self::Source, start: u64, len: u64) -> Result<Digests, StoreError>;
+    /// The source's bytes before `offset` will not be asked for again.
+    fn release(&self, _source: &Self::Source, _offset: u64) {}
+    /// Empties the sink, which keeps `check` of what it receives next.
+    fn reset(&self, sink: &Self::Sink, check: Check) -> Result<(), StoreError>;
     /// Seconds since the Unix epoch.
     fn unix_time(&self) -> u64;
     fn sleep_ms(&self, ms: u64);
     fn random_u64(&self) -> u64;
-    /// The MD5 of `data`; the component asks the host, which hashes natively.
+    /// The MD5 of a few bytes of the plugin's own (part MD5s joined).
     fn md5(&self, data: &[u8]) -> [u8; 16] {
         Md5::digest(data).into()
     }
-    /// The SHA-256 of `data`; the component asks the host, which hashes natively.
+    /// The SHA-256 of a few bytes of the plugin's own (an XML document).
     fn sha256(&self, data: &[u8]) -> [u8; 32] {
         sigv4::sha256(data)
-    }
-    /// The CRC-32 (IEEE) of `data`; the component asks the host.
-    fn crc32(&self, data: &[u8]) -> u32 {
-        crc32fast::hash(data)
     }
     /// A request is about to be sent again after `error` (for the host's telemetry).
     fn retrying(&self, _error: &StoreError) {}
@@ -128,23 +217,23 @@ impl<P: Platform> Client<P> {
         Ok(Client { settings, keys, platform, day_key: Default::default() })
     }
 
-    /// The object's bytes, or those of the half-open range [start, end); `None` when it does
-    /// not exist.
-    pub fn get(&self, key: &str, range: Option<(u64, Option<u64>)>) -> Result<Option<Vec<u8>>, StoreError> {
+    /// Writes the object's bytes, or those of the half-open range [start, end), into `into`:
+    /// `true`, or `false` when the object does not exist. A body found damaged is read again
+    /// within the call's retries, the sink reset each time; it is never answered as data.
+    pub fn get(&self, key: &str, range: Option<(u64, Option<u64>)>, into: &P::Sink) -> Result<bool, StoreError> {
         let mut headers = Vec::new();
         if let Some((start, end)) = range {
             match end {
                 Some(end) if end <= start => {
                     // Nothing to read: answer for existence alone.
-                    return Ok(self.head(key, &mut Budget::default())?.map(|_| Vec::new()));
+                    return Ok(self.head(key, &mut Budget::default())?.is_some());
                 }
                 Some(end) => headers.push(("range".into(), format!("bytes={start}-{}", end - 1))),
                 None => headers.push(("range".into(), format!("bytes={start}-"))),
             }
         }
-        // Bytes damaged on the way are read again within the call's retries; never returned.
         let intact = |response: &HttpResponse| match response.status {
-            200 | 206 => check_body(&self.platform, response, key),
+            200 | 206 => check_body(response, key),
             _ => Ok(()),
         };
         // Ask for the object's checksums too, for objects whose ETag is not an MD5; but with
@@ -153,37 +242,41 @@ impl<P: Platform> Client<P> {
         if self.settings.put_checksum {
             headers.push(("x-amz-checksum-mode".into(), "ENABLED".into()));
         }
-        let response = self.call("GET", key).headers(headers).accept(&intact).send(&mut Budget::default())?;
+        let response =
+            self.call("GET", key).headers(headers).sink(into).accept(&intact).send(&mut Budget::default())?;
         match response.status {
-            200 | 206 => Ok(Some(response.body)),
-            404 if is_missing_key(&response) => Ok(None),
+            200 | 206 => Ok(true),
+            404 if is_missing_key(&response) => Ok(false),
             // The range starts at or past the end: the object exists, and holds no such bytes.
-            416 => Ok(Some(Vec::new())),
+            416 => self.platform.reset(into, Check::None).map(|()| true),
             _ => Err(self.failure(&response, "GET", key)),
         }
     }
 
-    /// Creates or replaces the object. With verify-after-write, a HEAD then checks that the
-    /// object is there with the size and MD5 sent; when it is not, the PUT is sent again (after
-    /// a backoff) while retries remain, and the put fails with an integrity error when they are
-    /// spent. Transient failures of the PUT and of the HEAD draw on the same budget, so a put
-    /// makes at most `max_retries + 1` attempts of PUT then HEAD.
-    pub fn put(&self, key: &str, data: &[u8]) -> Result<(), StoreError> {
-        if data.len() as u64 > self.settings.multipart_threshold {
-            return self.put_multipart(key, data);
+    /// Creates or replaces the object with the source's bytes. With verify-after-write, a HEAD
+    /// then checks that the object is there with the size and MD5 sent; when it is not, the
+    /// PUT is sent again (after a backoff) while retries remain, and the put fails with an
+    /// integrity error when they are spent. Transient failures of the PUT and of the HEAD draw
+    /// on the same budget, so a put makes at most `max_retries + 1` attempts of PUT then HEAD.
+    pub fn put(&self, key: &str, source: &P::Source) -> Result<(), StoreError> {
+        // The key is checked before the source is read.
+        self.object_path(key)?;
+        let size = self.platform.size(source);
+        if size > self.settings.multipart_threshold {
+            return self.put_multipart(key, source, size);
         }
-        let md5 = self.platform.md5(data);
-        let md5_hex = hex(&md5);
+        let digests = self.platform.digests(source, 0, size)?;
+        let md5_hex = hex(&digests.md5);
         let mut headers = vec![
-            ("content-length".to_string(), data.len().to_string()),
-            ("content-md5".to_string(), base64::engine::general_purpose::STANDARD.encode(md5)),
+            ("content-length".to_string(), size.to_string()),
+            ("content-md5".to_string(), base64::engine::general_purpose::STANDARD.encode(digests.md5)),
         ];
         if self.settings.put_checksum {
-            let crc = self.platform.crc32(data).to_be_bytes();
+            let crc = digests.crc32.to_be_bytes();
             headers.push(("x-amz-checksum-crc32".to_string(), base64::engine::general_purpose::STANDARD.encode(crc)));
         }
-        let sha256 = hex(&self.platform.sha256(data));
-        let payload = Payload { bytes: data, sha256: &sha256 };
+        let sha256 = hex(&digests.sha256);
+        let payload = Payload { body: Body::Source { source, start: 0, len: size }, sha256: &sha256 };
         let mut budget = Budget::default();
         loop {
             let response = self.call("PUT", key).headers(headers.clone()).payload(payload).send(&mut budget)?;
@@ -193,8 +286,7 @@ impl<P: Platform> Client<P> {
             if !self.settings.verify_after_write {
                 return Ok(());
             }
-            let Some(problem) = self.written_wrong("PUT", key, data.len() as u64, &md5_hex, is_md5_etag, &mut budget)?
-            else {
+            let Some(problem) = self.written_wrong("PUT", key, size, &md5_hex, is_md5_etag, &mut budget)? else {
                 return Ok(());
             };
             self.platform.verify_failed(&problem);

@@ -33,8 +33,61 @@ impl Scripted {
     }
 }
 
+/// A sink of the test's own: the bytes, and the digest the last reset asked for.
+#[derive(Default)]
+struct Got {
+    bytes: RefCell<Vec<u8>>,
+    check: Cell<Option<Check>>,
+}
+
+/// The digest `check` asks for, computed natively.
+fn digest_of(check: Check, bytes: &[u8]) -> Vec<u8> {
+    use md5::Digest as _;
+    match check {
+        Check::None => Vec::new(),
+        Check::Crc32 => crc32fast::hash(bytes).to_be_bytes().to_vec(),
+        Check::Md5 => md5::Md5::digest(bytes).to_vec(),
+        Check::Sha256 => crate::sigv4::sha256(bytes).to_vec(),
+        Check::Md5OfParts(size) => {
+            let joined: Vec<u8> = bytes.chunks(size as usize).flat_map(|part| md5::Md5::digest(part).to_vec()).collect();
+            md5::Md5::digest(&joined).to_vec()
+        }
+    }
+}
+
+/// `get` into a fresh sink: the bytes, or `None` when the object does not exist.
+trait GetVec {
+    fn get_vec(&self, key: &str, range: Option<(u64, Option<u64>)>) -> Result<Option<Vec<u8>>, StoreError>;
+}
+
+impl GetVec for Client<&Scripted> {
+    fn get_vec(&self, key: &str, range: Option<(u64, Option<u64>)>) -> Result<Option<Vec<u8>>, StoreError> {
+        let got = Got::default();
+        Ok(self.get(key, range, &got)?.then(|| got.bytes.take()))
+    }
+}
+
 impl Platform for &Scripted {
-    fn send(&self, request: &HttpRequest<'_>, _timeout_ms: u64) -> Result<HttpResponse, StoreError> {
+    type Source = [u8];
+    type Sink = Got;
+
+    fn size(&self, source: &[u8]) -> u64 {
+        source.len() as u64
+    }
+
+    fn digests(&self, source: &[u8], start: u64, len: u64) -> Result<Digests, StoreError> {
+        use md5::Digest as _;
+        let bytes = &source[start as usize..(start + len) as usize];
+        Ok(Digests { md5: md5::Md5::digest(bytes).into(), sha256: crate::sigv4::sha256(bytes), crc32: crc32fast::hash(bytes) })
+    }
+
+    fn reset(&self, sink: &Got, check: Check) -> Result<(), StoreError> {
+        sink.bytes.borrow_mut().clear();
+        sink.check.set(Some(check));
+        Ok(())
+    }
+
+    fn send(&self, request: &HttpRequest<'_, [u8]>, into: Option<&Got>, _timeout_ms: u64) -> Result<HttpResponse, StoreError> {
         self.sent.borrow_mut().push((
             request.method.to_string(),
             request.path_and_query.clone(),
@@ -45,7 +98,15 @@ impl Platform for &Scripted {
         match status {
             // Status 0 scripts a transport failure: the attempt timed out.
             0 => Err(StoreError::timeout("scripted timeout")),
-            _ => Ok(HttpResponse { status, headers, body }),
+            200 | 206 if into.is_some() => {
+                let sink = into.expect("checked");
+                let check = check_for(status, &headers);
+                self.reset(sink, check)?;
+                let received = Received { size: body.len() as u64, digest: digest_of(check, &body) };
+                *sink.bytes.borrow_mut() = body;
+                Ok(HttpResponse { status, headers, body: Vec::new(), received: Some(received) })
+            }
+            _ => Ok(HttpResponse { status, headers, body, received: None }),
         }
     }
     fn unix_time(&self) -> u64 {
@@ -93,9 +154,9 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
 fn ranges_are_half_open_and_416_reads_as_empty() {
     let wire = Scripted::new(vec![(206, vec![], "bc"), (416, vec![], ""), (200, vec![("content-length", "3")], "")]);
     let c = client(&wire, 0);
-    assert_eq!(c.get("k", Some((1, Some(3)))).unwrap(), Some(b"bc".to_vec()));
-    assert_eq!(c.get("k", Some((99, None))).unwrap(), Some(Vec::new()));
-    assert_eq!(c.get("k", Some((5, Some(5)))).unwrap(), Some(Vec::new()), "empty range: HEAD only");
+    assert_eq!(c.get_vec("k", Some((1, Some(3)))).unwrap(), Some(b"bc".to_vec()));
+    assert_eq!(c.get_vec("k", Some((99, None))).unwrap(), Some(Vec::new()));
+    assert_eq!(c.get_vec("k", Some((5, Some(5)))).unwrap(), Some(Vec::new()), "empty range: HEAD only");
     let sent = wire.sent.borrow();
     assert_eq!(header(&sent[0].2, "range"), Some("bytes=1-2"));
     assert_eq!(header(&sent[1].2, "range"), Some("bytes=99-"));
@@ -169,21 +230,21 @@ fn a_put_draws_its_puts_and_heads_from_one_retry_budget() {
 fn request_timeouts_are_retried_as_400_or_408() {
     let timeout = "<Error><Code>RequestTimeout</Code><Message>Your socket connection to the server was not read from or written to within the timeout period.</Message></Error>";
     let wire = Scripted::new(vec![(400, vec![], timeout), (408, vec![], ""), (200, vec![], "ok")]);
-    assert_eq!(client(&wire, 2).get("k", None).unwrap(), Some(b"ok".to_vec()));
+    assert_eq!(client(&wire, 2).get_vec("k", None).unwrap(), Some(b"ok".to_vec()));
     assert_eq!(wire.sent.borrow().len(), 3);
     let bad_request = Scripted::new(vec![(400, vec![], "<Error><Code>InvalidArgument</Code></Error>")]);
-    assert!(matches!(client(&bad_request, 2).get("k", None), Err(StoreError { kind: Kind::Other, .. })));
+    assert!(matches!(client(&bad_request, 2).get_vec("k", None), Err(StoreError { kind: Kind::Other, .. })));
     assert_eq!(bad_request.sent.borrow().len(), 1, "a bad request is not retried");
 }
 
 #[test]
 fn access_denied_is_not_retried_and_503_is() {
     let denied = Scripted::new(vec![(403, vec![], "<Error><Code>AccessDenied</Code></Error>")]);
-    assert!(matches!(client(&denied, 3).get("k", None), Err(StoreError { kind: Kind::AccessDenied, .. })));
+    assert!(matches!(client(&denied, 3).get_vec("k", None), Err(StoreError { kind: Kind::AccessDenied, .. })));
     assert_eq!(denied.sent.borrow().len(), 1);
 
     let busy = Scripted::new(vec![(503, vec![], "<Error><Code>SlowDown</Code></Error>"), (200, vec![], "ok")]);
-    assert_eq!(client(&busy, 3).get("k", None).unwrap(), Some(b"ok".to_vec()));
+    assert_eq!(client(&busy, 3).get_vec("k", None).unwrap(), Some(b"ok".to_vec()));
     assert_eq!(busy.sent.borrow().len(), 2);
 }
 
@@ -198,25 +259,25 @@ fn delete_reports_whether_the_object_existed() {
 #[test]
 fn a_short_body_is_an_integrity_error() {
     let wire = Scripted::new(vec![(200, vec![("content-length", "10")], "abc")]);
-    assert!(matches!(client(&wire, 0).get("k", None), Err(StoreError { kind: Kind::Integrity, .. })));
+    assert!(matches!(client(&wire, 0).get_vec("k", None), Err(StoreError { kind: Kind::Integrity, .. })));
 }
 
 #[test]
 fn bad_keys_are_named() {
     let wire = Scripted::new(vec![]);
     let c = client(&wire, 0);
-    assert!(matches!(c.get("", None), Err(StoreError { kind: Kind::InvalidKey, .. })));
+    assert!(matches!(c.get_vec("", None), Err(StoreError { kind: Kind::InvalidKey, .. })));
     assert!(matches!(c.put(&"x".repeat(1020), b""), Err(StoreError { kind: Kind::InvalidKey, message: m, .. }) if m.contains("1025 bytes")));
 }
 
 #[test]
 fn transport_failures_are_retried_up_to_max_retries() {
     let flaky = Scripted::new(vec![(0, vec![], ""), (0, vec![], ""), (200, vec![], "ok")]);
-    assert_eq!(client(&flaky, 2).get("k", None).unwrap(), Some(b"ok".to_vec()));
+    assert_eq!(client(&flaky, 2).get_vec("k", None).unwrap(), Some(b"ok".to_vec()));
     assert_eq!(flaky.sent.borrow().len(), 3);
 
     let dead = Scripted::new(vec![(0, vec![], ""), (0, vec![], "")]);
-    assert!(matches!(client(&dead, 1).get("k", None), Err(StoreError { kind: Kind::Timeout, .. })));
+    assert!(matches!(client(&dead, 1).get_vec("k", None), Err(StoreError { kind: Kind::Timeout, .. })));
     assert_eq!(dead.sent.borrow().len(), 2);
 }
 
@@ -224,21 +285,21 @@ fn transport_failures_are_retried_up_to_max_retries() {
 fn a_body_that_does_not_match_its_md5_etag_is_read_again_then_refused() {
     let etag = ("etag", "\"5d41402abc4b2a76b9719d911017c592\"");
     let healed = Scripted::new(vec![(200, vec![etag], "hellO"), (200, vec![etag], "hello")]);
-    assert_eq!(client(&healed, 1).get("k", None).unwrap(), Some(b"hello".to_vec()));
+    assert_eq!(client(&healed, 1).get_vec("k", None).unwrap(), Some(b"hello".to_vec()));
     assert_eq!(healed.sent.borrow().len(), 2);
 
     let broken = Scripted::new(vec![(200, vec![etag], "hellO")]);
-    assert!(matches!(client(&broken, 0).get("k", None), Err(StoreError { kind: Kind::Integrity, message: m, .. }) if m.contains("MD5")));
+    assert!(matches!(client(&broken, 0).get_vec("k", None), Err(StoreError { kind: Kind::Integrity, message: m, .. }) if m.contains("MD5")));
 
     // A range (206) is not the whole object: its MD5 is not the ETag's.
     let ranged = Scripted::new(vec![(206, vec![etag], "ell")]);
-    assert_eq!(client(&ranged, 0).get("k", Some((1, Some(4)))).unwrap(), Some(b"ell".to_vec()));
+    assert_eq!(client(&ranged, 0).get_vec("k", Some((1, Some(4)))).unwrap(), Some(b"ell".to_vec()));
 }
 
 #[test]
 fn retry_after_sets_the_wait_before_the_next_attempt() {
     let wire = Scripted::new(vec![(503, vec![("retry-after", "2")], "<Error><Code>SlowDown</Code></Error>"), (200, vec![], "ok")]);
-    assert_eq!(client(&wire, 3).get("k", None).unwrap(), Some(b"ok".to_vec()));
+    assert_eq!(client(&wire, 3).get_vec("k", None).unwrap(), Some(b"ok".to_vec()));
     assert_eq!(*wire.slept.borrow(), vec![2_000]);
 }
 
@@ -246,7 +307,7 @@ fn retry_after_sets_the_wait_before_the_next_attempt() {
 fn busy_answers_and_damaged_bodies_share_one_retry_budget() {
     let etag = ("etag", "\"5d41402abc4b2a76b9719d911017c592\"");
     let wire = Scripted::new(vec![(503, vec![], ""), (200, vec![etag], "hellO"), (200, vec![etag], "hello")]);
-    assert!(matches!(client(&wire, 1).get("k", None), Err(StoreError { kind: Kind::Integrity, .. })));
+    assert!(matches!(client(&wire, 1).get_vec("k", None), Err(StoreError { kind: Kind::Integrity, .. })));
     assert_eq!(wire.sent.borrow().len(), 2, "maxRetries = 1 allows two attempts in all, not two per cause");
 }
 
@@ -256,16 +317,16 @@ fn without_an_md5_etag_the_sha256_checksum_is_checked_when_returned() {
     let checksum = ("x-amz-checksum-sha256", "LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ=");
     let multipart = ("etag", "\"5d41402abc4b2a76b9719d911017c592-2\"");
     let wire = Scripted::new(vec![(200, vec![multipart, checksum], "hellO"), (200, vec![multipart, checksum], "hello")]);
-    assert_eq!(client(&wire, 1).get("k", None).unwrap(), Some(b"hello".to_vec()), "the damaged body is read again");
+    assert_eq!(client(&wire, 1).get_vec("k", None).unwrap(), Some(b"hello".to_vec()), "the damaged body is read again");
     assert_eq!(header(&wire.sent.borrow()[0].2, "x-amz-checksum-mode"), Some("ENABLED"));
 
     let always_damaged = Scripted::new(vec![(200, vec![multipart, checksum], "hellO")]);
-    let error = client(&always_damaged, 0).get("k", None).unwrap_err();
+    let error = client(&always_damaged, 0).get_vec("k", None).unwrap_err();
     assert!(matches!(error, StoreError { kind: Kind::Integrity, message: ref m, .. } if m.contains("SHA-256")), "{error:?}");
 
     let composite = ("x-amz-checksum-sha256", "AAAA-2");
     let unknowable = Scripted::new(vec![(200, vec![multipart, composite], "hellO")]);
-    assert!(client(&unknowable, 0).get("k", None).is_ok(), "a composite checksum cannot be checked whole");
+    assert!(client(&unknowable, 0).get_vec("k", None).is_ok(), "a composite checksum cannot be checked whole");
 }
 
 #[test]
@@ -283,15 +344,15 @@ fn puts_send_their_crc32_and_reads_check_it_first() {
     // With checksum = "none", a GET asks for no checksum either (B2 refuses the mode header).
     let plain = Scripted::new(vec![(200, vec![("content-length", "5")], "hello")]);
     let no_checksum = Settings { put_checksum: false, ..self::settings(0) };
-    Client::new(no_checksum, keys(), &plain).unwrap().get("k", None).unwrap();
+    Client::new(no_checksum, keys(), &plain).unwrap().get_vec("k", None).unwrap();
     assert!(plain.sent.borrow()[0].2.iter().all(|(name, _)| !name.starts_with("x-amz-checksum")), "no checksum header at all");
 
     // A damaged body fails the CRC even where no MD5 ETag could tell.
     let multipart = ("etag", "\"5d41402abc4b2a76b9719d911017c592-2\"");
     let damaged = Scripted::new(vec![(200, vec![multipart, crc], "hellO"), (200, vec![multipart, crc], "hello")]);
-    assert_eq!(client(&damaged, 1).get("k", None).unwrap(), Some(b"hello".to_vec()));
+    assert_eq!(client(&damaged, 1).get_vec("k", None).unwrap(), Some(b"hello".to_vec()));
     let always = Scripted::new(vec![(200, vec![multipart, crc], "hellO")]);
-    let error = client(&always, 0).get("k", None).unwrap_err();
+    let error = client(&always, 0).get_vec("k", None).unwrap_err();
     assert!(matches!(error, StoreError { kind: Kind::Integrity, message: ref m, .. } if m.contains("CRC-32")), "{error:?}");
 }
 

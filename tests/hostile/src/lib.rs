@@ -11,7 +11,7 @@
 //! | `spin` | an endless loop |
 //! | `memory-bomb` | allocating until memory runs out |
 //! | `panic` | a panic (the message goes to stderr) |
-//! | `huge-response` | a response claiming 3 GiB that its memory does not hold |
+//! | `huge-response` | a write into the sink of a list claiming 3 GiB that its memory does not hold |
 //! | `print` | a line to stdout, then an ordinary answer |
 //! | `count` | answers how many `count` calls its instance has served (state kept between calls) |
 //! | `grow` | grows its memory by 32 MiB and keeps it |
@@ -24,7 +24,9 @@ mod bindings {
 
 #[cfg(target_arch = "wasm32")]
 mod hostile {
+    use crate::bindings::coffer::blobstore::body::{Sink, Source};
     use crate::bindings::coffer::blobstore::config;
+    use crate::bindings::coffer::blobstore::types::Check;
     use crate::bindings::exports::coffer::blobstore::store::{ByteRange, Error, ErrorKind, Guest, ObjectInfo};
     use crate::bindings::wasi::http::outgoing_handler;
     use crate::bindings::wasi::http::types::{Fields, OutgoingRequest, Scheme};
@@ -32,8 +34,40 @@ mod hostile {
     struct Hostile;
 
     impl Guest for Hostile {
-        fn get(key: String, _range: Option<ByteRange>) -> Result<Option<Vec<u8>>, Error> {
-            let (what, arg) = key.split_once(':').unwrap_or((key.as_str(), ""));
+        fn get(key: String, _range: Option<ByteRange>, into: &Sink) -> Result<bool, Error> {
+            match attack(&key, into)? {
+                Some(bytes) => answer(into, &bytes).map(|()| true),
+                None => Ok(false),
+            }
+        }
+
+        fn put(_key: String, _body: &Source) -> Result<(), Error> {
+            Ok(())
+        }
+
+        fn delete(_key: String) -> Result<bool, Error> {
+            Ok(false)
+        }
+
+        fn stat(_key: String) -> Result<Option<ObjectInfo>, Error> {
+            Ok(None)
+        }
+    }
+
+    /// Writes `bytes` into the sink, as a get answers.
+    fn answer(into: &Sink, bytes: &[u8]) -> Result<(), Error> {
+        into.reset(Check::None)?;
+        let out = into.write();
+        for chunk in bytes.chunks(4096) {
+            out.blocking_write_and_flush(chunk).map_err(|e| other(format!("{e:?}")))?;
+        }
+        Ok(())
+    }
+
+    /// What the key asks for: the bytes to answer, `None` for "no such object".
+    fn attack(key: &str, into: &Sink) -> Result<Option<Vec<u8>>, Error> {
+        {
+            let (what, arg) = key.split_once(':').unwrap_or((key, ""));
             match what {
                 "fetch" => fetch(arg).map(|status| Some(status.into_bytes())).map_err(other),
                 "read-file" => match std::fs::read(arg) {
@@ -71,8 +105,11 @@ mod hostile {
                     // A list whose length runs far past the end of this instance's memory: the
                     // host must refuse to read it, not read the host's own memory.
                     let claimed = 3usize << 30;
-                    let mut small = std::mem::ManuallyDrop::new(vec![0u8; 16]);
-                    Ok(Some(unsafe { Vec::from_raw_parts(small.as_mut_ptr(), claimed, claimed) }))
+                    let small = std::mem::ManuallyDrop::new(vec![0u8; 16]);
+                    let lie = unsafe { std::slice::from_raw_parts(small.as_ptr(), claimed) };
+                    let _ = into.reset(Check::None);
+                    let _ = into.write().write(lie);
+                    Ok(Some(Vec::new()))
                 }
                 "count" => {
                     // State kept by the instance: it shows which calls an instance served.
@@ -94,18 +131,6 @@ mod hostile {
                 }
                 _ => Ok(None),
             }
-        }
-
-        fn put(_key: String, _data: Vec<u8>) -> Result<(), Error> {
-            Ok(())
-        }
-
-        fn delete(_key: String) -> Result<bool, Error> {
-            Ok(false)
-        }
-
-        fn stat(_key: String) -> Result<Option<ObjectInfo>, Error> {
-            Ok(None)
         }
     }
 
