@@ -3,7 +3,7 @@
 //! for each attempt, and retried with backoff while the call's budget lasts.
 
 use super::request::Payload;
-use super::{Client, HttpResponse, Platform};
+use super::{Check, Client, HttpResponse, Platform};
 use crate::error::StoreError;
 use crate::retry;
 
@@ -116,6 +116,13 @@ impl<'c, P: Platform> Call<'c, P> {
             };
             if !retry {
                 return Err(error);
+            }
+            // A sink that streams to the caller and has written some of this answer cannot
+            // take it back: the call ends with what went wrong.
+            if let Some(sink) = self.into
+                && let Err(cannot) = client.platform.reset(sink, Check::None)
+            {
+                return Err(error.with_note(&format!("({})", cannot.message())));
             }
             // 4. Wait, and go again.
             client.platform.retrying(&error);

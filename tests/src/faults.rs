@@ -337,13 +337,27 @@ pub struct Pieces {
     gap: Duration,
     pause: Option<Pin<Box<tokio::time::Sleep>>>,
     then_fail: bool,
+    /// The pause before the failure has been taken.
+    paused_before_failing: bool,
     size: u64,
 }
+
+/// How long a body cut short waits after its last piece before it fails, so that the piece
+/// reaches the client: without it the server drops its unsent buffer with the connection, and
+/// the "mid-body" cut would deliver no body at all.
+const PAUSE_BEFORE_FAILING: Duration = Duration::from_millis(20);
 
 impl Pieces {
     fn whole(bytes: Bytes) -> Pieces {
         let size = bytes.len() as u64;
-        Pieces { pieces: VecDeque::from([bytes]), gap: Duration::ZERO, pause: None, then_fail: false, size }
+        Pieces {
+            pieces: VecDeque::from([bytes]),
+            gap: Duration::ZERO,
+            pause: None,
+            then_fail: false,
+            paused_before_failing: false,
+            size,
+        }
     }
 
     /// `part` of a body of `whole` bytes, then an error.
@@ -354,7 +368,7 @@ impl Pieces {
     fn trickle(bytes: Bytes, piece: usize, gap: Duration) -> Pieces {
         let size = bytes.len() as u64;
         let pieces = (0..bytes.len()).step_by(piece).map(|at| bytes.slice(at..(at + piece).min(bytes.len()))).collect();
-        Pieces { pieces, gap, pause: None, then_fail: false, size }
+        Pieces { pieces, gap, pause: None, then_fail: false, paused_before_failing: false, size }
     }
 }
 
@@ -375,6 +389,13 @@ impl Body for Pieces {
                     self.pause = Some(Box::pin(tokio::time::sleep(self.gap)));
                 }
                 Poll::Ready(Some(Ok(Frame::data(piece))))
+            }
+            None if self.then_fail && !self.paused_before_failing => {
+                self.paused_before_failing = true;
+                let mut pause = Box::pin(tokio::time::sleep(PAUSE_BEFORE_FAILING));
+                let _ = pause.as_mut().poll(cx);
+                self.pause = Some(pause);
+                Poll::Pending
             }
             None if self.then_fail => {
                 Poll::Ready(Some(Err(std::io::Error::new(std::io::ErrorKind::ConnectionAborted, "cut short"))))

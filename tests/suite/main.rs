@@ -13,5 +13,6 @@ mod multipart;
 mod sandbox;
 mod settings;
 mod stalwart;
+mod streams;
 mod telemetry;
 mod transport;

@@ -1,0 +1,132 @@
+//! Streams: `put_stream` reads a blob from the caller's reader as the upload needs it (parts
+//! included) and `get_stream` writes one to the caller's writer as it arrives. A reader that
+//! ends early fails the put and stores nothing; a stream found damaged ends with an integrity
+//! error; a get cut before its first byte is retried, one cut after is not (the output cannot
+//! take bytes back). A connection reset mid-body may lose the bytes still in the socket's
+//! buffer, so "after" is tested with a truncated body, whose first half always arrives. Through the fault proxy in front of the real server.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use coffer_host::{ErrorKind, TenantSettingsBuilder};
+use coffer_tests::{Fault, FaultProxy, Rule, When, blob, proxied_tenant, server};
+
+const MIB: usize = 1 << 20;
+
+/// Parts of 5 MiB (S3's smallest), two at a time, above 5 MiB.
+fn small_parts(b: TenantSettingsBuilder) -> TenantSettingsBuilder {
+    b.multipart_threshold(5 * MIB as u64).part_size(5 * MIB as u64).part_concurrency(2).timeout(Duration::from_secs(5))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_put_and_get_whole_ranged_and_in_parts() {
+    let proxy = FaultProxy::start(&server().endpoint, vec![]);
+    let (store, direct) = proxied_tenant(&proxy.endpoint, "streams", small_parts);
+    let data = blob(12 * MIB + 7, 71);
+    store.put_stream("big", &data[..], data.len() as u64).await.unwrap();
+    assert_eq!(proxy.requests("PUT"), 3, "three parts: 5 + 5 + 2 MiB");
+    assert!(direct.get("big", ..).await.unwrap().unwrap() == data, "get reads back what put_stream sent");
+
+    let mut out = Vec::new();
+    assert_eq!(store.get_stream("big", .., &mut out).await.unwrap(), Some(data.len() as u64));
+    assert!(out == data, "get_stream writes the object whole");
+    let across = 5 * MIB as u64 - 100..5 * MIB as u64 + 100;
+    let mut out = Vec::new();
+    assert_eq!(store.get_stream("big", across.clone(), &mut out).await.unwrap(), Some(200));
+    assert!(out == data[across.start as usize..across.end as usize], "a range across a part boundary");
+
+    // At most the threshold: one PUT of the whole.
+    store.put_stream("small", &b"hello"[..], 5).await.unwrap();
+    assert_eq!(store.get("small", ..).await.unwrap(), Some(b"hello".to_vec()));
+    // Bytes past `len` are not read.
+    store.put_stream("cut", &b"hello, world"[..], 5).await.unwrap();
+    assert_eq!(store.get("cut", ..).await.unwrap(), Some(b"hello".to_vec()));
+    // An empty body.
+    store.put_stream("empty", &b""[..], 0).await.unwrap();
+    assert_eq!(store.get("empty", ..).await.unwrap(), Some(Vec::new()));
+
+    let mut out = Vec::new();
+    assert_eq!(store.get_stream("missing", .., &mut out).await.unwrap(), None);
+    assert!(out.is_empty(), "nothing is written for a missing object");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_that_ends_early_fails_the_put_and_stores_nothing() {
+    let proxy = FaultProxy::start(&server().endpoint, vec![]);
+    let (store, _) = proxied_tenant(&proxy.endpoint, "streams-short", small_parts);
+    let error = store.put_stream("short", &b"only ten b"[..], 20).await.unwrap_err();
+    assert!(error.message().contains("ended after 10 of the 20 bytes"), "{error}");
+    assert_eq!(store.stat("short").await.unwrap(), None);
+
+    // In the second part of a multipart upload: the upload is aborted.
+    let data = blob(7 * MIB, 72);
+    let error = store.put_stream("short-parts", &data[..], 11 * MIB as u64).await.unwrap_err();
+    assert!(error.message().contains(&format!("ended after {} of the {} bytes", 7 * MIB, 11 * MIB)), "{error}");
+    assert_eq!(store.stat("short-parts").await.unwrap(), None);
+    assert_eq!(proxy.requests("DELETE"), 1, "the upload was aborted");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_stream_is_an_integrity_error_and_only_a_get_cut_before_its_first_byte_is_retried() {
+    let data = blob(300 * 1024, 73);
+    let damaged = FaultProxy::start(&server().endpoint, vec![Rule::new(Fault::FlipByte, "GET", When::Always)]);
+    let (store, direct) = proxied_tenant(&damaged.endpoint, "streams-damaged", |b| b.max_retries(3));
+    direct.put("k", &data).await.unwrap();
+    let mut out = Vec::new();
+    let error = store.get_stream("k", .., &mut out).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Integrity, "{error}");
+    assert!(error.message().contains("cannot start over"), "{error}");
+    assert_eq!(damaged.requests("GET"), 1, "bytes were out: no second attempt");
+    assert_eq!(out.len(), data.len(), "the damaged bytes were written, and the error says to discard them");
+    assert!(out != data);
+
+    let cut_before = FaultProxy::start(&server().endpoint, vec![Rule::new(Fault::ResetBeforeResponse, "GET", When::First(1))]);
+    let (store, _) = proxied_tenant(&cut_before.endpoint, "streams-damaged", |b| b.max_retries(3));
+    let mut out = Vec::new();
+    assert_eq!(store.get_stream("k", .., &mut out).await.unwrap(), Some(data.len() as u64));
+    assert!(out == data, "cut before the first byte: retried, and whole");
+    assert_eq!(cut_before.requests("GET"), 2);
+
+    // Half the body, then the connection closes: those bytes are out.
+    let cut_after = FaultProxy::start(&server().endpoint, vec![Rule::new(Fault::Truncate, "GET", When::First(1))]);
+    let (store, _) = proxied_tenant(&cut_after.endpoint, "streams-damaged", |b| b.max_retries(3));
+    let mut out = Vec::new();
+    let error = store.get_stream("k", .., &mut out).await.unwrap_err();
+    assert!(matches!(error.kind(), ErrorKind::Unavailable | ErrorKind::Timeout), "{error}");
+    assert!(error.message().contains("cannot start over"), "{error}");
+    assert!(!out.is_empty() && out.len() < data.len(), "{} bytes written", out.len());
+}
+
+/// A writer that fails after `room` bytes.
+struct FullDisk {
+    room: usize,
+}
+
+impl tokio::io::AsyncWrite for FullDisk {
+    fn poll_write(mut self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        if self.room == 0 {
+            return Poll::Ready(Err(std::io::Error::other("no space left on device")));
+        }
+        let n = buf.len().min(self.room);
+        self.room -= n;
+        Poll::Ready(Ok(n))
+    }
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_that_fails_ends_the_get_with_its_error() {
+    let proxy = FaultProxy::start(&server().endpoint, vec![]);
+    let (store, _) = proxied_tenant(&proxy.endpoint, "streams-full", small_parts);
+    store.put("k", &blob(6 * MIB, 74)).await.unwrap();
+    let error = store.get_stream("k", .., &mut FullDisk { room: MIB }).await.unwrap_err();
+    assert!(error.message().contains("writing the output: no space left on device"), "{error}");
+    // The tenant goes on serving.
+    assert_eq!(store.get("k", 0..3).await.unwrap().map(|b| b.len()), Some(3));
+}
