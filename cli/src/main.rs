@@ -6,7 +6,7 @@ mod bench;
 mod demo;
 mod progress;
 
-use std::io::{Read, Write};
+use std::ops::Bound;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -93,6 +93,17 @@ impl From<StoreError> for Failure {
         match e.kind() {
             ErrorKind::InvalidConfig => Failure::Config(e.to_string()),
             _ => Failure::Other(e.to_string()),
+        }
+    }
+}
+
+impl Failure {
+    /// The same failure, with `note` after its message.
+    fn noted(self, note: &str) -> Failure {
+        match self {
+            Failure::Config(m) => Failure::Config(format!("{m} ({note})")),
+            Failure::Missing(m) => Failure::Missing(format!("{m} ({note})")),
+            Failure::Other(m) => Failure::Other(format!("{m} ({note})")),
         }
     }
 }
@@ -218,34 +229,72 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     }
 }
 
+/// Streams FILE (or standard input) to the store in bounded memory. S3 needs a body's length
+/// before its first byte, so standard input that is not a file (a pipe) is first spooled to a
+/// temporary file, never held in memory.
 async fn put(tenant: &Tenant, key: &str, file: Option<PathBuf>) -> Result<(), Failure> {
-    let data = match &file {
-        Some(path) => std::fs::read(path).map_err(|e| Failure::Other(format!("cannot read {}: {e}", path.display())))?,
-        None => {
-            let mut data = Vec::new();
-            std::io::stdin()
-                .read_to_end(&mut data)
-                .map_err(|e| Failure::Other(format!("cannot read standard input: {e}")))?;
-            data
+    let (reader, len) = match &file {
+        Some(path) => {
+            let cannot = |e: std::io::Error| Failure::Other(format!("cannot read {}: {e}", path.display()));
+            let file = std::fs::File::open(path).map_err(cannot)?;
+            let len = file.metadata().map_err(cannot)?.len();
+            (file, len)
         }
+        None => stdin_as_file().map_err(|e| Failure::Other(format!("cannot read standard input: {e}")))?,
     };
-    let _progress = progress::Progress::watch(tenant, progress::Direction::Up, Some(data.len() as u64));
-    tenant.put(key, &data).await?;
+    let _progress = progress::Progress::watch(tenant, progress::Direction::Up, Some(len));
+    tenant.put_stream(key, tokio::fs::File::from_std(reader), len).await?;
     Ok(())
 }
 
+/// Standard input as a file of known length: itself when it is one, else a spooled copy.
+fn stdin_as_file() -> std::io::Result<(std::fs::File, u64)> {
+    use std::os::fd::AsFd;
+    let stdin = std::io::stdin();
+    let file = std::fs::File::from(stdin.as_fd().try_clone_to_owned()?);
+    let metadata = file.metadata()?;
+    if metadata.is_file() {
+        let at = std::io::Seek::stream_position(&mut &file)?;
+        return Ok((file, metadata.len().saturating_sub(at)));
+    }
+    let mut spool = tempfile::tempfile()?;
+    let len = std::io::copy(&mut stdin.lock(), &mut spool)?;
+    std::io::Seek::rewind(&mut spool)?;
+    Ok((spool, len))
+}
+
+/// Streams the object (or a range of it) to FILE or standard output in bounded memory. A file
+/// is written beside its final name and renamed there only once every byte has been checked,
+/// so a failed get leaves no file behind. On standard output the bytes go out as they come:
+/// after an error, discard what was written.
 async fn get(tenant: &Tenant, key: &str, file: Option<PathBuf>, range: Option<(u64, Option<u64>)>) -> Result<(), Failure> {
     let progress = progress::Progress::watch(tenant, progress::Direction::Down, None);
-    let data = match range {
-        None => tenant.get(key, ..).await?,
-        Some((start, Some(end))) => tenant.get(key, start..end).await?,
-        Some((start, None)) => tenant.get(key, start..).await?,
+    let range = match range {
+        None => (Bound::Unbounded, Bound::Unbounded),
+        Some((start, Some(end))) => (Bound::Included(start), Bound::Excluded(end)),
+        Some((start, None)) => (Bound::Included(start), Bound::Unbounded),
     };
-    drop(progress);
-    let data = data.ok_or_else(|| Failure::Missing(format!("key \"{key}\" does not exist")))?;
-    let written = match &file {
-        Some(path) => std::fs::write(path, &data).map_err(|e| format!("cannot write {}: {e}", path.display())),
-        None => std::io::stdout().write_all(&data).and_then(|()| std::io::stdout().flush()).map_err(|e| format!("cannot write standard output: {e}")),
-    };
-    written.map_err(Failure::Other)
+    let missing = || Failure::Missing(format!("key \"{key}\" does not exist"));
+    match &file {
+        Some(path) => {
+            let cannot = |e: std::io::Error| Failure::Other(format!("cannot write {}: {e}", path.display()));
+            let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+            let partial = tempfile::Builder::new().prefix(".coffer-get-").tempfile_in(dir).map_err(cannot)?;
+            let mut out = tokio::io::BufWriter::new(tokio::fs::File::from_std(partial.reopen().map_err(cannot)?));
+            let found = tenant.get_stream(key, range, &mut out).await?;
+            drop(progress);
+            found.ok_or_else(missing)?;
+            out.into_inner().sync_all().await.map_err(cannot)?;
+            partial.persist(path).map_err(|e| cannot(e.error))?;
+            Ok(())
+        }
+        None => {
+            let mut out = tokio::io::BufWriter::new(tokio::io::stdout());
+            let found = tenant.get_stream(key, range, &mut out).await.map_err(|e| {
+                Failure::from(e).noted("what was written to standard output is incomplete or damaged: discard it")
+            })?;
+            drop(progress);
+            found.ok_or_else(missing).map(|_| ())
+        }
+    }
 }

@@ -59,11 +59,25 @@ fn put_get_stat_rm_with_a_config_file() {
     let stat = cli.run(&["stat", "mail/1 +x"], None);
     assert!(String::from_utf8_lossy(&stat.stdout).contains("size: 70000"), "{}", stderr(&stat));
 
+    // Standard input that is a file is read as one, not spooled.
+    let from_file = Command::new(coffer_bin())
+        .args(["put", "from-stdin-file"])
+        .current_dir(cli.dir.path())
+        .stdin(std::fs::File::open(cli.dir.path().join("in.bin")).unwrap())
+        .output()
+        .unwrap();
+    assert!(from_file.status.success(), "{}", stderr(&from_file));
+    assert_eq!(cli.run(&["get", "from-stdin-file"], None).stdout, &data[..100]);
+
     assert!(cli.run(&["rm", "mail/1 +x"], None).status.success());
     let gone = cli.run(&["get", "mail/1 +x"], None);
     assert_eq!(gone.status.code(), Some(3), "a missing key exits 3");
     assert!(stderr(&gone).contains("mail/1 +x"), "{}", stderr(&gone));
     assert_eq!(cli.run(&["stat", "mail/1 +x"], None).status.code(), Some(3));
+    // A get that fails leaves no file, not even a partial one.
+    assert_eq!(cli.run(&["get", "mail/1 +x", "never.bin"], None).status.code(), Some(3));
+    let left: Vec<_> = std::fs::read_dir(cli.dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(!left.iter().any(|n| n.to_string_lossy().contains("never") || n.to_string_lossy().starts_with(".coffer-get")), "{left:?}");
 }
 
 #[test]
