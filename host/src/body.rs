@@ -4,7 +4,9 @@
 //! bytes; every decision (what to send, what to check, when to retry) stays the plugin's.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use bytes::Bytes;
 use md5::Digest as _;
@@ -125,6 +127,9 @@ pub struct Sink {
     sender: Option<mpsc::Sender<Bytes>>,
 }
 
+/// Nanoseconds of hashing done for the call, counted against its CPU limit.
+type Work = Arc<AtomicU64>;
+
 struct SinkState {
     hasher: Hasher,
     size: u64,
@@ -132,21 +137,22 @@ struct SinkState {
     chunks: Vec<Bytes>,
     /// Bytes have gone to the caller's writer (a streaming sink cannot start over).
     written: bool,
+    work: Work,
 }
 
 impl Sink {
-    /// A sink that keeps the bytes in memory.
-    pub fn memory() -> Sink {
-        Sink::new(None)
+    /// A sink that keeps the bytes in memory; its hashing time is added to `work`.
+    pub fn memory(work: Work) -> Sink {
+        Sink::new(None, work)
     }
 
-    /// A sink that sends the bytes on `to` as they come.
-    pub fn streaming(to: mpsc::Sender<Bytes>) -> Sink {
-        Sink::new(Some(to))
+    /// A sink that sends the bytes on `to` as they come; its hashing time is added to `work`.
+    pub fn streaming(to: mpsc::Sender<Bytes>, work: Work) -> Sink {
+        Sink::new(Some(to), work)
     }
 
-    fn new(sender: Option<mpsc::Sender<Bytes>>) -> Sink {
-        let state = SinkState { hasher: Hasher::new(&Check::None), size: 0, chunks: Vec::new(), written: false };
+    fn new(sender: Option<mpsc::Sender<Bytes>>, work: Work) -> Sink {
+        let state = SinkState { hasher: Hasher::new(&Check::None), size: 0, chunks: Vec::new(), written: false, work };
         Sink { state: Arc::new(Mutex::new(state)), sender }
     }
 
@@ -194,7 +200,9 @@ struct SinkStream {
 impl OutputStream for SinkStream {
     fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
         let mut state = lock(&self.state);
+        let hashing = Instant::now();
         state.hasher.update(&bytes);
+        state.work.fetch_add(hashing.elapsed().as_nanos() as u64, Ordering::Relaxed);
         state.size += bytes.len() as u64;
         match &self.sender {
             None => state.chunks.push(bytes),
@@ -328,7 +336,11 @@ impl HostSource for TenantState {
 
     async fn digests(&mut self, source: Resource<Source>, start: u64, len: u64) -> Result<Digests, Error> {
         let source = self.table().get_mut(&source).map_err(|e| failure(e.to_string()))?;
-        Ok(digests_of(&source.range(start, len).await?))
+        let slices = source.range(start, len).await?;
+        let hashing = Instant::now();
+        let digests = digests_of(&slices);
+        self.meter.host_work().fetch_add(hashing.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        Ok(digests)
     }
 
     async fn read(&mut self, source: Resource<Source>, start: u64, len: u64) -> Result<Resource<DynInputStream>, Error> {
@@ -432,14 +444,14 @@ mod tests {
     #[test]
     fn a_streaming_sink_cannot_start_over_once_it_has_written() {
         let (tx, _rx) = mpsc::channel(4);
-        let sink = Sink::streaming(tx);
+        let sink = Sink::streaming(tx, Work::default());
         sink.reset(&Check::Md5).unwrap();
         let mut out = SinkStream { state: sink.state.clone(), sender: sink.sender.clone() };
         out.write(Bytes::from_static(b"abc")).unwrap();
         assert_eq!(sink.received().size, 3);
         assert!(sink.reset(&Check::None).unwrap_err().message.contains("cannot start over"));
 
-        let memory = Sink::memory();
+        let memory = Sink::memory(Work::default());
         let mut out = SinkStream { state: memory.state.clone(), sender: None };
         out.write(Bytes::from_static(b"abc")).unwrap();
         memory.reset(&Check::None).unwrap();

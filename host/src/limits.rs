@@ -2,11 +2,14 @@
 //! burn in the guest, and how many of the tenant's calls run at once. Enforced per Store, so a
 //! call that hits one fails for its tenant alone.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
-use wasmtime::{ResourceLimiter, UpdateDeadline};
+use wasmtime::{CallHook, ResourceLimiter, UpdateDeadline};
 
-/// The epoch tick: the engine's epoch advances this often, and CPU is counted in ticks.
+/// The epoch tick: the engine's epoch advances this often, and the CPU limit is checked at
+/// each tick while the guest runs.
 pub const TICK: Duration = Duration::from_millis(10);
 
 pub const DEFAULT_MEMORY: u64 = 256 << 20;
@@ -63,12 +66,19 @@ fn mib(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / (1u64 << 20) as f64)
 }
 
-/// The meter of an instance: memory growth checked against the limit, CPU counted in epoch
-/// ticks per call.
+/// The meter of an instance: memory growth checked against the limit, and the CPU a call
+/// costs: the time the guest itself runs (measured between its calls into the host and their
+/// returns) plus the hashing it has the host do on its behalf. A wait on the network counts
+/// for nothing, so a blob that takes minutes to arrive is not cut off by the CPU limit.
 #[derive(Debug)]
 pub struct Meter {
     limits: Limits,
-    ticks: u64,
+    /// The guest's running time in this call, up to `running_since`.
+    guest: Duration,
+    /// When the guest last started running, while it runs.
+    running_since: Option<Instant>,
+    /// Nanoseconds of host work done for this call (hashing), shared with its bodies.
+    host_work: Arc<AtomicU64>,
     /// The instance's linear memory, in bytes.
     pub memory: u64,
     pub exceeded: Option<Exceeded>,
@@ -76,7 +86,7 @@ pub struct Meter {
 
 impl Meter {
     pub fn new(limits: Limits) -> Meter {
-        Meter { limits, ticks: 0, memory: 0, exceeded: None }
+        Meter { limits, guest: Duration::ZERO, running_since: None, host_work: Arc::default(), memory: 0, exceeded: None }
     }
 
     /// The memory limit.
@@ -86,17 +96,38 @@ impl Meter {
 
     /// A new call on the same instance: its CPU is counted from zero.
     pub fn start_call(&mut self) {
-        self.ticks = 0;
+        self.guest = Duration::ZERO;
+        self.running_since = None;
+        self.host_work.store(0, Ordering::Relaxed);
         self.exceeded = None;
     }
 
-    /// Called when the guest reaches its epoch deadline, one tick after the last call. The
-    /// guest is running now; a wait on the host (the network) passes no deadline check, so
-    /// however long it lasted it counts as one tick at most.
+    /// Where the host adds the nanoseconds of work it does for the call (hashing a body).
+    pub fn host_work(&self) -> Arc<AtomicU64> {
+        self.host_work.clone()
+    }
+
+    /// The guest starts or stops running (the store's call hook).
+    pub fn switch(&mut self, hook: CallHook) {
+        match hook {
+            CallHook::CallingWasm | CallHook::ReturningFromHost => self.running_since = Some(Instant::now()),
+            CallHook::CallingHost | CallHook::ReturningFromWasm => {
+                if let Some(since) = self.running_since.take() {
+                    self.guest += since.elapsed();
+                }
+            }
+        }
+    }
+
+    /// The CPU the call has cost so far.
+    pub fn spent(&self) -> Duration {
+        let running = self.running_since.map_or(Duration::ZERO, |since| since.elapsed());
+        self.guest + running + Duration::from_nanos(self.host_work.load(Ordering::Relaxed))
+    }
+
+    /// Called when the guest reaches its epoch deadline, every tick while it runs.
     pub fn tick(&mut self) -> wasmtime::Result<UpdateDeadline> {
-        self.ticks += 1;
-        let limit_ticks = self.limits.cpu_time.as_nanos().div_ceil(TICK.as_nanos()) as u64;
-        if self.ticks > limit_ticks {
+        if self.spent() > self.limits.cpu_time {
             let exceeded = Exceeded::CpuTime { limit: self.limits.cpu_time };
             self.exceeded = Some(exceeded.clone());
             return Err(wasmtime::format_err!("{exceeded}"));
@@ -136,12 +167,19 @@ mod tests {
     }
 
     #[test]
-    fn cpu_is_counted_in_ticks_up_to_the_limit() {
+    fn cpu_is_the_guests_running_time_and_the_host_work_it_asks_for_not_its_waits() {
         let mut meter = Meter::new(Limits { cpu_time: Duration::from_millis(50), ..Limits::default() });
-        for _ in 0..5 {
-            assert!(matches!(meter.tick(), Ok(UpdateDeadline::Yield(1))));
-        }
-        let error = meter.tick().err().expect("the sixth tick is past the limit").to_string();
+        meter.switch(CallHook::CallingWasm);
+        std::thread::sleep(Duration::from_millis(20));
+        meter.switch(CallHook::CallingHost);
+        // A long wait on the network, in the host: not counted.
+        std::thread::sleep(Duration::from_millis(80));
+        meter.switch(CallHook::ReturningFromHost);
+        assert!(matches!(meter.tick(), Ok(UpdateDeadline::Yield(1))), "20 ms of guest time is within 50");
+        meter.host_work().fetch_add(40_000_000, Ordering::Relaxed);
+        let error = meter.tick().err().expect("20 ms + 40 ms of hashing is past the limit").to_string();
         assert!(error.contains("CPU time limit of 50ms"), "{error}");
+        meter.start_call();
+        assert!(meter.spent() < Duration::from_millis(5), "a new call counts from zero");
     }
 }

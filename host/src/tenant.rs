@@ -45,6 +45,10 @@ pub struct TenantStats {
     /// Body bytes sent and received on the wire, retries included.
     pub bytes_sent: u64,
     pub bytes_received: u64,
+    /// The largest linear memory a plugin instance of the tenant has had at the end of a call
+    /// that returned: bodies never enter it, so it stays near the plugin's start whatever the
+    /// blob sizes.
+    pub largest_plugin_memory: u64,
 }
 
 /// One tenant's blob store. Cheap to clone, `Send + Sync`.
@@ -82,6 +86,7 @@ impl Tenant {
         TenantStats {
             connections_opened: self.transport.connections_opened(),
             instances_made: self.warm.made(),
+            largest_plugin_memory: self.warm.largest_memory(),
             bytes_sent,
             bytes_received,
         }
@@ -96,7 +101,8 @@ impl Tenant {
         let started = Instant::now();
         let (result, counts) = self
             .run(key, async |plugin, store| {
-                let sink = store.data_mut().table().push(Sink::memory())?;
+                let work = store.data().meter.host_work();
+                let sink = store.data_mut().table().push(Sink::memory(work))?;
                 let found = plugin.call_get(&mut *store, key, range, Resource::new_borrow(sink.rep())).await;
                 let sink = store.data_mut().table().delete(sink)?;
                 Ok(found?.map(|found| found.then(|| sink.take())))
@@ -126,7 +132,8 @@ impl Tenant {
         let started = Instant::now();
         let (sender, mut chunks) = mpsc::channel::<Bytes>(STREAM_CHUNKS);
         let call = self.run(key, async move |plugin, store| {
-            let sink = store.data_mut().table().push(Sink::streaming(sender))?;
+            let work = store.data().meter.host_work();
+            let sink = store.data_mut().table().push(Sink::streaming(sender, work))?;
             let found = plugin.call_get(&mut *store, key, range, Resource::new_borrow(sink.rep())).await;
             store.data_mut().table().delete(sink)?;
             found
@@ -263,6 +270,10 @@ impl Tenant {
                 let mut store = Store::new(&self.shared.engine, state);
                 store.limiter(|state| &mut state.meter);
                 store.epoch_deadline_callback(|mut context| context.data_mut().meter.tick());
+                store.call_hook(|mut context, hook| {
+                    context.data_mut().meter.switch(hook);
+                    Ok(())
+                });
                 let plugin = pre.instantiate_async(&mut store).await.map_err(|e| {
                     StoreError::of_tenant(ErrorKind::Sandbox, self.settings.name(), format!("{e:#}"))
                 })?;

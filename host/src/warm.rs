@@ -6,7 +6,7 @@
 //! [`MAX_CALLS`] calls, or when a new plugin was loaded since it was made.
 
 use std::sync::{Arc, Mutex};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use wasmtime::Store;
 
@@ -38,11 +38,20 @@ pub struct WarmPool {
     idle_cap: usize,
     /// Instances made for the tenant so far.
     made: AtomicUsize,
+    /// The largest linear memory an instance of the tenant has had at the end of a call.
+    largest_memory: AtomicU64,
 }
 
 impl WarmPool {
     pub fn new(concurrency: usize, idle_total: Arc<AtomicUsize>, idle_cap: usize) -> WarmPool {
-        WarmPool { idle: Mutex::new(Vec::new()), keep: concurrency.min(KEEP_PER_TENANT), idle_total, idle_cap, made: AtomicUsize::new(0) }
+        WarmPool {
+            idle: Mutex::new(Vec::new()),
+            keep: concurrency.min(KEEP_PER_TENANT),
+            idle_total,
+            idle_cap,
+            made: AtomicUsize::new(0),
+            largest_memory: AtomicU64::new(0),
+        }
     }
 
     /// An idle instance of plugin `generation`, if one is kept; older ones are dropped.
@@ -67,10 +76,16 @@ impl WarmPool {
         self.made.load(Ordering::SeqCst)
     }
 
+    /// The largest linear memory an instance of the tenant has had at the end of a call.
+    pub fn largest_memory(&self) -> u64 {
+        self.largest_memory.load(Ordering::SeqCst)
+    }
+
     /// Keeps `warm` for a later call when it may be kept (see the module's comment) and there
     /// is room: at most `keep` for the tenant, `idle_cap` across the host.
     pub fn give_back(&self, warm: Warm, generation: u64) {
         let meter = &warm.store.data().meter;
+        self.largest_memory.fetch_max(meter.memory, Ordering::SeqCst);
         let grown = meter.memory > KEEP_MEMORY.min(meter.memory_limit() / 2);
         let spent = warm.calls >= MAX_CALLS || meter.exceeded.is_some() || grown;
         if spent || warm.generation != generation {

@@ -121,3 +121,66 @@ fn the_demo_runs_its_round_trip() {
         assert!(text.contains(step), "the demo did not show {step:?}:\n{text}");
     }
 }
+
+/// A 1 GiB blob through the CLI with a 16 MiB sandbox: put from a file and get to another,
+/// byte-identical, the coffer process's peak RSS at most 128 MiB each way. About a minute on
+/// Garage, and 2 GiB of disk: too long for CI, so it runs when asked.
+#[test]
+#[ignore = "1 GiB through the CLI; run it with: scripts/test gibibyte -- --ignored"]
+fn gibibyte_through_the_cli_in_bounded_memory() {
+    const GIB: u64 = 1 << 30;
+    let cli = Cli::new(&tenant_toml(
+        "acme",
+        &unique_prefix("cli-gib"),
+        // The debug build's hashing counts against the CPU limit at a fraction of release speed.
+        "[tenants.acme.limits]\nmemory = \"16MiB\"\ncpuTime = \"120s\"",
+    ));
+    let input = cli.dir.path().join("in.bin");
+    {
+        let mut file = std::io::BufWriter::new(std::fs::File::create(&input).unwrap());
+        for i in 0..(GIB / (1 << 20)) {
+            file.write_all(&blob(1 << 20, i)).unwrap();
+        }
+    }
+    let peak_rss = |args: &[&str]| {
+        let out = Command::new("/usr/bin/time")
+            .arg("-v")
+            .arg(coffer_bin())
+            .args(args)
+            .current_dir(cli.dir.path())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        let kib: u64 = stderr(&out)
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("Maximum resident set size (kbytes): "))
+            .expect("/usr/bin/time -v reports the peak RSS")
+            .trim()
+            .parse()
+            .unwrap();
+        kib * 1024
+    };
+    let put = peak_rss(&["put", "gib", "in.bin"]);
+    let get = peak_rss(&["get", "gib", "out.bin"]);
+    coffer_tests::note(
+        "cli",
+        &format!("figure: 1 GiB through the CLI, limits.memory 16MiB: peak RSS {} MiB put, {} MiB get", put >> 20, get >> 20),
+    );
+    let same = {
+        use std::io::Read;
+        let output = cli.dir.path().join("out.bin");
+        std::fs::metadata(&output).unwrap().len() == GIB && {
+            let (mut a, mut b) = (std::fs::File::open(&input).unwrap(), std::fs::File::open(&output).unwrap());
+            let (mut x, mut y) = (vec![0u8; 1 << 20], vec![0u8; 1 << 20]);
+            (0..GIB >> 20).all(|_| {
+                a.read_exact(&mut x).unwrap();
+                b.read_exact(&mut y).unwrap();
+                x == y
+            })
+        }
+    };
+    assert!(same, "the blob read back is byte-identical");
+    assert!(put <= 128 << 20 && get <= 128 << 20, "peak RSS: put {put}, get {get}");
+    assert!(cli.run(&["rm", "gib"], None).status.success());
+}

@@ -10,7 +10,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use coffer_host::{ErrorKind, TenantSettingsBuilder};
-use coffer_tests::{Fault, FaultProxy, Rule, When, blob, proxied_tenant, server};
+use coffer_tests::{Fault, FaultProxy, Rule, When, blob, note, proxied_tenant, server, tenant};
 
 const MIB: usize = 1 << 20;
 
@@ -129,4 +129,22 @@ async fn a_writer_that_fails_ends_the_get_with_its_error() {
     assert!(error.message().contains("writing the output: no space left on device"), "{error}");
     // The tenant goes on serving.
     assert_eq!(store.get("k", 0..3).await.unwrap().map(|b| b.len()), Some(3));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_never_enter_the_plugins_memory() {
+    let (store, _) = tenant("streams-memory");
+    let data = blob(50 * MIB, 75);
+    store.put("fifty", &data).await.unwrap();
+    assert!(store.get("fifty", ..).await.unwrap().unwrap() == data);
+    let mut out = Vec::new();
+    store.get_stream("fifty", .., &mut out).await.unwrap();
+    assert!(out == data);
+    store.put("small", b"hello").await.unwrap();
+    let memory = store.stats().largest_plugin_memory;
+    note(
+        "streams",
+        &format!("figure: plugin memory: largest instance after a 50 MiB put, get and get_stream: {:.2} MiB", memory as f64 / MIB as f64),
+    );
+    assert!(memory > 0 && memory <= 4 * MIB as u64, "the plugin grew to {memory} bytes");
 }
