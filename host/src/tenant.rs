@@ -10,7 +10,7 @@ use std::time::Instant;
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{Semaphore, SemaphorePermit, mpsc};
-use wasmtime::Store;
+use wasmtime::{CallHook, Store};
 use wasmtime::component::Resource;
 
 use crate::bindings;
@@ -270,8 +270,13 @@ impl Tenant {
                 let mut store = Store::new(&self.shared.engine, state);
                 store.limiter(|state| &mut state.meter);
                 store.epoch_deadline_callback(|mut context| context.data_mut().meter.tick());
+                // Time in the host is not the guest's: each return from the host moves the
+                // guest's deadline to the next epoch, so only epochs that pass while the guest
+                // runs are counted (see limits.rs).
                 store.call_hook(|mut context, hook| {
-                    context.data_mut().meter.switch(hook);
+                    if matches!(hook, CallHook::ReturningFromHost) {
+                        context.set_epoch_deadline(1);
+                    }
                     Ok(())
                 });
                 let plugin = pre.instantiate_async(&mut store).await.map_err(|e| {
