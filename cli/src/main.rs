@@ -189,7 +189,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Some(path) => Some(std::fs::read(path).map_err(|e| Failure::Config(format!("--plugin {}: {e}", path.display())))?),
         None => None,
     };
-    let options = coffer_host::HostOptions { component, ..Default::default() };
+    let egress = config.egress().map_err(|e| Failure::Config(e.to_string()))?;
+    let options = coffer_host::HostOptions { component, egress, ..Default::default() };
     let coffer = Coffer::with_options(options).map_err(|e| Failure::Other(format!("loading the plugin: {e}")))?;
     let tenant = coffer.tenant(settings);
     let object_key = |key: String| -> Result<String, Failure> {

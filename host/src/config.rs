@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::credentials::{self, EnvLookup};
+use crate::egress::{EgressPolicy, PrivateEndpoints};
 use crate::limits::Limits;
 use crate::secret::SecretSource;
 use crate::settings::{Checksum, ConfigError, TenantSettings};
@@ -16,8 +17,21 @@ use crate::settings::{Checksum, ConfigError, TenantSettings};
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
+    /// Settings of the whole host.
+    pub host: Option<HostConfig>,
     #[serde(default)]
     pub tenants: BTreeMap<String, TenantConfig>,
+}
+
+/// `[host]` as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct HostConfig {
+    /// "allow" (the default) or "deny".
+    pub private_endpoints: Option<String>,
+    /// Networks allowed even with `privateEndpoints = "deny"`, e.g. "10.0.5.0/24".
+    #[serde(default)]
+    pub allow_networks: Vec<String>,
 }
 
 /// One tenant as written.
@@ -88,6 +102,20 @@ impl Config {
             message: e.message().to_string() + &location(text, e.span()),
         })?;
         Ok(Config { origin: origin.to_string(), base_dir: PathBuf::new(), file })
+    }
+
+    /// The host's egress policy, from the `[host]` table (the default without one).
+    pub fn egress(&self) -> Result<EgressPolicy, ConfigError> {
+        let host = self.file.host.clone().unwrap_or_default();
+        let bad = |field, message: String| ConfigError::HostField { origin: self.origin.clone(), field, message };
+        let private_endpoints = match host.private_endpoints.as_deref() {
+            None | Some("allow") => PrivateEndpoints::Allow,
+            Some("deny") => PrivateEndpoints::Deny,
+            Some(other) => return Err(bad("privateEndpoints", format!("\"{other}\" is neither \"allow\" nor \"deny\""))),
+        };
+        let allow_networks =
+            host.allow_networks.iter().map(|n| n.parse()).collect::<Result<_, String>>().map_err(|m| bad("allowNetworks", m))?;
+        Ok(EgressPolicy { private_endpoints, allow_networks })
     }
 
     /// The tenant named `wanted`, or the only one when none is named.

@@ -180,6 +180,7 @@ fn doc_examples_are_valid_configs() {
             }
             validate("README.md", Path::new(""), name, &tenant, &env).unwrap_or_else(|e| panic!("{e}\n{text}"));
         }
+        config.egress().unwrap_or_else(|e| panic!("{e}\n{text}"));
         blocks += 1;
     }
     assert!(blocks >= 8, "the documented examples were not found ({blocks})");
@@ -257,4 +258,24 @@ fn multipart_settings_have_defaults_and_stay_within_s3_bounds() {
         let e = Config::parse(&format!("{GOOD}{bad}\n"), "c").unwrap().tenant(None).unwrap_err().to_string();
         assert!(e.contains(field) && e.contains("\"acme\""), "{bad}: {e}");
     }
+}
+
+#[test]
+fn the_host_table_sets_the_egress_policy_and_names_bad_fields() {
+    use crate::egress::{EgressPolicy, PrivateEndpoints};
+    let tenant = "[tenants.a]\nbucket = \"b\"\nregion = \"garage\"\nendpoint = \"http://127.0.0.1:3900\"\n";
+    let config = Config::parse(tenant, "t.toml").unwrap();
+    assert_eq!(config.egress().unwrap(), EgressPolicy::default(), "allow without a [host] table");
+
+    let text = format!("[host]\nprivateEndpoints = \"deny\"\nallowNetworks = [\"10.0.5.0/24\", \"::1\"]\n{tenant}");
+    let policy = Config::parse(&text, "t.toml").unwrap().egress().unwrap();
+    assert_eq!(policy.private_endpoints, PrivateEndpoints::Deny);
+    assert_eq!(policy.allow_networks.iter().map(ToString::to_string).collect::<Vec<_>>(), ["10.0.5.0/24", "::1/128"]);
+
+    let error = Config::parse(&format!("[host]\nprivateEndpoints = \"no\"\n{tenant}"), "t.toml").unwrap().egress().unwrap_err();
+    assert_eq!(error.field(), Some("privateEndpoints"));
+    assert!(error.to_string().starts_with("t.toml: [host]: privateEndpoints: \"no\" is neither"), "{error}");
+    let error = Config::parse(&format!("[host]\nallowNetworks = [\"10.0.0.0/40\"]\n{tenant}"), "t.toml").unwrap().egress().unwrap_err();
+    assert!(error.to_string().contains("allowNetworks: \"10.0.0.0/40\": the prefix length must be 0 to 32"), "{error}");
+    assert!(Config::parse(&format!("[host]\nprivate = 1\n{tenant}"), "t.toml").is_err(), "unknown fields are refused");
 }

@@ -28,6 +28,7 @@ mod cache;
 pub mod config;
 pub mod credentials;
 mod body;
+pub mod egress;
 mod error;
 mod guest_log;
 pub mod limits;
@@ -50,6 +51,7 @@ use std::sync::{Arc, RwLock};
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
+pub use egress::{EgressPolicy, NameResolver, Network, PrivateEndpoints};
 pub use error::{ErrorKind, HostError, StoreError};
 pub use limits::Limits;
 pub use secret::Secret;
@@ -73,6 +75,11 @@ pub struct HostOptions {
     /// Plugin instances alive at once across all tenants (the pooling allocator's slots);
     /// [`DEFAULT_MAX_INSTANCES`] when `None`. A call that finds none free fails.
     pub max_instances: Option<u32>,
+    /// Where tenants' requests may go: by default anywhere but the cloud metadata addresses.
+    /// Set `private_endpoints: PrivateEndpoints::Deny` when tenants bring their own settings.
+    pub egress: EgressPolicy,
+    /// Resolves endpoint names instead of the system's resolver; the system's when `None`.
+    pub resolver: Option<NameResolver>,
 }
 
 pub const DEFAULT_MAX_INSTANCES: u32 = 1000;
@@ -95,6 +102,9 @@ pub(crate) struct Shared {
     pub(crate) idle_cap: usize,
     /// Stops the epoch ticker when the last handle is dropped.
     ticking: Arc<AtomicBool>,
+    /// The operator's egress policy, and the embedder's resolver, for every tenant's transport.
+    egress: Arc<EgressPolicy>,
+    resolver: Option<NameResolver>,
 }
 
 impl Drop for Shared {
@@ -121,13 +131,17 @@ impl Coffer {
         let idle_cap = max_instances as usize / 2;
         let idle_total = Arc::new(AtomicUsize::new(0));
         let pre = RwLock::new((0, pre));
-        Ok(Coffer { shared: Arc::new(Shared { engine, linker, cache_dir, pre, idle_total, idle_cap, ticking }) })
+        let (egress, resolver) = (Arc::new(options.egress), options.resolver);
+        let shared = Shared { engine, linker, cache_dir, pre, idle_total, idle_cap, ticking, egress, resolver };
+        Ok(Coffer { shared: Arc::new(shared) })
     }
 
     /// A handle on one tenant's store. Cheap to clone; each call runs in an instance of the
     /// tenant's own.
     pub fn tenant(&self, settings: TenantSettings) -> Tenant {
-        let transport = Transport::new(settings.name(), settings.trust(), settings.timeout());
+        let shared = &self.shared;
+        let (egress, resolver) = (shared.egress.clone(), shared.resolver.clone());
+        let transport = Transport::new(settings.name(), settings.trust(), settings.timeout(), egress, resolver);
         Tenant::new(self.shared.clone(), settings, transport)
     }
 

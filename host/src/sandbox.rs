@@ -202,7 +202,7 @@ mod tests {
             scheme: "http".into(),
             authority: "127.0.0.1:3900".into(),
             timeout: Duration::from_secs(5),
-            transport: Arc::new(Transport::new("acme", &Default::default(), Duration::from_secs(5))),
+            transport: Arc::new(Transport::new("acme", &Default::default(), Duration::from_secs(5), Default::default(), None)),
             sent: 0,
         }
     }

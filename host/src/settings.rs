@@ -70,13 +70,15 @@ pub enum ConfigError {
     AmbiguousTenant { origin: String, known: Vec<String> },
     #[error("{origin}: no [tenants.NAME] table")]
     NoTenant { origin: String },
+    #[error("{origin}: [host]: {field}: {message}")]
+    HostField { origin: String, field: &'static str, message: String },
 }
 
 impl ConfigError {
     /// The config-file name of the field at fault, when one is.
     pub fn field(&self) -> Option<&'static str> {
         match self {
-            ConfigError::Field { field, .. } => Some(field),
+            ConfigError::Field { field, .. } | ConfigError::HostField { field, .. } => Some(field),
             _ => None,
         }
     }

@@ -2,7 +2,8 @@
 //! tenant's own TLS trust, prompt ACKs and no Nagle delay on its sockets (see quickack.rs), its
 //! timeout on connect, first byte and every gap between body bytes,
 //! and `*.localhost` names resolved to loopback (RFC 6761) so virtual-hosted style works on a
-//! test machine. Kept-alive connections are reused across calls; the count of connections
+//! test machine. Every address it would connect to passes the host's egress policy first
+//! (egress.rs): each name lookup's answers, and an endpoint written as an address. Kept-alive connections are reused across calls; the count of connections
 //! opened is kept for tests and figures.
 
 use std::future::Future;
@@ -24,6 +25,7 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tower_service::Service;
 use wasmtime_wasi_http::{Error as HttpError, WasiBody};
 
+use crate::egress::{EgressPolicy, NameResolver, Refused};
 use crate::quickack::QuickAckConnector;
 use crate::tls;
 
@@ -34,7 +36,8 @@ pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(15);
 /// One tenant's HTTP client, shared by all its calls.
 pub struct Transport {
     tenant: String,
-    client: Client<CountedConnector<HttpsConnector<QuickAckConnector<HttpConnector<LoopbackForLocalhost>>>>, WasiBody>,
+    policy: Arc<EgressPolicy>,
+    client: Client<CountedConnector<HttpsConnector<QuickAckConnector<HttpConnector<Resolver>>>>, WasiBody>,
     opened: Arc<AtomicU64>,
     /// Body bytes sent and received so far, for progress reports.
     sent: Arc<AtomicU64>,
@@ -45,8 +48,17 @@ pub struct Transport {
 }
 
 impl Transport {
-    pub fn new(tenant: &str, trust: &tls::Trust, timeout: Duration) -> Transport {
-        let mut http = HttpConnector::new_with_resolver(LoopbackForLocalhost(GaiResolver::new()));
+    /// A tenant's transport: its trust and timeout, the host's egress policy, and the
+    /// embedder's resolver when there is one (else the system's).
+    pub fn new(
+        tenant: &str,
+        trust: &tls::Trust,
+        timeout: Duration,
+        policy: Arc<EgressPolicy>,
+        own: Option<NameResolver>,
+    ) -> Transport {
+        let resolver = Resolver { system: GaiResolver::new(), own, policy: policy.clone(), tenant: tenant.into() };
+        let mut http = HttpConnector::new_with_resolver(resolver);
         http.enforce_http(false);
         http.set_nodelay(true);
         http.set_connect_timeout(Some(timeout));
@@ -62,6 +74,7 @@ impl Transport {
             .build(CountedConnector { inner: https, opened: opened.clone() });
         Transport {
             tenant: tenant.to_string(),
+            policy,
             client,
             opened,
             sent: Arc::default(),
@@ -74,7 +87,10 @@ impl Transport {
     /// (the ETag of no bytes): what is left to measure is the sandbox.
     #[cfg(feature = "bench")]
     pub fn answering_at_once(tenant: &str) -> Transport {
-        Transport { answer_at_once: true, ..Transport::new(tenant, &Default::default(), Duration::from_secs(30)) }
+        Transport {
+            answer_at_once: true,
+            ..Transport::new(tenant, &Default::default(), Duration::from_secs(30), Default::default(), None)
+        }
     }
 
     /// Body bytes sent and received so far (request bodies, response bodies).
@@ -103,6 +119,12 @@ impl Transport {
                 .header("etag", "\"d41d8cd98f00b204e9800998ecf8427e\"")
                 .body(empty.boxed_unsync())
                 .expect("a valid response"));
+        }
+        // An endpoint written as an address is connected to without a lookup: check it here.
+        let literal = request.uri().host().and_then(|h| h.trim_start_matches('[').trim_end_matches(']').parse().ok());
+        if let Some(refused) = literal.and_then(|ip| self.policy.check(ip).err()) {
+            tracing::warn!(tenant = %self.tenant, uri = %request.uri(), "outgoing request denied: {refused}");
+            return Err(HttpError::HttpRequestDenied);
         }
         let deadline = tokio::time::Instant::now() + attempt;
         let sent = self.sent.clone();
@@ -143,6 +165,9 @@ fn chain(error: &(dyn std::error::Error + 'static)) -> String {
 fn code_for(error: &hyper_util::client::legacy::Error) -> HttpError {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(cause) = source {
+        if cause.downcast_ref::<Refused>().is_some() {
+            return HttpError::HttpRequestDenied;
+        }
         if let Some(tls) = cause.downcast_ref::<rustls::Error>() {
             return match tls {
                 rustls::Error::InvalidCertificate(_) => HttpError::TlsCertificateError,
@@ -287,29 +312,61 @@ impl<C: Service<http::Uri>> Service<http::Uri> for CountedConnector<C> {
 }
 
 /// The system resolver, except that `localhost` and every name under it is the loopback
-/// address without asking anyone (RFC 6761, section 6.3).
+/// address without asking anyone (RFC 6761, section 6.3); its answers filtered by the host's
+/// egress policy. A name all of whose addresses are refused fails to connect with the refusal.
 #[derive(Clone)]
-struct LoopbackForLocalhost(GaiResolver);
+struct Resolver {
+    system: GaiResolver,
+    own: Option<NameResolver>,
+    policy: Arc<EgressPolicy>,
+    tenant: Arc<str>,
+}
 
 type Addrs = std::vec::IntoIter<SocketAddr>;
 type Resolving = Pin<Box<dyn Future<Output = Result<Addrs, std::io::Error>> + Send>>;
 
-impl Service<Name> for LoopbackForLocalhost {
+impl Service<Name> for Resolver {
     type Response = Addrs;
     type Error = std::io::Error;
     type Future = Resolving;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.0.poll_ready(cx)
+        self.system.poll_ready(cx)
     }
 
     fn call(&mut self, name: Name) -> Self::Future {
-        if is_localhost(name.as_str()) {
-            let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
-            return Box::pin(async move { Ok(vec![loopback].into_iter()) });
+        let (policy, tenant) = (self.policy.clone(), self.tenant.clone());
+        let resolving: Resolving = match (is_localhost(name.as_str()), &self.own) {
+            (true, _) => Box::pin(async move { Ok(vec![SocketAddr::from((Ipv4Addr::LOCALHOST, 0))].into_iter()) }),
+            (false, Some(own)) => {
+                let addrs = (own.0)(name.as_str()).map(|ips| ips.into_iter().map(|ip| SocketAddr::new(ip, 0)).collect::<Vec<_>>());
+                Box::pin(async move { Ok(addrs?.into_iter()) })
+            }
+            (false, None) => {
+                let resolving = self.system.call(name.clone());
+                Box::pin(async move { Ok(resolving.await?.collect::<Vec<_>>().into_iter()) })
+            }
+        };
+        Box::pin(async move { Ok(allowed(&policy, &tenant, name.as_str(), resolving.await?.collect())?.into_iter()) })
+    }
+}
+
+/// The addresses of `name` the policy allows; the first refusal when it allows none.
+fn allowed(policy: &EgressPolicy, tenant: &str, name: &str, addrs: Vec<SocketAddr>) -> Result<Vec<SocketAddr>, std::io::Error> {
+    let mut first_refusal = None;
+    let mut kept = Vec::with_capacity(addrs.len());
+    for addr in addrs {
+        match policy.check(addr.ip()) {
+            Ok(()) => kept.push(addr),
+            Err(refused) => {
+                tracing::warn!(tenant = %tenant, name, "outgoing connection denied: {name} resolves to {refused}");
+                first_refusal.get_or_insert(refused);
+            }
         }
-        let resolving = self.0.call(name);
-        Box::pin(async move { Ok(resolving.await?.collect::<Vec<_>>().into_iter()) })
+    }
+    match (kept.is_empty(), first_refusal) {
+        (true, Some(refused)) => Err(std::io::Error::new(std::io::ErrorKind::PermissionDenied, refused)),
+        _ => Ok(kept),
     }
 }
 

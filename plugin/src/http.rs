@@ -362,9 +362,10 @@ fn transport(what: &str, code: ErrorCode) -> StoreError {
         | ErrorCode::HttpResponseTimeout | ErrorCode::DnsTimeout => {
             StoreError::timeout(format!("{what}: {code:?}"))
         }
-        ErrorCode::HttpRequestDenied => {
-            StoreError::invalid_config(format!("{what}: the host denied the request (not this tenant's endpoint)"))
-        }
+        ErrorCode::HttpRequestDenied => StoreError::invalid_config(format!(
+            "{what}: the host denied the request: not this tenant's endpoint, or an address the \
+             host's egress policy refuses (the host's log names it)"
+        )),
         ErrorCode::TlsCertificateError => StoreError::invalid_config(format!(
             "{what}: TLS: the endpoint's certificate is not trusted \
              (caFile trusts a private CA; allowInvalidCerts turns the check off)"

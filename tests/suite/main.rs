@@ -5,6 +5,7 @@ mod cli;
 mod cluster;
 mod conformance;
 mod cross_client;
+mod egress;
 mod errors;
 mod faults;
 mod keys;
