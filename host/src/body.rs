@@ -401,8 +401,8 @@ mod tests {
     fn a_sinks_digest_does_not_depend_on_how_the_bytes_arrive() {
         let whole: &[u8] = b"aaabbbc";
         for check in [Check::Crc32, Check::Md5, Check::Sha256, Check::Md5OfParts(3)] {
-            let at_once = digest(check.clone(), &[whole]);
-            assert_eq!(digest(check.clone(), &[b"a", b"aab", b"bb", b"c"]), at_once);
+            let at_once = digest(check, &[whole]);
+            assert_eq!(digest(check, &[b"a", b"aab", b"bb", b"c"]), at_once);
             assert_eq!(digest(check, &[b"aaab", b"", b"bbc"]), at_once);
         }
         // md5(md5("aaa") ‖ md5("bbb") ‖ md5("c")): the ETag of a 3-part upload.
