@@ -10,7 +10,7 @@ use serde::Deserialize;
 use crate::credentials::{self, EnvLookup};
 use crate::egress::{EgressPolicy, PrivateEndpoints};
 use crate::limits::Limits;
-use crate::secret::SecretSource;
+use crate::secret::{SecretSource, readable_by_others};
 use crate::settings::{Checksum, ConfigError, TenantSettings};
 
 /// The file as written.
@@ -85,6 +85,9 @@ pub struct Config {
     /// file's folder, or the current one for text that came from no file.
     pub base_dir: PathBuf,
     pub file: ConfigFile,
+    /// What is wrong but not fatal (a file with inline secrets that others can read), also
+    /// logged as warnings when the file is loaded.
+    pub warnings: Vec<String>,
 }
 
 impl Config {
@@ -93,6 +96,14 @@ impl Config {
             .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
         let mut config = Config::parse(&text, &path.display().to_string())?;
         config.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let inline = |s: &Option<SecretSource>| matches!(s, Some(SecretSource::Inline(_)));
+        let holds_secrets = config.file.tenants.values().any(|t| {
+            [&t.access_key, &t.secret_key, &t.session_token, &t.security_token].into_iter().any(inline)
+        });
+        if let Some(warning) = holds_secrets.then(|| readable_by_others(path)).flatten() {
+            tracing::warn!("{warning}");
+            config.warnings.push(warning);
+        }
         Ok(config)
     }
 
@@ -101,7 +112,7 @@ impl Config {
             origin: origin.to_string(),
             message: e.message().to_string() + &location(text, e.span()),
         })?;
-        Ok(Config { origin: origin.to_string(), base_dir: PathBuf::new(), file })
+        Ok(Config { origin: origin.to_string(), base_dir: PathBuf::new(), file, warnings: Vec::new() })
     }
 
     /// The host's egress policy, from the `[host]` table (the default without one).

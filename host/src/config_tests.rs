@@ -279,3 +279,22 @@ fn the_host_table_sets_the_egress_policy_and_names_bad_fields() {
     assert!(error.to_string().contains("allowNetworks: \"10.0.0.0/40\": the prefix length must be 0 to 32"), "{error}");
     assert!(Config::parse(&format!("[host]\nprivate = 1\n{tenant}"), "t.toml").is_err(), "unknown fields are refused");
 }
+
+#[cfg(unix)]
+#[test]
+fn a_config_file_with_inline_secrets_that_others_can_read_is_warned_about() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("coffer.toml");
+    std::fs::write(&path, GOOD).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let warnings = Config::load(&path).unwrap().warnings;
+    assert!(warnings.len() == 1 && warnings[0].contains("readable by other users (mode 644)"), "{warnings:?}");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    assert!(Config::load(&path).unwrap().warnings.is_empty());
+    // No inline secret, nothing to warn about.
+    let from_env = GOOD.replace("accessKey = \"GK123\"", "accessKey = { env = \"K\" }").replace("secretKey = \"inline-secret-value\"", "secretKey = { env = \"S\" }");
+    std::fs::write(&path, from_env).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert!(Config::load(&path).unwrap().warnings.is_empty());
+}

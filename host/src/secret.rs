@@ -1,7 +1,10 @@
-//! Secrets: where they come from in the config, and a value type that never prints itself.
+//! Secrets: where they come from in the config, a value type that never prints itself and is
+//! wiped from memory when dropped, and the warning ssh gives for a secret file others can read.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use zeroize::{Zeroize, Zeroizing};
 
 /// A secret value. Debug and Display print `******`; the value is reached only by
 /// [`Secret::expose`], which the host calls when it hands the plugin its credentials.
@@ -15,6 +18,12 @@ impl Secret {
 
     pub fn expose(&self) -> &str {
         &self.0
+    }
+}
+
+impl Drop for Secret {
+    fn drop(&mut self) {
+        self.0.zeroize();
     }
 }
 
@@ -49,6 +58,14 @@ pub enum SecretSource {
     Inline(String),
     Env { env: String },
     File { file: PathBuf },
+}
+
+impl Drop for SecretSource {
+    fn drop(&mut self) {
+        if let SecretSource::Inline(value) = self {
+            value.zeroize();
+        }
+    }
 }
 
 impl fmt::Debug for SecretSource {
@@ -91,8 +108,12 @@ impl SecretSource {
             SecretSource::Inline(value) => Ok(Secret::new(value.clone())),
             SecretSource::Env { env: var } => env(var).map(Secret::new).ok_or_else(|| SecretError::MissingEnv(var.clone())),
             SecretSource::File { file } => {
-                let text = std::fs::read_to_string(file)
-                    .map_err(|source| SecretError::File { path: file.clone(), source })?;
+                let text = Zeroizing::new(
+                    std::fs::read_to_string(file).map_err(|source| SecretError::File { path: file.clone(), source })?,
+                );
+                if let Some(warning) = readable_by_others(file) {
+                    tracing::warn!("{warning}");
+                }
                 let value = text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(&text);
                 Ok(Secret::new(value))
             }
@@ -100,9 +121,47 @@ impl SecretSource {
     }
 }
 
+/// The warning ssh gives for a private key: `path` holds secrets and users other than its
+/// owner can read it (group or others have read permission). `None` when only its owner can,
+/// or off Unix.
+pub fn readable_by_others(path: &Path) -> Option<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+        if mode & 0o044 != 0 {
+            return Some(format!(
+                "{} holds secrets and is readable by other users (mode {mode:03o}); run: chmod 600 {}",
+                path.display(),
+                path.display()
+            ));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn a_secret_file_others_can_read_is_warned_about_as_ssh_does() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secret");
+        std::fs::write(&path, "s").unwrap();
+        for (mode, warned) in [(0o600, false), (0o400, false), (0o640, true), (0o644, true), (0o604, true)] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            let warning = readable_by_others(&path);
+            assert_eq!(warning.is_some(), warned, "mode {mode:o}: {warning:?}");
+            if let Some(warning) = warning {
+                assert!(warning.contains(&format!("mode {mode:03o}")) && warning.contains("chmod 600"), "{warning}");
+            }
+        }
+    }
 
     #[test]
     fn debug_and_display_redact() {
