@@ -179,11 +179,44 @@ fn engine(max_instances: u32) -> anyhow::Result<Engine> {
     Ok(Engine::new(&config)?)
 }
 
-/// What a plugin may import: WASI (no files, environment or sockets are granted), wasi:http
-/// through the tenant's egress policy, and Coffer's config, digest and telemetry interfaces.
+/// The WASI interfaces the plugin imports, and no other: wasi:io, the two clocks, random, and
+/// wasi:cli's stdio, environment and exit (which Rust's std links; the environment is empty and
+/// stdio goes to the log). Not wasi:filesystem nor wasi:sockets: a component that imports them
+/// fails to load, with an error that names the import.
+fn link_wasi(l: &mut Linker<TenantState>) -> anyhow::Result<()> {
+    use wasmtime_wasi::cli::{WasiCli, WasiCliView};
+    use wasmtime_wasi::clocks::{WasiClocks, WasiClocksView};
+    use wasmtime_wasi::p2::bindings::{cli, clocks, io, random};
+    use wasmtime_wasi::random::{WasiRandom, WasiRandomView};
+
+    struct HasTable;
+    impl wasmtime::component::HasData for HasTable {
+        type Data<'a> = &'a mut wasmtime::component::ResourceTable;
+    }
+    io::error::add_to_linker::<_, HasTable>(l, TenantState::table)?;
+    io::poll::add_to_linker::<_, HasTable>(l, TenantState::table)?;
+    io::streams::add_to_linker::<_, HasTable>(l, TenantState::table)?;
+    clocks::wall_clock::add_to_linker::<_, WasiClocks>(l, TenantState::clocks)?;
+    clocks::monotonic_clock::add_to_linker::<_, WasiClocks>(l, TenantState::clocks)?;
+    random::random::add_to_linker::<_, WasiRandom>(l, TenantState::random)?;
+    cli::exit::add_to_linker::<_, WasiCli>(l, TenantState::cli)?;
+    cli::environment::add_to_linker::<_, WasiCli>(l, TenantState::cli)?;
+    cli::stdin::add_to_linker::<_, WasiCli>(l, TenantState::cli)?;
+    cli::stdout::add_to_linker::<_, WasiCli>(l, TenantState::cli)?;
+    cli::stderr::add_to_linker::<_, WasiCli>(l, TenantState::cli)?;
+    cli::terminal_input::add_to_linker::<_, WasiCli>(l, TenantState::cli)?;
+    cli::terminal_output::add_to_linker::<_, WasiCli>(l, TenantState::cli)?;
+    cli::terminal_stdin::add_to_linker::<_, WasiCli>(l, TenantState::cli)?;
+    cli::terminal_stdout::add_to_linker::<_, WasiCli>(l, TenantState::cli)?;
+    cli::terminal_stderr::add_to_linker::<_, WasiCli>(l, TenantState::cli)?;
+    Ok(())
+}
+
+/// What a plugin may import: the WASI it needs (no files, environment or sockets), wasi:http
+/// through the tenant's egress policy, and Coffer's config, body and telemetry interfaces.
 fn linker(engine: &Engine) -> anyhow::Result<Linker<TenantState>> {
     let mut linker = Linker::<TenantState>::new(engine);
-    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    link_wasi(&mut linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
     bindings::config::add_to_linker::<TenantState, HasSelf<TenantState>>(&mut linker, |state| state)?;
     bindings::telemetry::add_to_linker::<TenantState, HasSelf<TenantState>>(&mut linker, |state| state)?;
@@ -228,3 +261,4 @@ mod tests {
         shared_across_threads::<super::Tenant>();
     }
 }
+

@@ -296,20 +296,34 @@ impl Peer {
 /// real plugin (in `<target>/plugin`, so they share compiled dependencies).
 pub fn hostile_wasm() -> &'static [u8] {
     static WASM: OnceLock<Vec<u8>> = OnceLock::new();
-    WASM.get_or_init(|| {
-        let exe = std::env::current_exe().unwrap();
-        let target_dir = exe.parent().unwrap().parent().unwrap().parent().unwrap().join("plugin");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap())
-            .args(["build", "--quiet", "--locked", "-p", "coffer-hostile", "--target", "wasm32-wasip2"])
-            .args(["--profile", "release-plugin", "--target-dir"])
-            .arg(&target_dir)
-            .status()
-            .expect("running cargo to build the hostile plugin");
-        assert!(status.success(), "building the hostile plugin failed");
-        std::fs::read(target_dir.join("wasm32-wasip2/release-plugin/coffer_hostile.wasm")).unwrap()
-    })
+    WASM.get_or_init(|| build_hostile(None))
+}
+
+/// The hostile plugin built with a cargo feature of its own (`filesystem`, `sockets`): an
+/// import the host must refuse to load.
+pub fn hostile_wasm_with(feature: &str) -> Vec<u8> {
+    build_hostile(Some(feature))
+}
+
+fn build_hostile(feature: Option<&str>) -> Vec<u8> {
+    // The builds share one output file: build and read it one at a time.
+    static BUILDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = BUILDING.lock().unwrap_or_else(|p| p.into_inner());
+    let exe = std::env::current_exe().unwrap();
+    let target_dir = exe.parent().unwrap().parent().unwrap().parent().unwrap().join("plugin");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut build = Command::new(cargo);
+    build
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap())
+        .args(["build", "--quiet", "--locked", "-p", "coffer-hostile", "--target", "wasm32-wasip2"])
+        .args(["--profile", "release-plugin", "--target-dir"])
+        .arg(&target_dir);
+    if let Some(feature) = feature {
+        build.args(["--features", feature]);
+    }
+    let status = build.status().expect("running cargo to build the hostile plugin");
+    assert!(status.success(), "building the hostile plugin ({feature:?}) failed");
+    std::fs::read(target_dir.join("wasm32-wasip2/release-plugin/coffer_hostile.wasm")).unwrap()
 }
 
 /// The `coffer` binary, built (once per run, a no-op when it is fresh) beside this test binary.

@@ -5,7 +5,9 @@
 //! | key | what it tries |
 //! |---|---|
 //! | `fetch:URL` | a request to URL (another host, a private address, another tenant's endpoint) |
-//! | `read-file:PATH` | reading a file of the host |
+//! | `read-file:PATH` | reading a file of the host (feature `filesystem`: imports wasi:filesystem) |
+//! | `tcp-connect:IP:PORT` | a raw TCP connect (feature `sockets`: imports wasi:sockets) |
+//! | `lookup:NAME` | a name lookup (feature `sockets`) |
 //! | `read-env` | reading the host's environment (answers the variables it sees) |
 //! | `config` | what the config interface tells it (answers settings and credentials) |
 //! | `spin` | an endless loop |
@@ -70,10 +72,15 @@ mod hostile {
             let (what, arg) = key.split_once(':').unwrap_or((key, ""));
             match what {
                 "fetch" => fetch(arg).map(|status| Some(status.into_bytes())).map_err(other),
+                #[cfg(feature = "filesystem")]
                 "read-file" => match std::fs::read(arg) {
                     Ok(bytes) => Ok(Some(bytes)),
                     Err(e) => Err(other(format!("read {arg}: {e}"))),
                 },
+                #[cfg(feature = "sockets")]
+                "tcp-connect" => crate::sockets::connect(arg).map(|s| Some(s.into_bytes())).map_err(other),
+                #[cfg(feature = "sockets")]
+                "lookup" => crate::sockets::lookup(arg).map(|s| Some(s.into_bytes())).map_err(other),
                 "read-env" => {
                     let vars: Vec<String> = std::env::vars().map(|(k, v)| format!("{k}={v}")).collect();
                     Ok(Some(vars.join("\n").into_bytes()))
@@ -156,4 +163,33 @@ mod hostile {
     }
 
     crate::bindings::export!(Hostile with_types_in crate::bindings);
+}
+
+/// Raw sockets, outside wasi:http and its egress check.
+#[cfg(all(target_arch = "wasm32", feature = "sockets"))]
+mod sockets {
+    use wasip2::sockets::network::{IpAddressFamily, IpSocketAddress, Ipv4SocketAddress};
+    use wasip2::sockets::{instance_network, ip_name_lookup, tcp_create_socket};
+
+    /// A TCP connect to `127.0.0.1:PORT`-style `arg`.
+    pub fn connect(arg: &str) -> Result<String, String> {
+        let (ip, port) = arg.rsplit_once(':').ok_or("tcp-connect:IP:PORT")?;
+        let octets: Vec<u8> = ip.split('.').filter_map(|o| o.parse().ok()).collect();
+        let [a, b, c, d] = octets[..] else { return Err("an IPv4 address".into()) };
+        let port = port.parse().map_err(|_| "a port")?;
+        let network = instance_network::instance_network();
+        let socket = tcp_create_socket::create_tcp_socket(IpAddressFamily::Ipv4).map_err(|e| format!("{e:?}"))?;
+        let to = IpSocketAddress::Ipv4(Ipv4SocketAddress { port, address: (a, b, c, d) });
+        socket.start_connect(&network, to).map_err(|e| format!("{e:?}"))?;
+        socket.subscribe().block();
+        socket.finish_connect().map(|_| "connected".to_string()).map_err(|e| format!("{e:?}"))
+    }
+
+    /// The addresses of `name`.
+    pub fn lookup(name: &str) -> Result<String, String> {
+        let network = instance_network::instance_network();
+        let answers = ip_name_lookup::resolve_addresses(&network, name).map_err(|e| format!("{e:?}"))?;
+        answers.subscribe().block();
+        Ok(format!("{:?}", answers.resolve_next_address()))
+    }
 }
