@@ -110,7 +110,7 @@ impl Config {
     pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
         let file = toml::from_str(text).map_err(|e: toml::de::Error| ConfigError::Parse {
             origin: origin.to_string(),
-            message: e.message().to_string() + &location(text, e.span()),
+            message: format!("{}{}{}", field_at(text, e.span()), e.message(), location(text, e.span())),
         })?;
         Ok(Config { origin: origin.to_string(), base_dir: PathBuf::new(), file, warnings: Vec::new() })
     }
@@ -156,10 +156,44 @@ impl Config {
 fn location(text: &str, span: Option<std::ops::Range<usize>>) -> String {
     match span {
         Some(span) => {
-            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            let before = &text.as_bytes()[..span.start.min(text.len())];
+            let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
             format!(" (line {line})")
         }
         None => String::new(),
+    }
+}
+
+/// Where a value the file's types refuse sits, for the message: `tenant "acme": maxRetries: `
+/// (or `[host]: allowNetworks: `), from the `key = value` line of `span` and the table above
+/// it. Empty when the error is not on such a line (a syntax error).
+fn field_at(text: &str, span: Option<std::ops::Range<usize>>) -> String {
+    let Some(span) = span else { return String::new() };
+    let bytes = text.as_bytes();
+    let at = span.start.min(bytes.len());
+    let line_start = bytes[..at].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let line_end = bytes[at..].iter().position(|&b| b == b'\n').map_or(bytes.len(), |i| at + i);
+    let line = String::from_utf8_lossy(&bytes[line_start..line_end]);
+    let Some((key, _)) = line.split_once('=') else { return String::new() };
+    let key = key.trim();
+    let simple = |k: &str| !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if !simple(key) {
+        return String::new();
+    }
+    let above = String::from_utf8_lossy(&bytes[..line_start]);
+    let table = above.lines().rev().map(str::trim).find(|l| l.starts_with('[')).unwrap_or_default();
+    let table = table.trim_start_matches('[').trim_end_matches(']').trim();
+    match table.strip_prefix("tenants.") {
+        Some(rest) => {
+            let (tenant, sub) = rest.split_once('.').map_or((rest, None), |(t, s)| (t, Some(s)));
+            let tenant = tenant.trim_matches('"');
+            match sub {
+                Some(sub) => format!("tenant \"{tenant}\": {sub}.{key}: "),
+                None => format!("tenant \"{tenant}\": {key}: "),
+            }
+        }
+        None if table.is_empty() => format!("{key}: "),
+        None => format!("[{table}]: {key}: "),
     }
 }
 

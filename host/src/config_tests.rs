@@ -298,3 +298,22 @@ fn a_config_file_with_inline_secrets_that_others_can_read_is_warned_about() {
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
     assert!(Config::load(&path).unwrap().warnings.is_empty());
 }
+
+#[test]
+fn values_of_the_wrong_type_name_their_tenant_and_field() {
+    for (line, named) in [
+        ("maxRetries = -4", "tenant \"acme\": maxRetries: "),
+        ("timeout = 30", "tenant \"acme\": timeout: "),
+        ("verifyAfterWrite = \"yes\"", "tenant \"acme\": verifyAfterWrite: "),
+    ] {
+        let text = GOOD.replace("keyPrefix = \"acme/\"", &format!("keyPrefix = \"acme/\"\n{line}"));
+        let error = Config::parse(&text, "coffer.toml").unwrap_err().to_string();
+        assert!(error.starts_with(&format!("coffer.toml: {named}")) && error.contains("(line 9)"), "{line}: {error}");
+    }
+    let limits = format!("{GOOD}\n[tenants.acme.limits]\nconcurrency = \"many\"\n");
+    let error = Config::parse(&limits, "coffer.toml").unwrap_err().to_string();
+    assert!(error.starts_with("coffer.toml: tenant \"acme\": limits.concurrency: "), "{error}");
+    let host = format!("[host]\nallowNetworks = \"10.0.0.0/8\"\n{GOOD}");
+    let error = Config::parse(&host, "coffer.toml").unwrap_err().to_string();
+    assert!(error.starts_with("coffer.toml: [host]: allowNetworks: "), "{error}");
+}
