@@ -317,3 +317,6 @@ fn values_of_the_wrong_type_name_their_tenant_and_field() {
     let error = Config::parse(&host, "coffer.toml").unwrap_err().to_string();
     assert!(error.starts_with("coffer.toml: [host]: allowNetworks: "), "{error}");
 }
+
+#[path = "fuzz_tests.rs"]
+mod fuzz;

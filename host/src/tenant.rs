@@ -377,7 +377,7 @@ fn outcome<T>(result: &Result<T, StoreError>, found: impl Fn(&T) -> bool) -> Out
 }
 
 /// `..`, `a..b`, `a..`, `a..=b` as the WIT's half-open range; `None` for the whole object.
-fn byte_range(range: &impl RangeBounds<u64>) -> Option<ByteRange> {
+pub(crate) fn byte_range(range: &impl RangeBounds<u64>) -> Option<ByteRange> {
     let start = match range.start_bound() {
         Bound::Included(&s) => s,
         Bound::Excluded(&s) => s.saturating_add(1),

@@ -287,7 +287,7 @@ pub fn is_composite_etag(etag: &str) -> bool {
 }
 
 /// The text of the first element named `name` in an XML answer.
-fn xml_field(body: &[u8], name: &[u8]) -> Option<String> {
+pub(super) fn xml_field(body: &[u8], name: &[u8]) -> Option<String> {
     let mut reader = Reader::from_reader(body);
     let mut buf = Vec::new();
     let mut inside = false;

@@ -445,3 +445,6 @@ fn a_part_that_keeps_failing_aborts_the_upload() {
     assert_eq!(sent.last().map(|(m, p, _, _)| format!("{m} {p}")).as_deref(), Some("DELETE /mail/acme/big?uploadId=up-2"));
     assert_eq!(sent.len(), 5, "create, part 1, part 2 twice (maxRetries 1), abort");
 }
+
+#[path = "fuzz_tests.rs"]
+mod fuzz;
