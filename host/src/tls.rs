@@ -1,5 +1,8 @@
 //! Which TLS servers a tenant trusts: the built-in web roots, plus the CAs of its `caFile`, or
-//! (with `allowInvalidCerts`) any certificate at all. Each tenant gets its own rustls config, so
+//! (with `allowInvalidCerts`) any certificate at all. A certificate of `caFile` that the server
+//! presents itself is trusted too: the self-signed certificate `openssl req -x509` makes is its
+//! own CA, which WebPKI refuses as a server's certificate (`CaUsedAsEndEntity`), while curl and
+//! OpenSSL accept it. Each tenant gets its own rustls config, so
 //! one tenant's choice never loosens another's.
 
 use std::fmt;
@@ -71,7 +74,61 @@ pub fn client_config(trust: &Trust) -> ClientConfig {
         // Checked when the settings were loaded (load_ca_file).
         let _ = roots.add(cert.clone());
     }
-    builder.with_root_certificates(roots).with_no_client_auth()
+    let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .build()
+        .expect("the built-in roots are usable");
+    let verifier = PinnedOrWebPki { pinned: trust.ca_certs.clone(), webpki };
+    builder.dangerous().with_custom_certificate_verifier(Arc::new(verifier)).with_no_client_auth()
+}
+
+/// WebPKI, except that a certificate of `caFile` presented by the server itself (a
+/// self-signed one) is trusted when it is valid for the name asked for.
+#[derive(Debug)]
+struct PinnedOrWebPki {
+    pinned: Vec<CertificateDer<'static>>,
+    webpki: Arc<rustls::client::WebPkiServerVerifier>,
+}
+
+impl ServerCertVerifier for PinnedOrWebPki {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        if self.pinned.iter().any(|pinned| pinned.as_ref() == end_entity.as_ref()) {
+            let cert = webpki::EndEntityCert::try_from(end_entity)
+                .map_err(|_| rustls::Error::InvalidCertificate(rustls::CertificateError::BadEncoding))?;
+            cert.verify_is_valid_for_subject_name(server_name)
+                .map_err(|_| rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidForName))?;
+            return Ok(ServerCertVerified::assertion());
+        }
+        self.webpki.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.webpki.supported_verify_schemes()
+    }
 }
 
 /// `allowInvalidCerts = true`: any certificate, for any name, from any issuer.

@@ -22,8 +22,20 @@ pub struct TlsProxy {
 impl TlsProxy {
     /// Starts a proxy for `upstream` (`http://host:port`).
     pub fn start(upstream: &str) -> TlsProxy {
+        TlsProxy::with_certificates(upstream, certificates())
+    }
+
+    /// Starts a proxy whose certificate is its own CA, as `openssl req -x509` makes one: the
+    /// usual recipe for a self-hosted server. `ca_file` holds that certificate.
+    pub fn start_self_signed(upstream: &str) -> TlsProxy {
+        TlsProxy::with_certificates(upstream, self_signed())
+    }
+
+    fn with_certificates(
+        upstream: &str,
+        (ca_pem, chain, key): (String, Vec<CertificateDer<'static>>, PrivateKeyDer<'static>),
+    ) -> TlsProxy {
         let upstream = upstream.trim_start_matches("http://").trim_end_matches('/').to_string();
-        let (ca_pem, chain, key) = certificates();
         let dir = tempfile::tempdir().unwrap();
         let ca_file = dir.path().join("coffer-test-ca.pem");
         std::fs::write(&ca_file, ca_pem).unwrap();
@@ -72,4 +84,17 @@ fn certificates() -> (String, Vec<CertificateDer<'static>>, PrivateKeyDer<'stati
 
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
     (ca.pem(), vec![leaf.der().clone(), ca.der().clone()], key)
+}
+
+/// A certificate for 127.0.0.1 and localhost that is its own CA (basicConstraints CA:TRUE,
+/// self-signed), its PEM, and its key.
+fn self_signed() -> (String, Vec<CertificateDer<'static>>, PrivateKeyDer<'static>) {
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    params.subject_alt_names.push(SanType::IpAddress(std::net::Ipv4Addr::LOCALHOST.into()));
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.distinguished_name.push(rcgen::DnType::CommonName, "garage.example.internal");
+    let cert = params.self_signed(&key).unwrap();
+    let key_der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+    (cert.pem(), vec![cert.der().clone()], key_der)
 }

@@ -11,6 +11,25 @@ fn tls_refusal(error: &StoreError) -> bool {
     error.kind() == ErrorKind::InvalidConfig && error.message().contains("TLS") && error.message().contains("not trusted")
 }
 
+/// A self-signed certificate (its own CA, as `openssl req -x509` makes it) in `caFile` is
+/// trusted for the names it holds, as curl and OpenSSL do; another self-signed one is not.
+#[tokio::test]
+async fn a_self_signed_certificate_in_ca_file_is_trusted() {
+    let proxy = TlsProxy::start_self_signed(&server().endpoint);
+    let (pinned, _) = proxied_tenant(&proxy.endpoint, "tls-self-signed", |b| b.ca_file(&proxy.ca_file));
+    pinned.put("k", b"self-signed").await.unwrap();
+    assert_eq!(pinned.get("k", ..).await.unwrap().as_deref(), Some(&b"self-signed"[..]));
+    let localhost = proxy.endpoint.replace("127.0.0.1", "localhost");
+    let (by_name, _) = proxied_tenant(&localhost, "tls-self-signed", |b| b.ca_file(&proxy.ca_file));
+    assert!(by_name.stat("k").await.unwrap().is_some(), "the certificate's DNS name is checked and passes");
+
+    let (default, _) = proxied_tenant(&proxy.endpoint, "tls-self-signed", |b| b);
+    assert!(tls_refusal(&default.stat("k").await.unwrap_err()));
+    let other = TlsProxy::start_self_signed(&server().endpoint);
+    let (mistaken, _) = proxied_tenant(&proxy.endpoint, "tls-self-signed", |b| b.ca_file(&other.ca_file));
+    assert!(tls_refusal(&mistaken.stat("k").await.unwrap_err()), "another self-signed certificate is not trusted");
+}
+
 #[tokio::test]
 async fn tls_trust_is_per_tenant_allow_invalid_certs_and_ca_file() {
     let proxy = TlsProxy::start(&server().endpoint);
