@@ -12,7 +12,11 @@ struct Cli {
 impl Cli {
     fn new(config: &str) -> Cli {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("coffer.toml"), config).unwrap();
+        let file = dir.path().join("coffer.toml");
+        std::fs::write(&file, config).unwrap();
+        // Readable by its owner only, as a file with inline secrets should be (else the CLI
+        // warns, as the test of the warning itself shows).
+        std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
         Cli { dir }
     }
 
@@ -100,6 +104,16 @@ fn config_errors_exit_2_and_name_the_field() {
     assert!(stderr(&out).contains("coffer.toml"), "{}", stderr(&out));
 
     assert_eq!(two.run(&["frobnicate"], None).status.code(), Some(2), "usage errors exit 2");
+}
+
+#[test]
+fn a_config_file_with_secrets_that_others_can_read_is_warned_about() {
+    let cli = Cli::new(&tenant_toml("acme", &unique_prefix("cli-perm"), ""));
+    let file = cli.dir.path().join("coffer.toml");
+    std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let out = cli.run(&["stat", "nothing-here"], None);
+    assert_eq!(out.status.code(), Some(3), "a warning, not an error: {}", stderr(&out));
+    assert!(stderr(&out).contains("coffer.toml holds secrets and is readable by other users (mode 644); run: chmod 600"), "{}", stderr(&out));
 }
 
 #[test]
