@@ -276,14 +276,25 @@ impl<'a> Flight<'a> {
         };
         let (body, received) = match into {
             Some(sink) if status == 200 || status == 206 => {
+                // S3 always says how long an object's body is; without it a hostile server
+                // could stream into the sink for as long as the attempt lasts.
+                let promised = crate::s3::header_of(&headers, "content-length")
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .ok_or_else(|| StoreError::unavailable(format!("{what}: HTTP {status} without a Content-Length")))?;
                 let check = check_for(status, &headers);
                 WasiPlatform.reset(sink, check)?;
                 let out = sink.write();
+                let mut moved = 0u64;
                 loop {
-                    match out.blocking_splice(&stream, READ_CHUNK) {
-                        Ok(_) => {}
+                    match out.blocking_splice(&stream, READ_CHUNK.min(promised - moved + 1)) {
+                        Ok(n) => moved += n,
                         Err(StreamError::Closed) => break,
                         Err(e) => return Err(failed(e)),
+                    }
+                    if moved > promised {
+                        return Err(StoreError::integrity(format!(
+                            "{what}: the body runs past its Content-Length of {promised} bytes"
+                        )));
                     }
                 }
                 drop(out);

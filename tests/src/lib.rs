@@ -11,10 +11,12 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 mod faults;
+mod hostile_server;
 mod stall;
 mod tls_proxy;
 
 pub use faults::{Fault, FaultProxy, Rule, When};
+pub use hostile_server::{Abuse, HostileServer};
 pub use stall::StallProxy;
 pub use tls_proxy::TlsProxy;
 

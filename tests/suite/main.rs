@@ -8,6 +8,7 @@ mod cross_client;
 mod egress;
 mod errors;
 mod faults;
+mod hostile_server;
 mod keys;
 mod load;
 mod multipart;
