@@ -1,6 +1,8 @@
 //! A hostile S3 server: it reads each request whole, then answers with one kind of lie or
 //! abuse, written byte by byte on a raw socket so that nothing in between tidies it up. It
-//! stores nothing, so any put a client reports as done would be a false acknowledgement.
+//! stores nothing, so any put a client reports as done would be a false acknowledgement. It lets
+//! a multipart upload start (CreateMultipartUpload answered as S3 does), so that the parts, the
+//! completion and the abort meet the abuse too.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -70,15 +72,30 @@ impl HostileServer {
 
 async fn serve(mut socket: TcpStream, abuse: Abuse, requests: Arc<AtomicUsize>) {
     let _ = socket.set_nodelay(true);
-    while let Some(method) = read_request(&mut socket).await {
+    while let Some(request_line) = read_request(&mut socket).await {
         requests.fetch_add(1, Ordering::SeqCst);
-        if answer(&mut socket, abuse, &method).await.is_err() {
+        let method = request_line.split(' ').next().unwrap_or_default().to_string();
+        // A multipart upload is let start, so that its parts, completion and abort meet the abuse.
+        let answered = match method == "POST" && request_line.contains("?uploads") {
+            true => start_upload(&mut socket).await,
+            false => answer(&mut socket, abuse, &method).await,
+        };
+        if answered.is_err() {
             return;
         }
     }
 }
 
-/// Reads one request's head and its body (by Content-Length); its method.
+/// Answers CreateMultipartUpload as S3 does.
+async fn start_upload(socket: &mut TcpStream) -> std::io::Result<()> {
+    let body = "<?xml version=\"1.0\"?><InitiateMultipartUploadResult><Bucket>b</Bucket><Key>k</Key>\
+                <UploadId>hostile-upload</UploadId></InitiateMultipartUploadResult>";
+    let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n", body.len());
+    socket.write_all(head.as_bytes()).await?;
+    socket.write_all(body.as_bytes()).await
+}
+
+/// Reads one request's head and its body (by Content-Length); its request line.
 async fn read_request(socket: &mut TcpStream) -> Option<String> {
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
@@ -96,7 +113,7 @@ async fn read_request(socket: &mut TcpStream) -> Option<String> {
         .unwrap_or(0);
     let mut body = socket.take(length);
     tokio::io::copy(&mut body, &mut tokio::io::sink()).await.ok()?;
-    Some(head.split(' ').next().unwrap_or_default().to_string())
+    Some(head.lines().next().unwrap_or_default().to_string())
 }
 
 async fn answer(socket: &mut TcpStream, abuse: Abuse, method: &str) -> std::io::Result<()> {
