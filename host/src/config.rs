@@ -51,6 +51,8 @@ pub struct TenantConfig {
     #[serde(default)]
     pub key_prefix: String,
     pub timeout: Option<String>,
+    /// e.g. "2m": the bound of a whole call.
+    pub call_timeout: Option<String>,
     pub max_retries: Option<u32>,
     pub verify_after_write: Option<bool>,
     pub virtual_hosted_style: Option<bool>,
@@ -250,6 +252,9 @@ pub fn validate(
     b = b.ambient_credentials(t.ambient_credentials.unwrap_or(false));
     if let Some(text) = &t.timeout {
         b = b.timeout(duration("timeout", text, "30s")?);
+    }
+    if let Some(text) = &t.call_timeout {
+        b = b.call_timeout(duration("callTimeout", text, "2m")?);
     }
     if let Some(retries) = t.max_retries {
         b = b.max_retries(retries);

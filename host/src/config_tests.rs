@@ -320,3 +320,14 @@ fn values_of_the_wrong_type_name_their_tenant_and_field() {
 
 #[path = "fuzz_tests.rs"]
 mod fuzz;
+
+#[test]
+fn call_timeout_is_read_and_must_hold_one_whole_attempt() {
+    let text = GOOD.replace("keyPrefix = \"acme/\"", "keyPrefix = \"acme/\"\ncallTimeout = \"5m\"");
+    assert_eq!(parse_with_env(&text, &[]).unwrap().call_timeout(), Duration::from_secs(300));
+    assert_eq!(parse_with_env(GOOD, &[]).unwrap().call_timeout(), Duration::from_secs(120), "2m by default");
+    let short = GOOD.replace("keyPrefix = \"acme/\"", "keyPrefix = \"acme/\"\ntimeout = \"30s\"\ncallTimeout = \"10s\"");
+    let error = parse_with_env(&short, &[]).unwrap_err();
+    assert_eq!(error.field(), Some("callTimeout"));
+    assert!(error.to_string().contains("10s is shorter than timeout (30s)"), "{error}");
+}

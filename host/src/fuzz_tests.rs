@@ -11,7 +11,7 @@ use crate::egress::Network;
 /// Every field of a tenant's table, by its file name.
 const FIELDS: &[&str] = &[
     "bucket", "region", "endpoint", "accessKey", "secretKey", "sessionToken", "securityToken", "profile",
-    "ambientCredentials", "keyPrefix", "timeout", "maxRetries", "verifyAfterWrite", "virtualHostedStyle",
+    "ambientCredentials", "keyPrefix", "timeout", "callTimeout", "maxRetries", "verifyAfterWrite", "virtualHostedStyle",
     "checksum", "allowInvalidCerts", "caFile", "multipartThreshold", "partSize", "partConcurrency",
 ];
 

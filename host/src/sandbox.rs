@@ -94,6 +94,7 @@ impl config::Host for TenantState {
             authority: s.request_authority().to_string(),
             key_prefix: s.key_prefix().to_string(),
             timeout_ms: u64::try_from(s.timeout().as_millis()).unwrap_or(u64::MAX),
+            call_timeout_ms: u64::try_from(s.call_timeout().as_millis()).unwrap_or(u64::MAX),
             max_retries: s.max_retries(),
             verify_after_write: s.verify_after_write(),
             virtual_hosted_style: s.virtual_hosted_style(),

@@ -20,6 +20,7 @@ use crate::tls::{self, Trust};
 /// The region used when a tenant names none.
 pub const DEFAULT_REGION: &str = "us-east-1";
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(120);
 pub const DEFAULT_MAX_RETRIES: u32 = 3;
 pub const DEFAULT_MULTIPART_THRESHOLD: u64 = 16 << 20;
 pub const DEFAULT_PART_SIZE: u64 = 8 << 20;
@@ -98,6 +99,7 @@ pub struct TenantSettings {
     request_authority: String,
     key_prefix: String,
     timeout: Duration,
+    call_timeout: Duration,
     max_retries: u32,
     verify_after_write: bool,
     virtual_hosted_style: bool,
@@ -148,6 +150,11 @@ impl TenantSettings {
     pub fn timeout(&self) -> Duration {
         self.timeout
     }
+    /// The bound of a whole call, retries and backoff included.
+    pub fn call_timeout(&self) -> Duration {
+        self.call_timeout
+    }
+
     pub fn max_retries(&self) -> u32 {
         self.max_retries
     }
@@ -211,6 +218,7 @@ pub struct TenantSettingsBuilder {
     ambient_credentials: bool,
     key_prefix: String,
     timeout: Duration,
+    call_timeout: Duration,
     max_retries: u32,
     verify_after_write: bool,
     virtual_hosted_style: bool,
@@ -238,6 +246,7 @@ impl TenantSettingsBuilder {
             ambient_credentials: false,
             key_prefix: String::new(),
             timeout: DEFAULT_TIMEOUT,
+            call_timeout: DEFAULT_CALL_TIMEOUT,
             max_retries: DEFAULT_MAX_RETRIES,
             verify_after_write: true,
             virtual_hosted_style: false,
@@ -307,6 +316,12 @@ impl TenantSettingsBuilder {
     /// The bound of one request attempt. Default 30 s.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+    /// The bound of a whole call, its attempts, retries and backoff included: no call lasts
+    /// longer. Default 2 min; at least `timeout`.
+    pub fn call_timeout(mut self, call_timeout: Duration) -> Self {
+        self.call_timeout = call_timeout;
         self
     }
     /// Retries of a transient failure. Default 3.
@@ -409,6 +424,16 @@ impl TenantSettingsBuilder {
         if self.timeout.is_zero() {
             return Err(field("timeout", "must be more than zero".into()));
         }
+        if self.call_timeout < self.timeout {
+            return Err(field(
+                "callTimeout",
+                format!(
+                    "{} is shorter than timeout ({}): a call could not make one whole attempt",
+                    humantime::format_duration(self.call_timeout),
+                    humantime::format_duration(self.timeout)
+                ),
+            ));
+        }
         for (name, size) in [("multipartThreshold", self.multipart_threshold), ("partSize", self.part_size)] {
             if !(MIN_PART_SIZE..=MAX_PART_SIZE).contains(&size) {
                 return Err(field(name, format!("{} is outside S3's bounds, 5MiB to 5GiB", bytesize::ByteSize(size))));
@@ -445,6 +470,7 @@ impl TenantSettingsBuilder {
             request_authority,
             key_prefix: self.key_prefix,
             timeout: self.timeout,
+            call_timeout: self.call_timeout,
             max_retries: self.max_retries,
             verify_after_write: self.verify_after_write,
             virtual_hosted_style: self.virtual_hosted_style,

@@ -36,11 +36,42 @@ impl<P: Platform> Client<P> {
         Call { client: self, method, key, query: Vec::new(), headers: Vec::new(), payload: Payload::empty(), into: None, accept: None }
     }
 
-    /// Waits before the next retry and counts it.
-    pub(super) fn back_off(&self, budget: &mut Budget, retry_after: Option<&str>) {
+    /// Waits before the next retry (after `error`) and counts it; or, when the call's bound
+    /// (`callTimeout`) would run out before that retry could start, ends the call with `error`.
+    pub(super) fn retry_after(&self, budget: &mut Budget, retry_after: Option<&str>, error: StoreError) -> Result<(), StoreError> {
         let delay = retry::delay_ms(budget.retries, self.platform.random_u64(), retry_after);
+        self.time_for(delay, error)?;
         self.platform.sleep_ms(delay);
         budget.retries += 1;
+        Ok(())
+    }
+
+    /// Ok when a retry after `delay_ms` would start within the call's bound (it is reported to
+    /// the host as a retry then); else `error`, saying which bound ran out.
+    pub(super) fn time_for(&self, delay_ms: u64, error: StoreError) -> Result<(), StoreError> {
+        if delay_ms >= self.time_left_ms() {
+            let bound = self.settings.call_timeout_ms as f64 / 1000.0;
+            return Err(error.with_note(&format!("(callTimeout of {bound}s ran out before the next retry)")));
+        }
+        self.platform.retrying(&error);
+        Ok(())
+    }
+
+    /// Starts the clock of a public call: `callTimeout` bounds everything it does from now.
+    pub(super) fn begin_call(&self) {
+        self.call_started_ms.store(self.platform.now_ms(), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// What is left of the call's bound, in milliseconds.
+    pub(super) fn time_left_ms(&self) -> u64 {
+        let started = self.call_started_ms.load(std::sync::atomic::Ordering::Relaxed);
+        let spent = self.platform.now_ms().saturating_sub(started);
+        self.settings.call_timeout_ms.saturating_sub(spent)
+    }
+
+    /// The bound of the next attempt: the tenant's timeout, or what is left of the call's.
+    pub(super) fn attempt_timeout_ms(&self) -> u64 {
+        self.settings.timeout_ms.min(self.time_left_ms().max(1))
     }
 
     /// The error an answer means when it is worth another try (503 SlowDown, 500, 429, 408, 400
@@ -96,7 +127,7 @@ impl<'c, P: Platform> Call<'c, P> {
             // 1. Sign for now (a retry may cross a second, or a day).
             let request = client.request(self.method, &path, &self.query, &self.headers, &self.payload);
             // 2. Send, and 3. judge the answer.
-            let (error, retry_after, retry) = match client.platform.send(&request, self.into, client.settings.timeout_ms) {
+            let (error, retry_after, retry) = match client.platform.send(&request, self.into, client.attempt_timeout_ms()) {
                 Ok(response) => match client.transient_failure(&response, self.method, self.key) {
                     Some(error) => {
                         let retry_after = response.header("retry-after").map(str::to_string);
@@ -125,8 +156,7 @@ impl<'c, P: Platform> Call<'c, P> {
                 return Err(error.with_note(&format!("({})", cannot.message())));
             }
             // 4. Wait, and go again.
-            client.platform.retrying(&error);
-            client.back_off(budget, retry_after.as_deref());
+            client.retry_after(budget, retry_after.as_deref(), error)?;
         }
     }
 }

@@ -6,7 +6,7 @@
 use wasip2::clocks::{monotonic_clock, wall_clock};
 use wasip2::http::outgoing_handler;
 use wasip2::http::types::{
-    ErrorCode, Fields, FutureIncomingResponse, IncomingBody, Method, OutgoingBody, OutgoingRequest, Scheme,
+    ErrorCode, Fields, FutureIncomingResponse, IncomingBody, Method, OutgoingBody, OutgoingRequest, RequestOptions, Scheme,
     http_error_code,
 };
 use wasip2::io::poll::{self, Pollable};
@@ -20,14 +20,18 @@ use crate::s3::{Body, Check, Digests, HttpRequest, HttpResponse, MAX_ANSWER_BYTE
 /// How much of an answer's body is asked for per read, or moved per splice.
 const READ_CHUNK: u64 = 256 * 1024;
 
-pub struct WasiPlatform;
+pub struct WasiPlatform {
+    /// The tenant's timeout, which the host applies to every attempt; an attempt asked to end
+    /// sooner (the call's bound is near) says so in its request options.
+    pub timeout_ms: u64,
+}
 
 impl Platform for WasiPlatform {
     type Source = Source;
     type Sink = Sink;
 
     fn send(&self, request: &HttpRequest<'_, Source>, into: Option<&Sink>, timeout_ms: u64) -> Result<HttpResponse, StoreError> {
-        let mut flight = Flight::start(request, timeout_ms)?;
+        let mut flight = Flight::start(request, timeout_ms, timeout_ms < self.timeout_ms)?;
         while !flight.feed()? {
             flight.waiting_on().block();
         }
@@ -39,7 +43,7 @@ impl Platform for WasiPlatform {
     /// all the while).
     fn send_many(&self, requests: &[HttpRequest<'_, Source>], timeout_ms: u64) -> Vec<Result<HttpResponse, StoreError>> {
         let mut flights: Vec<Result<Flight<'_>, StoreError>> =
-            requests.iter().map(|request| Flight::start(request, timeout_ms)).collect();
+            requests.iter().map(|request| Flight::start(request, timeout_ms, timeout_ms < self.timeout_ms)).collect();
         let mut fed = vec![false; flights.len()];
         loop {
             let mut waiting = Vec::new();
@@ -78,18 +82,15 @@ impl Platform for WasiPlatform {
     }
 
     fn reset(&self, sink: &Sink, check: Check) -> Result<(), StoreError> {
-        let check = match check {
-            Check::None => types::Check::None,
-            Check::Crc32 => types::Check::Crc32,
-            Check::Md5 => types::Check::Md5,
-            Check::Sha256 => types::Check::Sha256,
-            Check::Md5OfParts(size) => types::Check::Md5OfParts(size),
-        };
-        sink.reset(check).map_err(from_wit)
+        reset(sink, check)
     }
 
     fn unix_time(&self) -> u64 {
         wall_clock::now().seconds
+    }
+
+    fn now_ms(&self) -> u64 {
+        monotonic_clock::now() / 1_000_000
     }
 
     fn sleep_ms(&self, ms: u64) {
@@ -142,7 +143,7 @@ struct Flight<'a> {
 
 impl<'a> Flight<'a> {
     /// 1. Sends the head: method, URL, headers, and the attempt's timeouts.
-    fn start(request: &HttpRequest<'a, Source>, timeout_ms: u64) -> Result<Flight<'a>, StoreError> {
+    fn start(request: &HttpRequest<'a, Source>, timeout_ms: u64, shorter: bool) -> Result<Flight<'a>, StoreError> {
         let what = format!("{} {}", request.method, request.path_and_query);
         let started = monotonic_clock::now();
         let fields: Vec<(String, Vec<u8>)> =
@@ -164,12 +165,19 @@ impl<'a> Flight<'a> {
         outgoing.set_scheme(Some(&scheme)).map_err(|()| refused("scheme"))?;
         outgoing.set_authority(Some(request.authority)).map_err(|()| refused("authority"))?;
         outgoing.set_path_with_query(Some(&request.path_and_query)).map_err(|()| refused("path"))?;
-        // No request options: the host bounds every attempt (connect, first byte, between bytes,
-        // to the last byte) by the tenant's timeout, which is `timeout_ms`; asking for it again
-        // would cost four calls across the boundary per request.
+        // The host bounds every attempt (connect, first byte, between bytes, to the last byte)
+        // by the tenant's timeout.
         let timeout_ns = timeout_ms.saturating_mul(1_000_000);
         let body = outgoing.body().map_err(|()| refused("body"))?;
-        let pending = outgoing_handler::handle(outgoing, None).map_err(|e| transport(&what, e))?;
+        // Options only for an attempt that must end sooner than the tenant's timeout (the call's
+        // bound is near): otherwise the host's bound is the same, and asking costs calls.
+        let options = shorter.then(|| {
+            let options = RequestOptions::new();
+            let ns = Some(timeout_ns);
+            let _ = (options.set_connect_timeout(ns), options.set_first_byte_timeout(ns), options.set_between_bytes_timeout(ns));
+            options
+        });
+        let pending = outgoing_handler::handle(outgoing, options).map_err(|e| transport(&what, e))?;
         let rest = match request.body {
             Body::Empty => None,
             Body::Bytes(bytes) => Some(Rest::Bytes(bytes)).filter(|_| !bytes.is_empty()),
@@ -282,7 +290,7 @@ impl<'a> Flight<'a> {
                     .and_then(|v| v.trim().parse::<u64>().ok())
                     .ok_or_else(|| StoreError::unavailable(format!("{what}: HTTP {status} without a Content-Length")))?;
                 let check = check_for(status, &headers);
-                WasiPlatform.reset(sink, check)?;
+                reset(sink, check)?;
                 let out = sink.write();
                 let mut moved = 0u64;
                 loop {
@@ -312,6 +320,18 @@ impl<'a> Flight<'a> {
         let _trailers = IncomingBody::finish(incoming);
         Ok(HttpResponse { status, headers, body, received })
     }
+}
+
+/// Empties the sink, which keeps `check` of what comes next.
+fn reset(sink: &Sink, check: Check) -> Result<(), StoreError> {
+    let check = match check {
+        Check::None => types::Check::None,
+        Check::Crc32 => types::Check::Crc32,
+        Check::Md5 => types::Check::Md5,
+        Check::Sha256 => types::Check::Sha256,
+        Check::Md5OfParts(size) => types::Check::Md5OfParts(size),
+    };
+    sink.reset(check).map_err(from_wit)
 }
 
 /// The whole body, up to [`MAX_ANSWER_BYTES`]: `Err(None)` when it is longer.

@@ -62,6 +62,7 @@ mod component {
             authority: s.authority,
             key_prefix: s.key_prefix,
             timeout_ms: s.timeout_ms,
+            call_timeout_ms: s.call_timeout_ms,
             max_retries: s.max_retries,
             verify_after_write: s.verify_after_write,
             virtual_hosted_style: s.virtual_hosted_style,
@@ -75,7 +76,8 @@ mod component {
             secret_access_key: c.secret_access_key,
             session_token: c.session_token,
         };
-        Client::new(settings, keys, WasiPlatform).map_err(to_wit)
+        let platform = WasiPlatform { timeout_ms: settings.timeout_ms };
+        Client::new(settings, keys, platform).map_err(to_wit)
     }
 
     fn to_wit(error: StoreError) -> Error {

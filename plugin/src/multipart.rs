@@ -78,8 +78,7 @@ impl<P: Platform> Client<P> {
             if budget.retries >= self.settings.max_retries {
                 return Err(StoreError::integrity(problem));
             }
-            self.platform.retrying(&StoreError::integrity(problem));
-            self.back_off(&mut budget, None);
+            self.retry_after(&mut budget, None, StoreError::integrity(problem))?;
         }
     }
 
@@ -162,7 +161,7 @@ impl<P: Platform> Client<P> {
             let requests: Vec<_> = (0..batch.len())
                 .map(|j| self.request("PUT", path, &queries[j], &headers[j], &payloads[j]))
                 .collect();
-            let answers = self.platform.send_many(&requests, self.settings.timeout_ms);
+            let answers = self.platform.send_many(&requests, self.attempt_timeout_ms());
             for ((i, retries), answer) in batch.into_iter().zip(answers) {
                 let part = &parts[i];
                 let what = format!("UploadPart {} of key \"{key}\"", part.number);
@@ -182,7 +181,7 @@ impl<P: Platform> Client<P> {
                 if !retry::should_retry(&error, retries, self.settings.max_retries) {
                     return Err(error);
                 }
-                self.platform.retrying(&error);
+                self.time_for(retry::backoff_ms(retries, 0), error)?;
                 to_send.push_back((i, retries + 1));
             }
             // Every part before the first one not yet stored is done with: a streamed source
@@ -338,6 +337,9 @@ mod tests {
             0
         }
         fn sleep_ms(&self, _: u64) {}
+        fn now_ms(&self) -> u64 {
+            0
+        }
         fn random_u64(&self) -> u64 {
             0
         }

@@ -28,6 +28,8 @@ pub struct Settings {
     pub authority: String,
     pub key_prefix: String,
     pub timeout_ms: u64,
+    /// The bound of a whole call, retries and backoff included.
+    pub call_timeout_ms: u64,
     pub max_retries: u32,
     pub verify_after_write: bool,
     /// `bucket.host/key` rather than `host/bucket/key`.
@@ -183,6 +185,8 @@ pub trait Platform {
     fn reset(&self, sink: &Self::Sink, check: Check) -> Result<(), StoreError>;
     /// Seconds since the Unix epoch.
     fn unix_time(&self) -> u64;
+    /// Milliseconds on a clock that only goes forward (for the call's bound).
+    fn now_ms(&self) -> u64;
     fn sleep_ms(&self, ms: u64);
     fn random_u64(&self) -> u64;
     /// The MD5 of a few bytes of the plugin's own (part MD5s joined).
@@ -207,6 +211,8 @@ pub struct Client<P> {
     /// The signing key of the day it was derived for (`yyyymmdd`): it depends on the secret,
     /// the day, the region and the service, and all but the day are the client's own.
     day_key: std::sync::Mutex<Option<(String, [u8; 32])>>,
+    /// When the public call in progress started (`now_ms`); the instance runs one at a time.
+    call_started_ms: std::sync::atomic::AtomicU64,
 }
 
 impl<P: Platform> Client<P> {
@@ -214,13 +220,14 @@ impl<P: Platform> Client<P> {
         if settings.bucket.is_empty() || settings.authority.is_empty() {
             return Err(StoreError::invalid_config("the bucket or the endpoint is empty"));
         }
-        Ok(Client { settings, keys, platform, day_key: Default::default() })
+        Ok(Client { settings, keys, platform, day_key: Default::default(), call_started_ms: Default::default() })
     }
 
     /// Writes the object's bytes, or those of the half-open range [start, end), into `into`:
     /// `true`, or `false` when the object does not exist. A body found damaged is read again
     /// within the call's retries, the sink reset each time; it is never answered as data.
     pub fn get(&self, key: &str, range: Option<(u64, Option<u64>)>, into: &P::Sink) -> Result<bool, StoreError> {
+        self.begin_call();
         let mut headers = Vec::new();
         if let Some((start, end)) = range {
             match end {
@@ -259,6 +266,7 @@ impl<P: Platform> Client<P> {
     /// integrity error when they are spent. Transient failures of the PUT and of the HEAD draw
     /// on the same budget, so a put makes at most `max_retries + 1` attempts of PUT then HEAD.
     pub fn put(&self, key: &str, source: &P::Source) -> Result<(), StoreError> {
+        self.begin_call();
         // The key is checked before the source is read.
         self.object_path(key)?;
         let size = self.platform.size(source);
@@ -293,8 +301,7 @@ impl<P: Platform> Client<P> {
             if budget.retries >= self.settings.max_retries {
                 return Err(StoreError::integrity(problem));
             }
-            self.platform.retrying(&StoreError::integrity(problem));
-            self.back_off(&mut budget, None);
+            self.retry_after(&mut budget, None, StoreError::integrity(problem))?;
         }
     }
 
@@ -324,6 +331,7 @@ impl<P: Platform> Client<P> {
 
     /// Deletes the object; `true` when it existed before.
     pub fn delete(&self, key: &str) -> Result<bool, StoreError> {
+        self.begin_call();
         let mut budget = Budget::default();
         if self.head(key, &mut budget)?.is_none() {
             return Ok(false);
@@ -339,6 +347,7 @@ impl<P: Platform> Client<P> {
 
     /// Size, ETag and Last-Modified of the object; `None` when it does not exist.
     pub fn stat(&self, key: &str) -> Result<Option<ObjectInfo>, StoreError> {
+        self.begin_call();
         self.head(key, &mut Budget::default())
     }
 

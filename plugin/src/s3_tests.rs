@@ -115,6 +115,10 @@ impl Platform for &Scripted {
     fn sleep_ms(&self, ms: u64) {
         self.slept.borrow_mut().push(ms);
     }
+    /// Time passes only in the backoff's sleeps.
+    fn now_ms(&self) -> u64 {
+        self.slept.borrow().iter().sum()
+    }
     fn random_u64(&self) -> u64 {
         7
     }
@@ -132,6 +136,7 @@ fn settings(max_retries: u32) -> Settings {
         authority: "127.0.0.1:3900".into(),
         key_prefix: "acme/".into(),
         timeout_ms: 1000,
+        call_timeout_ms: 120_000,
         max_retries,
         verify_after_write: true,
         virtual_hosted_style: false,
@@ -301,6 +306,17 @@ fn retry_after_sets_the_wait_before_the_next_attempt() {
     let wire = Scripted::new(vec![(503, vec![("retry-after", "2")], "<Error><Code>SlowDown</Code></Error>"), (200, vec![], "ok")]);
     assert_eq!(client(&wire, 3).get_vec("k", None).unwrap(), Some(b"ok".to_vec()));
     assert_eq!(*wire.slept.borrow(), vec![2_000]);
+}
+
+#[test]
+fn no_retry_starts_past_the_calls_bound() {
+    let busy = (503, vec![("retry-after", "2")], "<Error><Code>SlowDown</Code></Error>");
+    let wire = Scripted::new(vec![busy.clone(), busy.clone(), busy]);
+    let settings = Settings { call_timeout_ms: 3_000, ..settings(10) };
+    let error = Client::new(settings, keys(), &wire).unwrap().get_vec("k", None).unwrap_err();
+    assert_eq!(error.kind, Kind::Unavailable);
+    assert!(error.message.contains("callTimeout of 3s ran out"), "{}", error.message);
+    assert_eq!(*wire.slept.borrow(), vec![2_000], "the second wait of 2 s would end past 3 s: no second retry");
 }
 
 #[test]

@@ -177,6 +177,25 @@ async fn timeout_bounds_each_attempt_and_max_retries_the_number_of_attempts() {
     assert_eq!(once.connections(), 1, "maxRetries = 0: no retry");
 }
 
+/// `callTimeout` bounds the whole call: with ten retries allowed, a stalling server still ends
+/// the call when the bound runs out, the last attempt cut short to fit, and the error says so.
+#[tokio::test]
+async fn call_timeout_bounds_the_whole_call_whatever_the_retries() {
+    use std::time::{Duration, Instant};
+    let proxy = coffer_tests::StallProxy::start(&server().endpoint);
+    let bounded = |b: coffer_host::TenantSettingsBuilder| {
+        b.timeout(Duration::from_millis(1000)).max_retries(10).call_timeout(Duration::from_millis(2500))
+    };
+    let (store, _) = proxied_tenant(&proxy.endpoint, "call-timeout", bounded);
+    let started = Instant::now();
+    let error = store.get("k", ..).await.unwrap_err();
+    let elapsed = started.elapsed();
+    assert!(error.message().contains("callTimeout of 2.5s ran out"), "{error}");
+    assert!(elapsed >= Duration::from_millis(2000), "{elapsed:?}");
+    assert!(elapsed < Duration::from_millis(2500 + 400), "no call lasts past callTimeout (and a margin): {elapsed:?}");
+    assert!(proxy.connections() <= 3, "{} attempts", proxy.connections());
+}
+
 #[tokio::test]
 async fn verify_after_write_catches_a_backend_that_drops_a_put() {
     let data = blob(10_000, 41);
