@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
@@ -65,31 +64,30 @@ pub fn client_config(trust: &Trust) -> ClientConfig {
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .expect("ring supports the default protocol versions");
-    if trust.allow_invalid_certs {
-        let verifier = AnyCertificate { algorithms: provider.signature_verification_algorithms };
-        return builder.dangerous().with_custom_certificate_verifier(Arc::new(verifier)).with_no_client_auth();
-    }
     let mut roots = RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
     for cert in &trust.ca_certs {
         // Checked when the settings were loaded (load_ca_file).
         let _ = roots.add(cert.clone());
     }
-    let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+    let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
         .build()
         .expect("the built-in roots are usable");
-    let verifier = PinnedOrWebPki { pinned: trust.ca_certs.clone(), webpki };
+    let verifier = TenantVerifier { any_certificate: trust.allow_invalid_certs, pinned: trust.ca_certs.clone(), webpki };
     builder.dangerous().with_custom_certificate_verifier(Arc::new(verifier)).with_no_client_auth()
 }
 
-/// WebPKI, except that a certificate of `caFile` presented by the server itself (a
-/// self-signed one) is trusted when it is valid for the name asked for.
+/// A tenant's check of the server's certificate: WebPKI against the built-in roots and its
+/// `caFile`; a certificate of `caFile` presented by the server itself (a self-signed one),
+/// trusted when it is valid for the name asked for; or, with `allowInvalidCerts`, any
+/// certificate for any name. The handshake's signatures are checked in every case.
 #[derive(Debug)]
-struct PinnedOrWebPki {
+struct TenantVerifier {
+    any_certificate: bool,
     pinned: Vec<CertificateDer<'static>>,
     webpki: Arc<rustls::client::WebPkiServerVerifier>,
 }
 
-impl ServerCertVerifier for PinnedOrWebPki {
+impl ServerCertVerifier for TenantVerifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -98,6 +96,9 @@ impl ServerCertVerifier for PinnedOrWebPki {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
+        if self.any_certificate {
+            return Ok(ServerCertVerified::assertion());
+        }
         if self.pinned.iter().any(|pinned| pinned.as_ref() == end_entity.as_ref()) {
             let cert = webpki::EndEntityCert::try_from(end_entity)
                 .map_err(|_| rustls::Error::InvalidCertificate(rustls::CertificateError::BadEncoding))?;
@@ -128,47 +129,6 @@ impl ServerCertVerifier for PinnedOrWebPki {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.webpki.supported_verify_schemes()
-    }
-}
-
-/// `allowInvalidCerts = true`: any certificate, for any name, from any issuer.
-#[derive(Debug)]
-struct AnyCertificate {
-    algorithms: WebPkiSupportedAlgorithms,
-}
-
-impl ServerCertVerifier for AnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
     }
 }
 
