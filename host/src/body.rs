@@ -339,7 +339,7 @@ impl HostSource for TenantState {
         let slices = source.range(start, len).await?;
         let hashing = Instant::now();
         let digests = digests_of(&slices);
-        self.meter.host_work().fetch_add(hashing.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        self.meter.add_host_work(hashing.elapsed());
         Ok(digests)
     }
 

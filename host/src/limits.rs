@@ -102,9 +102,15 @@ impl Meter {
         self.exceeded = None;
     }
 
-    /// Where the host adds the nanoseconds of work it does for the call (hashing a body).
+    /// Where the host adds the nanoseconds of work it does for the call (hashing a body), for
+    /// the bodies that outlive a borrow of the meter.
     pub fn host_work(&self) -> Arc<AtomicU64> {
         self.host_work.clone()
+    }
+
+    /// Counts `work` the host did for the call against its CPU limit.
+    pub fn add_host_work(&self, work: Duration) {
+        self.host_work.fetch_add(work.as_nanos() as u64, Ordering::Relaxed);
     }
 
     /// The CPU the call has cost so far, as counted.
@@ -161,7 +167,7 @@ mod tests {
             assert!(matches!(meter.tick(), Ok(UpdateDeadline::Yield(1))));
         }
         assert_eq!(meter.spent(), Duration::from_millis(30));
-        meter.host_work().fetch_add(15_000_000, Ordering::Relaxed);
+        meter.add_host_work(Duration::from_millis(15));
         let error = meter.tick().err().expect("40 ms in the guest + 15 ms of hashing is past 50").to_string();
         assert!(error.contains("CPU time limit of 50ms"), "{error}");
         meter.start_call();

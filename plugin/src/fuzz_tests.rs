@@ -9,23 +9,26 @@ use super::*;
 use crate::error::{classify, parse_error_body};
 use crate::retry;
 
+/// Pieces of what S3 servers answer: the tags and names S3 uses, and XML's awkward corners.
+const XML_PIECES: &[&str] = &[
+    "<Error>", "</Error>", "<Code>", "</Code>", "<Message>", "</Message>", "<UploadId>", "</UploadId>",
+    "<?xml version=\"1.0\"?>", "<![CDATA[", "]]>", "&amp;&lt;&#x0;&#65;&bogus;", "<a b='c' d=\"e\"/>",
+];
+
+/// Header values a broken or hostile server might send, besides generated ones.
+const ODD_VALUES: &[&str] = &["", "18446744073709551616", " 5 "];
+
+/// The headers a GET or HEAD is judged on, and some it is not.
+const ANSWER_HEADERS: &[&str] = &[
+    "content-length", "etag", "x-amz-checksum-crc32", "x-amz-checksum-sha256", "x-amz-checksum-type",
+    "x-amz-meta-coffer-part-size", "retry-after", "last-modified", "content-range",
+];
+
 /// Text that looks like what S3 servers answer, taken apart: XML-ish pieces, names S3 uses,
 /// and anything at all.
 fn xmlish() -> impl Strategy<Value = Vec<u8>> {
     let piece = prop_oneof![
-        Just("<Error>".to_string()),
-        Just("</Error>".to_string()),
-        Just("<Code>".to_string()),
-        Just("</Code>".to_string()),
-        Just("<Message>".to_string()),
-        Just("</Message>".to_string()),
-        Just("<UploadId>".to_string()),
-        Just("</UploadId>".to_string()),
-        Just("<?xml version=\"1.0\"?>".to_string()),
-        Just("<![CDATA[".to_string()),
-        Just("]]>".to_string()),
-        Just("&amp;&lt;&#x0;&#65;&bogus;".to_string()),
-        Just("<a b='c' d=\"e\"/>".to_string()),
+        proptest::sample::select(XML_PIECES).prop_map(str::to_string),
         "[^<>]{0,12}",
         any::<String>(),
     ];
@@ -43,25 +46,13 @@ fn header_value() -> impl Strategy<Value = String> {
         "-?[0-9]{1,22}",
         "\"?[0-9a-f]{32}(-[0-9]{0,6})?\"?",
         "[A-Za-z0-9+/=]{0,48}",
-        Just(String::new()),
-        Just("18446744073709551616".to_string()),
-        Just(" 5 ".to_string()),
+        proptest::sample::select(ODD_VALUES).prop_map(str::to_string),
     ]
 }
 
 fn answer_headers() -> impl Strategy<Value = Vec<(String, String)>> {
-    let name = prop_oneof![
-        Just("content-length"),
-        Just("etag"),
-        Just("x-amz-checksum-crc32"),
-        Just("x-amz-checksum-sha256"),
-        Just("x-amz-checksum-type"),
-        Just("x-amz-meta-coffer-part-size"),
-        Just("retry-after"),
-        Just("last-modified"),
-        Just("content-range"),
-    ];
-    proptest::collection::vec((name.prop_map(str::to_string), header_value()), 0..8)
+    let name = proptest::sample::select(ANSWER_HEADERS).prop_map(str::to_string);
+    proptest::collection::vec((name, header_value()), 0..8)
 }
 
 proptest! {
