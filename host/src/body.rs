@@ -250,6 +250,9 @@ impl Pollable for SinkStream {
 enum Hasher {
     None,
     Crc32(crc32fast::Hasher),
+    /// CRC-32C or CRC-64/NVME, as `width` bytes.
+    Crc { digest: crc_fast::Digest, width: usize },
+    Sha1(sha1::Sha1),
     Md5(md5::Md5),
     Sha256(sha2::Sha256),
     /// The MD5s of each run of `part` bytes, and the run being hashed.
@@ -261,6 +264,9 @@ impl Hasher {
         match check {
             Check::None => Hasher::None,
             Check::Crc32 => Hasher::Crc32(crc32fast::Hasher::new()),
+            Check::Crc32c => Hasher::Crc { digest: crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc32Iscsi), width: 4 },
+            Check::Crc64nvme => Hasher::Crc { digest: crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc64Nvme), width: 8 },
+            Check::Sha1 => Hasher::Sha1(sha1::Sha1::new()),
             Check::Md5 => Hasher::Md5(md5::Md5::new()),
             Check::Sha256 => Hasher::Sha256(sha2::Sha256::new()),
             Check::Md5OfParts(part) => {
@@ -273,6 +279,8 @@ impl Hasher {
         match self {
             Hasher::None => {}
             Hasher::Crc32(h) => h.update(bytes),
+            Hasher::Crc { digest, .. } => digest.update(bytes),
+            Hasher::Sha1(h) => sha1::Digest::update(h, bytes),
             Hasher::Md5(h) => h.update(bytes),
             Hasher::Sha256(h) => sha2::Digest::update(h, bytes),
             Hasher::Parts { part, filled, current, md5s } => {
@@ -294,6 +302,8 @@ impl Hasher {
         match self.clone() {
             Hasher::None => Vec::new(),
             Hasher::Crc32(h) => h.finalize().to_be_bytes().to_vec(),
+            Hasher::Crc { digest, width } => digest.finalize().to_be_bytes()[8 - width..].to_vec(),
+            Hasher::Sha1(h) => sha1::Digest::finalize(h).to_vec(),
             Hasher::Md5(h) => h.finalize().to_vec(),
             Hasher::Sha256(h) => sha2::Digest::finalize(h).to_vec(),
             Hasher::Parts { filled, current, mut md5s, .. } => {
@@ -400,7 +410,8 @@ mod tests {
     #[test]
     fn a_sinks_digest_does_not_depend_on_how_the_bytes_arrive() {
         let whole: &[u8] = b"aaabbbc";
-        for check in [Check::Crc32, Check::Md5, Check::Sha256, Check::Md5OfParts(3)] {
+        let all = [Check::Crc32, Check::Crc32c, Check::Crc64nvme, Check::Sha1, Check::Md5, Check::Sha256, Check::Md5OfParts(3)];
+        for check in all {
             let at_once = digest(check, &[whole]);
             assert_eq!(digest(check, &[b"a", b"aab", b"bb", b"c"]), at_once);
             assert_eq!(digest(check, &[b"aaab", b"", b"bbc"]), at_once);
@@ -409,6 +420,15 @@ mod tests {
         let joined = [b"aaa".as_slice(), b"bbb", b"c"].map(|p| md5::Md5::digest(p).to_vec()).concat();
         assert_eq!(digest(Check::Md5OfParts(3), &[whole]), md5::Md5::digest(&joined).to_vec());
         assert_eq!(digest(Check::Crc32, &[whole]), crc32fast::hash(whole).to_be_bytes());
+    }
+
+    #[test]
+    fn the_other_checksums_match_their_published_check_values() {
+        // The check value of each CRC is its CRC of "123456789" (the CRC catalogue's); SHA-1's of
+        // "abc" is FIPS 180's example.
+        assert_eq!(digest(Check::Crc32c, &[b"1234", b"56789"]), 0xE306_9283u32.to_be_bytes());
+        assert_eq!(digest(Check::Crc64nvme, &[b"12345678", b"9"]), 0xAE8B_1486_0A79_9888u64.to_be_bytes());
+        assert_eq!(hex::encode(digest(Check::Sha1, &[b"a", b"bc"])), "a9993e364706816aba3e25717850c26c9cd0d89d");
     }
 
     #[tokio::test]

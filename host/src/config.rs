@@ -56,7 +56,7 @@ pub struct TenantConfig {
     pub max_retries: Option<u32>,
     pub verify_after_write: Option<bool>,
     pub virtual_hosted_style: Option<bool>,
-    /// "crc32" (the default) or "none".
+    /// "auto" (the default), "crc32" or "none".
     pub checksum: Option<String>,
     pub allow_invalid_certs: Option<bool>,
     pub ca_file: Option<PathBuf>,
@@ -267,7 +267,7 @@ pub fn validate(
     }
     if let Some(text) = &t.checksum {
         let checksum = Checksum::parse(text)
-            .ok_or_else(|| field("checksum", format!("\"{text}\" is not \"crc32\" or \"none\"")))?;
+            .ok_or_else(|| field("checksum", format!("\"{text}\" is not \"auto\", \"crc32\" or \"none\"")))?;
         b = b.checksum(checksum);
     }
     if let Some(allow) = t.allow_invalid_certs {

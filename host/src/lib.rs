@@ -28,6 +28,7 @@ mod cache;
 pub mod config;
 pub mod credentials;
 mod body;
+mod dialect;
 pub mod egress;
 mod error;
 mod guest_log;
@@ -51,6 +52,7 @@ use std::sync::{Arc, RwLock};
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
+pub use dialect::ServerDialect;
 pub use egress::{EgressPolicy, NameResolver, Network, PrivateEndpoints};
 pub use error::{ErrorKind, HostError, StoreError};
 pub use limits::Limits;

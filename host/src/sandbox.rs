@@ -12,7 +12,8 @@ use wasmtime_wasi_http::{
 };
 
 use crate::bindings::{config, telemetry};
-use crate::settings::TenantSettings;
+use crate::dialect::{Learned, ServerDialect};
+use crate::settings::{Checksum, TenantSettings};
 use crate::telemetry::CallCounts;
 use crate::guest_log::GuestLog;
 use crate::limits::Meter;
@@ -29,10 +30,12 @@ pub struct TenantState {
     reported: CallCounts,
     /// This call's memory and CPU against the tenant's limits.
     pub meter: Meter,
+    /// What the tenant's calls have learned of its server, shared by its instances.
+    learned: Arc<Learned>,
 }
 
 impl TenantState {
-    pub fn new(settings: Arc<TenantSettings>, transport: Arc<Transport>) -> Self {
+    pub fn new(settings: Arc<TenantSettings>, transport: Arc<Transport>, learned: Arc<Learned>) -> Self {
         let egress = Egress {
             tenant: settings.name().to_string(),
             scheme: settings.scheme().to_string(),
@@ -54,6 +57,7 @@ impl TenantState {
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
             egress,
+            learned,
         }
     }
 }
@@ -98,7 +102,11 @@ impl config::Host for TenantState {
             max_retries: s.max_retries(),
             verify_after_write: s.verify_after_write(),
             virtual_hosted_style: s.virtual_hosted_style(),
-            put_checksum: s.checksum() == crate::settings::Checksum::Crc32,
+            checksum: match s.checksum() {
+                Checksum::Crc32 => config::ChecksumMode::Always,
+                Checksum::None => config::ChecksumMode::Never,
+                _ => config::ChecksumMode::Auto,
+            },
             multipart_threshold: s.multipart_threshold(),
             part_size: s.part_size(),
             part_concurrency: s.part_concurrency(),
@@ -113,6 +121,16 @@ impl config::Host for TenantState {
             session_token: c.session_token.as_ref().map(|t| t.expose().to_string()),
         }
     }
+
+    fn get_dialect(&mut self) -> config::Dialect {
+        let d = self.learned.get();
+        config::Dialect { refuses_checksum_headers: d.refuses_checksum_headers, clock_offset_s: d.clock_offset_s }
+    }
+
+    fn set_dialect(&mut self, d: config::Dialect) {
+        let learned = ServerDialect { refuses_checksum_headers: d.refuses_checksum_headers, clock_offset_s: d.clock_offset_s };
+        self.learned.set(self.settings.name(), learned);
+    }
 }
 
 impl telemetry::Host for TenantState {
@@ -124,6 +142,10 @@ impl telemetry::Host for TenantState {
     fn verify_failed(&mut self, problem: String) {
         self.reported.verify_failures += 1;
         tracing::warn!(tenant = %self.settings.name(), "verify-after-write: {problem}");
+    }
+
+    fn unchecked(&mut self, reason: String) {
+        tracing::info!(tenant = %self.settings.name(), "{reason}");
     }
 }
 

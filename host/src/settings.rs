@@ -32,21 +32,28 @@ pub const MAX_PART_SIZE: u64 = 5 << 30;
 /// The smallest `limits.memory` the plugin runs in.
 pub const MIN_MEMORY: u64 = 16 << 20;
 
-/// Which `x-amz-checksum-*` a tenant's PUTs carry.
+/// Whether a tenant's requests carry `x-amz-checksum-*` headers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Checksum {
-    /// Every PUT carries its CRC-32, which the server checks and keeps; reads check it.
+    /// As [`Checksum::Crc32`], until the server refuses a checksum header (Backblaze B2,
+    /// Cloudflare R2): the request is then sent again without it, and the tenant's requests go
+    /// without from then on, as [`Checksum::None`] (logged once, at warn).
     #[default]
+    Auto,
+    /// Every PUT carries its CRC-32, which the server checks and keeps, and reads ask for the
+    /// object's checksums; a server that refuses them fails the call.
     Crc32,
-    /// No checksum header (for backends that refuse them); reads fall back to the MD5 ETag.
+    /// No checksum header at all, `x-amz-checksum-mode` included; integrity rests on
+    /// Content-MD5 and the MD5 ETag.
     None,
 }
 
 impl Checksum {
-    /// `"crc32"` or `"none"`, as the config file writes it.
+    /// `"auto"`, `"crc32"` or `"none"`, as the config file writes it.
     pub fn parse(text: &str) -> Option<Checksum> {
         match text {
+            "auto" => Some(Checksum::Auto),
             "crc32" => Some(Checksum::Crc32),
             "none" => Some(Checksum::None),
             _ => None,

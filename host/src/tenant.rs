@@ -15,6 +15,7 @@ use wasmtime::component::Resource;
 
 use crate::bindings;
 use crate::body::{Sink, Source};
+use crate::dialect::{Learned, ServerDialect};
 use crate::bindings::store::{ByteRange, ObjectInfo as WitInfo};
 use crate::error::{ErrorKind, StoreError};
 use crate::limits::Limits;
@@ -61,6 +62,8 @@ pub struct Tenant {
     transport: Arc<Transport>,
     admission: Arc<Admission>,
     warm: Arc<WarmPool>,
+    /// What the tenant's calls have learned of its server.
+    learned: Arc<Learned>,
 }
 
 impl Tenant {
@@ -74,7 +77,14 @@ impl Tenant {
             transport: Arc::new(transport),
             admission: Arc::new(Admission::new(limits)),
             warm: Arc::new(warm),
+            learned: Arc::default(),
         }
+    }
+
+    /// What the tenant's calls have learned of its server so far: whether it refuses checksum
+    /// headers (what `checksum = "auto"` settled on) and how far its clock is from the host's.
+    pub fn server_dialect(&self) -> ServerDialect {
+        self.learned.get()
     }
 
     pub fn settings(&self) -> &TenantSettings {
@@ -266,7 +276,7 @@ impl Tenant {
         let mut warm = match self.warm.take(generation) {
             Some(warm) => warm,
             None => {
-                let state = TenantState::new(self.settings.clone(), self.transport.clone());
+                let state = TenantState::new(self.settings.clone(), self.transport.clone(), self.learned.clone());
                 let mut store = Store::new(&self.shared.engine, state);
                 store.limiter(|state| &mut state.meter);
                 store.epoch_deadline_callback(|mut context| context.data_mut().meter.tick());

@@ -3,11 +3,13 @@
 //! for each attempt, and retried with backoff while the call's budget lasts.
 
 use super::request::Payload;
-use super::{Check, Client, HttpResponse, Platform};
-use crate::error::StoreError;
+use super::{Check, ChecksumMode, Client, Dialect, HttpResponse, Platform};
+use crate::dialect;
+use crate::error::{StoreError, parse_error_body};
 use crate::retry;
 
-/// The retries one public call has used, shared by every request it sends.
+/// The retries one request has used (`maxRetries` counts per request, as Stalwart's does): a
+/// PUT's, which its re-sends after a failed verification share, a HEAD's, each part's.
 #[derive(Default)]
 pub(super) struct Budget {
     pub(super) retries: u32,
@@ -58,8 +60,10 @@ impl<P: Platform> Client<P> {
     }
 
     /// Starts the clock of a public call: `callTimeout` bounds everything it does from now.
+    /// It also starts from what the tenant's calls have learned of the server so far.
     pub(super) fn begin_call(&self) {
         self.call_started_ms.store(self.platform.now_ms(), std::sync::atomic::Ordering::Relaxed);
+        *self.dialect.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = self.platform.dialect();
     }
 
     /// What is left of the call's bound, in milliseconds.
@@ -74,6 +78,16 @@ impl<P: Platform> Client<P> {
         self.settings.timeout_ms.min(self.time_left_ms().max(1))
     }
 
+    /// The server's clock minus the host's, when `response` refused a request for its date.
+    fn skewed_by(&self, response: &HttpResponse) -> Option<i64> {
+        if response.status != 403 {
+            return None;
+        }
+        let code = parse_error_body(&response.body).code;
+        let date = response.header("date");
+        dialect::clock_offset(response.status, &code, date, self.platform.unix_time(), self.dialect().clock_offset_s)
+    }
+
     /// The error an answer means when it is worth another try (503 SlowDown, 500, 429, 408, 400
     /// RequestTimeout...); `None` for a success or an answer that retrying will not change.
     fn transient_failure(&self, response: &HttpResponse, method: &str, key: &str) -> Option<StoreError> {
@@ -85,6 +99,14 @@ impl<P: Platform> Client<P> {
 }
 
 impl<'c, P: Platform> Call<'c, P> {
+    /// Whether the server refused this request for the checksum headers it carries, which
+    /// `checksum = "auto"` lets it go without.
+    fn refused_for_checksums(&self, response: &HttpResponse) -> bool {
+        self.client.settings.checksum == ChecksumMode::Auto
+            && self.headers.iter().any(|(name, _)| dialect::is_checksum_header(name))
+            && dialect::refuses_checksum_headers(response.status, &response.body)
+    }
+
     pub(super) fn query(mut self, name: &str, value: &str) -> Self {
         self.query.push((name.to_string(), value.to_string()));
         self
@@ -119,15 +141,36 @@ impl<'c, P: Platform> Call<'c, P> {
     /// Sends the request, retrying with backoff while `budget` lasts: transient failures
     /// (network errors, timeouts, 5xx, 408, 429, SlowDown, RequestTimeout, InternalError...)
     /// and answers `accept` refuses. Returns the response otherwise, whatever its status.
-    pub(super) fn send(self, budget: &mut Budget) -> Result<HttpResponse, StoreError> {
+    ///
+    /// Two refusals are the dialect's, not failures, and are mended once each without spending
+    /// a retry: a server that refuses checksum headers (with `checksum = "auto"`) is sent the
+    /// request again without them, and a 403 for the host's clock is signed again with the
+    /// server's time. The tenant's later calls start from what was learned.
+    pub(super) fn send(mut self, budget: &mut Budget) -> Result<HttpResponse, StoreError> {
         let client = self.client;
         let max_retries = client.settings.max_retries;
         let path = client.object_path(self.key)?;
+        let (mut checksums_dropped, mut clock_corrected) = (false, false);
         loop {
             // 1. Sign for now (a retry may cross a second, or a day).
             let request = client.request(self.method, &path, &self.query, &self.headers, &self.payload);
             // 2. Send, and 3. judge the answer.
-            let (error, retry_after, retry) = match client.platform.send(&request, self.into, client.attempt_timeout_ms()) {
+            let sent = client.platform.send(&request, self.into, client.attempt_timeout_ms());
+            drop(request);
+            if let Ok(response) = &sent {
+                if !checksums_dropped && self.refused_for_checksums(response) {
+                    checksums_dropped = true;
+                    self.headers.retain(|(name, _)| !dialect::is_checksum_header(name));
+                    client.learn(Dialect { refuses_checksum_headers: true, ..client.dialect() });
+                    continue;
+                }
+                if !clock_corrected && let Some(offset) = client.skewed_by(response) {
+                    clock_corrected = true;
+                    client.learn(Dialect { clock_offset_s: offset, ..client.dialect() });
+                    continue;
+                }
+            }
+            let (error, retry_after, retry) = match sent {
                 Ok(response) => match client.transient_failure(&response, self.method, self.key) {
                     Some(error) => {
                         let retry_after = response.header("retry-after").map(str::to_string);

@@ -13,9 +13,9 @@ use wasip2::io::poll::{self, Pollable};
 use wasip2::io::streams::{InputStream, OutputStream, StreamError};
 
 use crate::bindings::coffer::blobstore::body::{Sink, Source};
-use crate::bindings::coffer::blobstore::{telemetry, types};
+use crate::bindings::coffer::blobstore::{config, telemetry, types};
 use crate::error::{Kind, StoreError};
-use crate::s3::{Body, Check, Digests, HttpRequest, HttpResponse, MAX_ANSWER_BYTES, Platform, Received, check_for};
+use crate::s3::{Body, Check, Dialect, Digests, HttpRequest, HttpResponse, MAX_ANSWER_BYTES, Platform, Received, check_for};
 
 /// How much of an answer's body is asked for per read, or moved per splice.
 const READ_CHUNK: u64 = 256 * 1024;
@@ -107,6 +107,22 @@ impl Platform for WasiPlatform {
 
     fn verify_failed(&self, problem: &str) {
         telemetry::verify_failed(problem);
+    }
+
+    fn unchecked(&self, reason: &str) {
+        telemetry::unchecked(reason);
+    }
+
+    fn dialect(&self) -> Dialect {
+        let d = config::get_dialect();
+        Dialect { refuses_checksum_headers: d.refuses_checksum_headers, clock_offset_s: d.clock_offset_s }
+    }
+
+    fn set_dialect(&self, d: Dialect) {
+        config::set_dialect(config::Dialect {
+            refuses_checksum_headers: d.refuses_checksum_headers,
+            clock_offset_s: d.clock_offset_s,
+        });
     }
 }
 
@@ -327,6 +343,9 @@ fn reset(sink: &Sink, check: Check) -> Result<(), StoreError> {
     let check = match check {
         Check::None => types::Check::None,
         Check::Crc32 => types::Check::Crc32,
+        Check::Crc32c => types::Check::Crc32c,
+        Check::Crc64Nvme => types::Check::Crc64nvme,
+        Check::Sha1 => types::Check::Sha1,
         Check::Md5 => types::Check::Md5,
         Check::Sha256 => types::Check::Sha256,
         Check::Md5OfParts(size) => types::Check::Md5OfParts(size),

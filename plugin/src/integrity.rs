@@ -26,12 +26,24 @@ pub fn check_for(status: u16, headers: &[(String, String)]) -> Check {
     }
 }
 
-/// The whole-object check an answer's head offers, cheapest first.
+/// The full-object checksums a server may return, cheapest first: (header, check, name).
+const CRCS: [(&str, Check, &str); 3] = [
+    ("x-amz-checksum-crc32", Check::Crc32, "CRC-32 checksum"),
+    ("x-amz-checksum-crc32c", Check::Crc32c, "CRC-32C checksum"),
+    ("x-amz-checksum-crc64nvme", Check::Crc64Nvme, "CRC-64/NVME checksum"),
+];
+const HASHES: [(&str, Check, &str); 2] = [
+    ("x-amz-checksum-sha1", Check::Sha1, "SHA-1 checksum"),
+    ("x-amz-checksum-sha256", Check::Sha256, "SHA-256 checksum"),
+];
+
+/// The whole-object check an answer's head offers, cheapest first: a full-object CRC, the MD5
+/// ETag, the ETag of a multipart object Coffer wrote, a full-object SHA-1 or SHA-256. A
+/// composite checksum (of the parts, `...-N`) cannot be checked whole and is passed over.
 fn expected(headers: &[(String, String)]) -> Option<Expected<'_>> {
-    // The object's full CRC-32, kept by the server since its PUT.
-    let full_object = header_of(headers, "x-amz-checksum-type").is_none_or(|t| t.eq_ignore_ascii_case("FULL_OBJECT"));
-    if let Some(value) = header_of(headers, "x-amz-checksum-crc32").map(str::trim).filter(|c| full_object && !c.contains('-')) {
-        return Some(Expected { check: Check::Crc32, value, name: "CRC-32 checksum" });
+    let full = |header: &str| full_object_checksum(headers, header);
+    if let Some((value, check, name)) = CRCS.iter().find_map(|&(h, check, name)| Some((full(h)?, check, name))) {
+        return Some(Expected { check, value, name });
     }
     let etag = header_of(headers, "etag").unwrap_or_default().trim().trim_matches('"');
     if is_md5_etag(etag) {
@@ -42,12 +54,28 @@ fn expected(headers: &[(String, String)]) -> Option<Expected<'_>> {
     if let Some(part_size) = part_size.filter(|&size| size > 0 && multipart::is_composite_etag(etag)) {
         return Some(Expected { check: Check::Md5OfParts(part_size), value: etag, name: "multipart ETag" });
     }
-    // No MD5 to go by (multipart, SSE-KMS...): the object's full SHA-256 checksum, when the
-    // server returns one (composite checksums of parts, `...-N`, cannot be checked whole).
-    if let Some(value) = header_of(headers, "x-amz-checksum-sha256").map(str::trim).filter(|c| !c.contains('-')) {
-        return Some(Expected { check: Check::Sha256, value, name: "SHA-256 checksum" });
-    }
-    None
+    let (value, check, name) = HASHES.iter().find_map(|&(h, check, name)| Some((full(h)?, check, name)))?;
+    Some(Expected { check, value, name })
+}
+
+/// The value of checksum `header` when it is of the whole object: the answer does not call its
+/// checksums COMPOSITE, and the value is not one of parts (`...-N`).
+fn full_object_checksum<'h>(headers: &'h [(String, String)], header: &str) -> Option<&'h str> {
+    let composite = header_of(headers, "x-amz-checksum-type").is_some_and(|t| t.trim().eq_ignore_ascii_case("COMPOSITE"));
+    header_of(headers, header).map(str::trim).filter(|value| !composite && !value.contains('-') && !value.is_empty())
+}
+
+/// When the answer's head offers a checksum that cannot be checked whole (a composite one, of
+/// the parts), what to say in the log: which it was, and what the body was checked against.
+pub(super) fn unchecked_composite(headers: &[(String, String)], key: &str) -> Option<String> {
+    let (header, value) = CRCS.iter().chain(&HASHES).find_map(|&(header, _, _)| {
+        let value = header_of(headers, header)?.trim();
+        (full_object_checksum(headers, header).is_none() && !value.is_empty()).then_some((header, value))
+    })?;
+    let instead = expected(headers).map_or("its length only", |e| e.name);
+    Some(format!(
+        "GET key \"{key}\": the object's {header} {value} is a checksum of its parts and cannot be checked whole; checked against {instead}"
+    ))
 }
 
 /// A body is data only when it is what the server promised: as long as its Content-Length, and,
@@ -82,7 +110,7 @@ fn spelled(check: Check, received: &Received) -> String {
     let base64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
     match check {
         Check::None => String::new(),
-        Check::Crc32 | Check::Sha256 => base64(&received.digest),
+        Check::Crc32 | Check::Crc32c | Check::Crc64Nvme | Check::Sha1 | Check::Sha256 => base64(&received.digest),
         Check::Md5 => hex(&received.digest),
         Check::Md5OfParts(part_size) => {
             format!("{}-{}", hex(&received.digest), received.size.div_ceil(part_size).max(1))

@@ -3,6 +3,7 @@
 //! The WIT world `coffer:blobstore/plugin` is in `wit/`. This file adapts its calls to the S3
 //! client in `s3.rs`; everything but `http.rs` and the bindings here builds and is tested natively.
 
+pub mod dialect;
 pub mod error;
 pub mod retry;
 pub mod s3;
@@ -36,7 +37,7 @@ mod component {
     use crate::bindings::exports::coffer::blobstore::store::{ByteRange, Error, ErrorKind, Guest, ObjectInfo};
     use crate::error::{Kind, StoreError};
     use crate::http::WasiPlatform;
-    use crate::s3::{Client, Keys, Settings};
+    use crate::s3::{ChecksumMode, Client, Keys, Settings};
 
     struct Plugin;
 
@@ -66,7 +67,11 @@ mod component {
             max_retries: s.max_retries,
             verify_after_write: s.verify_after_write,
             virtual_hosted_style: s.virtual_hosted_style,
-            put_checksum: s.put_checksum,
+            checksum: match s.checksum {
+                config::ChecksumMode::Auto => ChecksumMode::Auto,
+                config::ChecksumMode::Always => ChecksumMode::Always,
+                config::ChecksumMode::Never => ChecksumMode::Never,
+            },
             multipart_threshold: s.multipart_threshold,
             part_size: s.part_size,
             part_concurrency: s.part_concurrency,

@@ -3,8 +3,13 @@
 //! CompleteMultipartUpload. When the upload cannot be finished it is aborted, so that no parts
 //! are left behind to be billed.
 //!
-//! The object records its part size in `x-amz-meta-coffer-part-size`, so that a read can check
-//! the whole body against the object's ETag (`md5(md5(part 1) ‖ … ‖ md5(part N))-N`).
+//! Where the server takes checksum headers, the upload asks for a full-object CRC-32
+//! (`x-amz-checksum-type: FULL_OBJECT`): each part carries its CRC-32, the completion the CRC-32
+//! of the whole object (combined from the parts' without reading them again), which the server
+//! checks and keeps, so that reads check a multipart object as cheaply as any other. Where it
+//! does not, the object records its part size in `x-amz-meta-coffer-part-size`, so that a read
+//! can check the whole body against the object's ETag (`md5(md5(part 1) ‖ … ‖ md5(part N))-N`);
+//! it records it in both cases.
 
 use std::collections::VecDeque;
 
@@ -24,14 +29,20 @@ pub const PART_SIZE_HEADER: &str = "x-amz-meta-coffer-part-size";
 /// S3's largest part count.
 pub const MAX_PARTS: u64 = 10_000;
 
-/// One part: where its bytes lie in the source, and, once hashed, their MD5 and SHA-256 (hex,
-/// for the signature). A part is hashed when it is first sent, so that a source streamed from
-/// the caller is read part by part.
+/// One part: where its bytes lie in the source, and, once hashed, their digests. A part is
+/// hashed when it is first sent, so that a source streamed from the caller is read part by part.
 struct Part {
     number: usize,
     start: u64,
     len: u64,
-    digests: Option<([u8; 16], String)>,
+    digests: Option<PartDigests>,
+}
+
+struct PartDigests {
+    md5: [u8; 16],
+    /// Hex, for the signature.
+    sha256: String,
+    crc32: u32,
 }
 
 impl<P: Platform> Client<P> {
@@ -48,12 +59,16 @@ impl<P: Platform> Client<P> {
                 Part { number: i as usize + 1, start, len: part_size.min(size - start), digests: None }
             })
             .collect();
+        // The upload's own retries: its re-sends after a failed verification count against them.
         let mut budget = Budget::default();
         loop {
             let upload_id = self.create_upload(key, part_size, &mut budget)?;
-            let uploaded = self.upload_parts(key, &path, &upload_id, source, &mut parts).and_then(|part_etags| {
+            // The server took the upload's checksum headers, or (`auto`) refused them just now.
+            let crc32 = self.sends_checksums();
+            let uploaded = self.upload_parts(key, &path, &upload_id, source, &mut parts, crc32).and_then(|part_etags| {
                 let etag = self.composite_of_parts(&parts);
-                self.complete_upload(key, &upload_id, &part_etags, &etag, &mut budget).map(|()| etag)
+                let whole_crc32 = crc32.then(|| crc32_of_parts(&parts));
+                self.complete_upload(key, &upload_id, &parts, &part_etags, &etag, whole_crc32).map(|()| etag)
             });
             let etag = match uploaded {
                 Ok(etag) => etag,
@@ -68,7 +83,7 @@ impl<P: Platform> Client<P> {
                 return Ok(());
             }
             let Some(problem) =
-                self.written_wrong("multipart upload", key, size, &etag, is_composite_etag, &mut budget)?
+                self.written_wrong("multipart upload", key, size, &etag, is_composite_etag)?
             else {
                 return Ok(());
             };
@@ -84,10 +99,11 @@ impl<P: Platform> Client<P> {
 
     /// The ETag S3 gives the object of these (hashed) parts.
     fn composite_of_parts(&self, parts: &[Part]) -> String {
-        composite_of(&self.platform, parts.iter().map(|p| p.digests.as_ref().map_or([0; 16], |d| d.0)))
+        composite_of(&self.platform, parts.iter().map(|p| p.digests.as_ref().map_or([0; 16], |d| d.md5)))
     }
 
-    /// CreateMultipartUpload; the upload's id.
+    /// CreateMultipartUpload, asking for a full-object CRC-32 where checksums are sent; the
+    /// upload's id.
     fn create_upload(&self, key: &str, part_size: u64, budget: &mut Budget) -> Result<String, StoreError> {
         let has_id = |r: &HttpResponse| match r.status {
             200 if xml_field(&r.body, b"UploadId").is_none() => {
@@ -95,11 +111,17 @@ impl<P: Platform> Client<P> {
             }
             _ => Ok(()),
         };
+        let mut checksum = Vec::new();
+        if self.sends_checksums() {
+            checksum.push(("x-amz-checksum-algorithm".to_string(), "CRC32".to_string()));
+            checksum.push(("x-amz-checksum-type".to_string(), "FULL_OBJECT".to_string()));
+        }
         let response = self
             .call("POST", key)
             .query("uploads", "")
             .header("content-length", "0")
             .header(PART_SIZE_HEADER, &part_size.to_string())
+            .headers(checksum)
             .accept(&has_id)
             .send(budget)?;
         match response.status {
@@ -108,8 +130,8 @@ impl<P: Platform> Client<P> {
         }
     }
 
-    /// Sends every part, `part_concurrency` at a time; each part is retried on its own, up to
-    /// `max_retries` times. The part ETags, in part order.
+    /// Sends every part, `part_concurrency` at a time, each with its CRC-32 when `crc32`; each
+    /// part is retried on its own, up to `max_retries` times. The part ETags, in part order.
     fn upload_parts(
         &self,
         key: &str,
@@ -117,6 +139,7 @@ impl<P: Platform> Client<P> {
         upload_id: &str,
         source: &P::Source,
         parts: &mut [Part],
+        crc32: bool,
     ) -> Result<Vec<String>, StoreError> {
         let at_once = self.settings.part_concurrency.max(1) as usize;
         let mut etags = vec![String::new(); parts.len()];
@@ -130,8 +153,8 @@ impl<P: Platform> Client<P> {
             for &(i, _) in &batch {
                 let part = &mut parts[i];
                 if part.digests.is_none() {
-                    let digests = self.platform.digests(source, part.start, part.len)?;
-                    part.digests = Some((digests.md5, hex(&digests.sha256)));
+                    let d = self.platform.digests(source, part.start, part.len)?;
+                    part.digests = Some(PartDigests { md5: d.md5, sha256: hex(&d.sha256), crc32: d.crc32 });
                 }
             }
             let parts = &*parts;
@@ -142,20 +165,24 @@ impl<P: Platform> Client<P> {
                     [("partNumber".to_string(), parts[i].number.to_string()), ("uploadId".to_string(), upload_id.to_string())]
                 })
                 .collect();
-            let headers: Vec<[(String, String); 2]> = batch
+            let headers: Vec<Vec<(String, String)>> = batch
                 .iter()
                 .map(|&(i, _)| {
-                    [
+                    let mut headers = vec![
                         ("content-length".to_string(), parts[i].len.to_string()),
-                        ("content-md5".to_string(), base64::engine::general_purpose::STANDARD.encode(digests(i).0)),
-                    ]
+                        ("content-md5".to_string(), base64(&digests(i).md5)),
+                    ];
+                    if crc32 {
+                        headers.push(("x-amz-checksum-crc32".to_string(), base64(&digests(i).crc32.to_be_bytes())));
+                    }
+                    headers
                 })
                 .collect();
             let payloads: Vec<Payload<'_, P::Source>> = batch
                 .iter()
                 .map(|&(i, _)| Payload {
                     body: Body::Source { source, start: parts[i].start, len: parts[i].len },
-                    sha256: &digests(i).1,
+                    sha256: &digests(i).sha256,
                 })
                 .collect();
             let requests: Vec<_> = (0..batch.len())
@@ -168,7 +195,7 @@ impl<P: Platform> Client<P> {
                 let error = match answer {
                     Ok(response) if (200..300).contains(&response.status) => {
                         let etag = response.header("etag").unwrap_or_default().trim_matches('"').to_string();
-                        let md5 = hex(&digests(i).0);
+                        let md5 = hex(&digests(i).md5);
                         if !is_md5_etag(&etag) || etag.eq_ignore_ascii_case(&md5) {
                             etags[i] = etag;
                             continue;
@@ -192,20 +219,26 @@ impl<P: Platform> Client<P> {
         Ok(etags)
     }
 
-    /// CompleteMultipartUpload. S3 may answer 200 and put an error in the body; that is retried
-    /// like the 5xx it stands for. A retry after a lost answer may find the upload gone
-    /// (NoSuchUpload): it is done when the object is there with the expected ETag.
+    /// CompleteMultipartUpload, with the whole object's CRC-32 when the parts carried theirs
+    /// (`whole_crc32`). S3 may answer 200 and put an error in the body; that is retried like the
+    /// 5xx it stands for. A retry after a lost answer may find the upload gone (NoSuchUpload):
+    /// it is done when the object is there with the expected ETag.
     fn complete_upload(
         &self,
         key: &str,
         upload_id: &str,
+        parts: &[Part],
         part_etags: &[String],
         etag: &str,
-        budget: &mut Budget,
+        whole_crc32: Option<u32>,
     ) -> Result<(), StoreError> {
         let mut xml = String::from("<CompleteMultipartUpload>");
-        for (i, part_etag) in part_etags.iter().enumerate() {
-            xml.push_str(&format!("<Part><PartNumber>{}</PartNumber><ETag>\"{part_etag}\"</ETag></Part>", i + 1));
+        for (part, part_etag) in parts.iter().zip(part_etags) {
+            let crc = match (whole_crc32, &part.digests) {
+                (Some(_), Some(d)) => format!("<ChecksumCRC32>{}</ChecksumCRC32>", base64(&d.crc32.to_be_bytes())),
+                _ => String::new(),
+            };
+            xml.push_str(&format!("<Part><PartNumber>{}</PartNumber><ETag>\"{part_etag}\"</ETag>{crc}</Part>", part.number));
         }
         xml.push_str("</CompleteMultipartUpload>");
         let sha256 = hex(&self.platform.sha256(xml.as_bytes()));
@@ -220,17 +253,25 @@ impl<P: Platform> Client<P> {
             }
             _ => Ok(()),
         };
+        let checksum = whole_crc32.map(|crc| {
+            [
+                ("x-amz-checksum-crc32".to_string(), base64(&crc.to_be_bytes())),
+                ("x-amz-checksum-type".to_string(), "FULL_OBJECT".to_string()),
+            ]
+        });
+        let mut budget = Budget::default();
         let response = self
             .call("POST", key)
             .query("uploadId", upload_id)
             .header("content-length", &xml.len().to_string())
+            .headers(checksum.into_iter().flatten())
             .payload(payload)
             .accept(&no_error_inside)
-            .send(budget)?;
+            .send(&mut budget)?;
         match response.status {
             200 => Ok(()),
             404 if parse_error_body(&response.body).code == "NoSuchUpload" && budget.retries > 0 => {
-                match self.head(key, budget)? {
+                match self.head(key, &mut Budget::default())? {
                     Some(info) if info.etag.eq_ignore_ascii_case(etag) => Ok(()),
                     _ => Err(self.failure(&response, "CompleteMultipartUpload", key)),
                 }
@@ -258,6 +299,20 @@ impl<P: Platform> Client<P> {
 /// raised when the object would need more than S3's 10 000 parts.
 pub fn part_size_for(len: u64, configured: u64) -> u64 {
     configured.max(len.div_ceil(MAX_PARTS))
+}
+
+/// The CRC-32 of the whole object, combined from its (hashed) parts' CRC-32s and lengths.
+fn crc32_of_parts(parts: &[Part]) -> u32 {
+    let mut whole = crc32fast::Hasher::new();
+    for part in parts {
+        let crc = part.digests.as_ref().map_or(0, |d| d.crc32);
+        whole.combine(&crc32fast::Hasher::new_with_initial_len(crc, part.len));
+    }
+    whole.finalize()
+}
+
+fn base64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 /// The ETag S3 gives a multipart object: the MD5 of the parts' MD5s, then `-` and the count.
@@ -362,6 +417,23 @@ mod tests {
         assert!(!is_composite_etag("d41d8cd98f00b204e9800998ecf8427e"));
         assert!(!is_composite_etag("d41d8cd98f00b204e9800998ecf8427e-"));
         assert!(!is_composite_etag("xyz-2"));
+    }
+
+    #[test]
+    fn the_whole_crc32_is_combined_from_the_parts() {
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let parts: Vec<Part> = data
+            .chunks(3000)
+            .enumerate()
+            .map(|(i, chunk)| Part {
+                number: i + 1,
+                start: i as u64 * 3000,
+                len: chunk.len() as u64,
+                digests: Some(PartDigests { md5: [0; 16], sha256: String::new(), crc32: crc32fast::hash(chunk) }),
+            })
+            .collect();
+        assert_eq!(parts.len(), 4);
+        assert_eq!(crc32_of_parts(&parts), crc32fast::hash(&data));
     }
 
     #[test]

@@ -37,7 +37,9 @@ impl<P: Platform> Client<P> {
         let mut headers = Vec::with_capacity(extra_headers.len() + 5);
         headers.push(("host".to_string(), self.settings.authority.clone()));
         headers.extend_from_slice(extra_headers);
-        let amz_date = sigv4::amz_date(self.platform.unix_time());
+        // The host's time, corrected by what a server that refused it for skew said of its own.
+        let now = self.platform.unix_time().saturating_add_signed(self.dialect().clock_offset_s);
+        let amz_date = sigv4::amz_date(now);
         let scope = SigningScope { amz_date: &amz_date, region: &self.settings.region, service: "s3" };
         let keys = SigningKeys {
             access_key_id: &self.keys.access_key_id,

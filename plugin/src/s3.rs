@@ -34,14 +34,35 @@ pub struct Settings {
     pub verify_after_write: bool,
     /// `bucket.host/key` rather than `host/bucket/key`.
     pub virtual_hosted_style: bool,
-    /// Send each PUT's CRC-32 as x-amz-checksum-crc32.
-    pub put_checksum: bool,
+    /// Whether requests carry `x-amz-checksum-*` headers.
+    pub checksum: ChecksumMode,
     /// A put of more bytes than this is a multipart upload.
     pub multipart_threshold: u64,
     /// The size of each part but the last.
     pub part_size: u64,
     /// How many parts of one upload are sent at once.
     pub part_concurrency: u32,
+}
+
+/// Whether requests carry `x-amz-checksum-*` headers (the WIT's `checksum-mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChecksumMode {
+    /// They do until the server refuses one; then the tenant's requests go without.
+    Auto,
+    /// They always do.
+    Always,
+    /// They never do, `x-amz-checksum-mode` included.
+    Never,
+}
+
+/// What the tenant's calls have learned about its server (the WIT's `dialect`), kept by the
+/// host for all of the tenant's instances.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Dialect {
+    /// The server refused an `x-amz-checksum-*` header.
+    pub refuses_checksum_headers: bool,
+    /// The server's clock minus the host's, in seconds.
+    pub clock_offset_s: i64,
 }
 
 /// The tenant's credentials. No Debug: they are never printed.
@@ -64,6 +85,9 @@ pub struct ObjectInfo {
 pub enum Check {
     None,
     Crc32,
+    Crc32c,
+    Crc64Nvme,
+    Sha1,
     Md5,
     Sha256,
     /// The MD5 of the MD5s of each run of this many bytes.
@@ -201,6 +225,14 @@ pub trait Platform {
     fn retrying(&self, _error: &StoreError) {}
     /// Verify-after-write found the object not as sent (for the host's telemetry).
     fn verify_failed(&self, _problem: &str) {}
+    /// A read could not be checked against a digest the server gave (for the host's log).
+    fn unchecked(&self, _reason: &str) {}
+    /// What the tenant's calls have learned of its server so far (kept by the host).
+    fn dialect(&self) -> Dialect {
+        Dialect::default()
+    }
+    /// Records what a call learned, for the tenant's later calls.
+    fn set_dialect(&self, _dialect: Dialect) {}
 }
 
 /// An S3 client for one tenant's bucket.
@@ -213,6 +245,8 @@ pub struct Client<P> {
     day_key: std::sync::Mutex<Option<(String, [u8; 32])>>,
     /// When the public call in progress started (`now_ms`); the instance runs one at a time.
     call_started_ms: std::sync::atomic::AtomicU64,
+    /// What the tenant's calls have learned of its server, as of this call.
+    dialect: std::sync::Mutex<Dialect>,
 }
 
 impl<P: Platform> Client<P> {
@@ -220,7 +254,34 @@ impl<P: Platform> Client<P> {
         if settings.bucket.is_empty() || settings.authority.is_empty() {
             return Err(StoreError::invalid_config("the bucket or the endpoint is empty"));
         }
-        Ok(Client { settings, keys, platform, day_key: Default::default(), call_started_ms: Default::default() })
+        Ok(Client {
+            settings,
+            keys,
+            platform,
+            day_key: Default::default(),
+            call_started_ms: Default::default(),
+            dialect: Default::default(),
+        })
+    }
+
+    /// Whether this call's requests carry `x-amz-checksum-*` headers: always or never as the
+    /// tenant's `checksum` says, or, with `auto`, until the server has refused one.
+    pub(super) fn sends_checksums(&self) -> bool {
+        match self.settings.checksum {
+            ChecksumMode::Always => true,
+            ChecksumMode::Never => false,
+            ChecksumMode::Auto => !self.dialect().refuses_checksum_headers,
+        }
+    }
+
+    pub(super) fn dialect(&self) -> Dialect {
+        *self.dialect.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Keeps what a request learned, here and with the host for the tenant's other instances.
+    pub(super) fn learn(&self, dialect: Dialect) {
+        *self.dialect.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = dialect;
+        self.platform.set_dialect(dialect);
     }
 
     /// Writes the object's bytes, or those of the half-open range [start, end), into `into`:
@@ -243,16 +304,22 @@ impl<P: Platform> Client<P> {
             200 | 206 => check_body(response, key),
             _ => Ok(()),
         };
-        // Ask for the object's checksums too, for objects whose ETag is not an MD5; but with
-        // `checksum = "none"` send no x-amz-checksum-* header at all, since providers that refuse
-        // one (Backblaze B2) refuse the mode too.
-        if self.settings.put_checksum {
+        // Ask for the object's checksums too, for objects whose ETag is not an MD5; but send no
+        // x-amz-checksum-* header at all to a provider that refuses them (Backblaze B2 refuses
+        // the mode too).
+        if self.sends_checksums() {
             headers.push(("x-amz-checksum-mode".into(), "ENABLED".into()));
         }
         let response =
             self.call("GET", key).headers(headers).sink(into).accept(&intact).send(&mut Budget::default())?;
         match response.status {
-            200 | 206 => Ok(true),
+            200 => {
+                if let Some(reason) = integrity::unchecked_composite(&response.headers, key) {
+                    self.platform.unchecked(&reason);
+                }
+                Ok(true)
+            }
+            206 => Ok(true),
             404 if is_missing_key(&response) => Ok(false),
             // The range starts at or past the end: the object exists, and holds no such bytes.
             416 => self.platform.reset(into, Check::None).map(|()| true),
@@ -262,9 +329,9 @@ impl<P: Platform> Client<P> {
 
     /// Creates or replaces the object with the source's bytes. With verify-after-write, a HEAD
     /// then checks that the object is there with the size and MD5 sent; when it is not, the
-    /// PUT is sent again (after a backoff) while retries remain, and the put fails with an
-    /// integrity error when they are spent. Transient failures of the PUT and of the HEAD draw
-    /// on the same budget, so a put makes at most `max_retries + 1` attempts of PUT then HEAD.
+    /// PUT is sent again (after a backoff) while the PUT's retries remain, and the put fails
+    /// with an integrity error when they are spent. Each request has its own `max_retries`: the
+    /// PUT (its re-sends after a failed verification included) and each verifying HEAD.
     pub fn put(&self, key: &str, source: &P::Source) -> Result<(), StoreError> {
         self.begin_call();
         // The key is checked before the source is read.
@@ -279,7 +346,7 @@ impl<P: Platform> Client<P> {
             ("content-length".to_string(), size.to_string()),
             ("content-md5".to_string(), base64::engine::general_purpose::STANDARD.encode(digests.md5)),
         ];
-        if self.settings.put_checksum {
+        if self.sends_checksums() {
             let crc = digests.crc32.to_be_bytes();
             headers.push(("x-amz-checksum-crc32".to_string(), base64::engine::general_purpose::STANDARD.encode(crc)));
         }
@@ -294,7 +361,7 @@ impl<P: Platform> Client<P> {
             if !self.settings.verify_after_write {
                 return Ok(());
             }
-            let Some(problem) = self.written_wrong("PUT", key, size, &md5_hex, is_md5_etag, &mut budget)? else {
+            let Some(problem) = self.written_wrong("PUT", key, size, &md5_hex, is_md5_etag)? else {
                 return Ok(());
             };
             self.platform.verify_failed(&problem);
@@ -315,9 +382,8 @@ impl<P: Platform> Client<P> {
         size: u64,
         etag: &str,
         comparable: fn(&str) -> bool,
-        budget: &mut Budget,
     ) -> Result<Option<String>, StoreError> {
-        Ok(match self.head(key, budget)? {
+        Ok(match self.head(key, &mut Budget::default())? {
             None => Some(format!("{write} of key \"{key}\" succeeded but a HEAD finds no object")),
             Some(info) if info.size != size => {
                 Some(format!("{write} of key \"{key}\" sent {size} bytes but the stored object has {}", info.size))
@@ -332,12 +398,11 @@ impl<P: Platform> Client<P> {
     /// Deletes the object; `true` when it existed before.
     pub fn delete(&self, key: &str) -> Result<bool, StoreError> {
         self.begin_call();
-        let mut budget = Budget::default();
-        if self.head(key, &mut budget)?.is_none() {
+        if self.head(key, &mut Budget::default())?.is_none() {
             return Ok(false);
         }
         // Some servers (s3s) refuse a DELETE without a Content-Length.
-        let response = self.call("DELETE", key).header("content-length", "0").send(&mut budget)?;
+        let response = self.call("DELETE", key).header("content-length", "0").send(&mut Budget::default())?;
         match response.status {
             200..=299 => Ok(true),
             404 if is_missing_key(&response) => Ok(false),

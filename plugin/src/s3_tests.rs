@@ -6,16 +6,26 @@ use crate::error::Kind;
 use crate::sigv4::{S3Request, SigningKeys, SigningScope};
 use std::cell::{Cell, RefCell};
 
+type Headers = Vec<(String, String)>;
+/// An answer to play: status, headers, body.
+type Answer = (u16, Headers, Vec<u8>);
+/// A request as sent: method, path and query, headers, authority.
+type Sent = (String, String, Headers, String);
+
 struct Scripted {
-    answers: RefCell<Vec<(u16, Vec<(String, String)>, Vec<u8>)>>,
-    /// (method, path and query, headers, authority) of each request sent.
-    sent: RefCell<Vec<(String, String, Vec<(String, String)>, String)>>,
+    answers: RefCell<Vec<Answer>>,
+    sent: RefCell<Vec<Sent>>,
     slept: RefCell<Vec<u64>>,
     /// The clock, in Unix seconds.
     now: Cell<u64>,
+    /// What the tenant's calls learned, kept as the host keeps it.
+    dialect: Cell<Dialect>,
+    /// What the plugin said it could not check.
+    unchecked: RefCell<Vec<String>>,
 }
 
 impl Scripted {
+    #[allow(clippy::type_complexity)]
     fn new(answers: Vec<(u16, Vec<(&str, &str)>, &str)>) -> Self {
         let answers = answers
             .into_iter()
@@ -29,6 +39,8 @@ impl Scripted {
             sent: RefCell::new(Vec::new()),
             slept: RefCell::new(Vec::new()),
             now: Cell::new(1_369_353_600),
+            dialect: Cell::new(Dialect::default()),
+            unchecked: RefCell::new(Vec::new()),
         }
     }
 }
@@ -46,6 +58,9 @@ fn digest_of(check: Check, bytes: &[u8]) -> Vec<u8> {
     match check {
         Check::None => Vec::new(),
         Check::Crc32 => crc32fast::hash(bytes).to_be_bytes().to_vec(),
+        Check::Crc32c => (crc_fast::checksum(crc_fast::CrcAlgorithm::Crc32Iscsi, bytes) as u32).to_be_bytes().to_vec(),
+        Check::Crc64Nvme => crc_fast::checksum(crc_fast::CrcAlgorithm::Crc64Nvme, bytes).to_be_bytes().to_vec(),
+        Check::Sha1 => sha1::Sha1::digest(bytes).to_vec(),
         Check::Md5 => md5::Md5::digest(bytes).to_vec(),
         Check::Sha256 => crate::sigv4::sha256(bytes).to_vec(),
         Check::Md5OfParts(size) => {
@@ -122,6 +137,15 @@ impl Platform for &Scripted {
     fn random_u64(&self) -> u64 {
         7
     }
+    fn dialect(&self) -> Dialect {
+        self.dialect.get()
+    }
+    fn set_dialect(&self, dialect: Dialect) {
+        self.dialect.set(dialect);
+    }
+    fn unchecked(&self, reason: &str) {
+        self.unchecked.borrow_mut().push(reason.to_string());
+    }
 }
 
 fn client(platform: &Scripted, max_retries: u32) -> Client<&Scripted> {
@@ -140,7 +164,7 @@ fn settings(max_retries: u32) -> Settings {
         max_retries,
         verify_after_write: true,
         virtual_hosted_style: false,
-        put_checksum: true,
+        checksum: ChecksumMode::Auto,
         multipart_threshold: 16 << 20,
         part_size: 8 << 20,
         part_concurrency: 4,
@@ -216,13 +240,19 @@ fn a_put_whose_object_is_missing_is_sent_again_then_fails_as_integrity() {
 }
 
 #[test]
-fn a_put_draws_its_puts_and_heads_from_one_retry_budget() {
-    // PUT ok, HEAD busy (retry 1), HEAD finds nothing (retry 2: PUT again), PUT ok, HEAD finds
-    // nothing: with maxRetries = 2 that is the end, not a fresh budget per request.
-    let wire = Scripted::new(vec![(200, vec![], ""), (503, vec![], ""), (404, vec![], ""), (200, vec![], ""), (404, vec![], "")]);
+fn each_request_of_a_put_has_its_own_retries_and_re_puts_count_against_the_puts() {
+    // maxRetries = 2. PUT ok; HEAD busy once (the HEAD's retry), finds nothing: PUT again (the
+    // PUT's retry 1); HEAD busy twice (a new HEAD: its own two retries), finds nothing: PUT
+    // again (the PUT's retry 2); HEAD finds nothing: the PUT's retries are spent.
+    let (put, busy, none) = ((200, vec![], ""), (503, vec![], ""), (404, vec![], ""));
+    let wire = Scripted::new(vec![
+        put.clone(), busy.clone(), none.clone(),
+        put.clone(), busy.clone(), busy.clone(), none.clone(),
+        put.clone(), none.clone(),
+    ]);
     assert!(matches!(client(&wire, 2).put("k", b"hello"), Err(StoreError { kind: Kind::Integrity, .. })));
-    assert_eq!(wire.sent.borrow().len(), 5);
-    assert_eq!(wire.slept.borrow().len(), 2);
+    assert_eq!(wire.sent.borrow().len(), 9);
+    assert_eq!(wire.slept.borrow().len(), 5);
 
     // A backend that drops every PUT: at most maxRetries + 1 attempts of PUT then HEAD.
     let answers = (0..3).flat_map(|_| [(200, vec![], ""), (404, vec![], "")]).collect();
@@ -354,12 +384,12 @@ fn puts_send_their_crc32_and_reads_check_it_first() {
     assert!(header(&wire.sent.borrow()[0].2, "authorization").unwrap().contains("x-amz-checksum-crc32"), "signed");
 
     let without = Scripted::new(vec![(200, vec![], ""), (200, vec![("content-length", "5")], "")]);
-    let settings = Settings { put_checksum: false, ..settings(0) };
+    let settings = Settings { checksum: ChecksumMode::Never, ..settings(0) };
     Client::new(settings, keys(), &without).unwrap().put("k", b"hello").unwrap();
     assert_eq!(header(&without.sent.borrow()[0].2, "x-amz-checksum-crc32"), None, "checksum = \"none\"");
     // With checksum = "none", a GET asks for no checksum either (B2 refuses the mode header).
     let plain = Scripted::new(vec![(200, vec![("content-length", "5")], "hello")]);
-    let no_checksum = Settings { put_checksum: false, ..self::settings(0) };
+    let no_checksum = Settings { checksum: ChecksumMode::Never, ..self::settings(0) };
     Client::new(no_checksum, keys(), &plain).unwrap().get_vec("k", None).unwrap();
     assert!(plain.sent.borrow()[0].2.iter().all(|(name, _)| !name.starts_with("x-amz-checksum")), "no checksum header at all");
 
@@ -439,6 +469,13 @@ fn a_multipart_completion_answered_200_with_an_error_inside_is_sent_again() {
     );
     assert_eq!(header(&sent[0].2, "x-amz-meta-coffer-part-size"), Some("5242880"));
     assert_eq!(header(&sent[3].2, "content-length"), Some("1048576"), "the last part is the rest");
+    // A full-object CRC-32: asked for, each part's sent, the whole one sent at completion.
+    assert_eq!(header(&sent[0].2, "x-amz-checksum-algorithm"), Some("CRC32"));
+    assert_eq!(header(&sent[0].2, "x-amz-checksum-type"), Some("FULL_OBJECT"));
+    let b64 = |crc: u32| base64::engine::general_purpose::STANDARD.encode(crc.to_be_bytes());
+    assert_eq!(header(&sent[2].2, "x-amz-checksum-crc32"), Some(b64(crc32fast::hash(&data[5 << 20..10 << 20]))).as_deref());
+    assert_eq!(header(&sent[4].2, "x-amz-checksum-crc32"), Some(b64(crc32fast::hash(&data))).as_deref());
+    assert_eq!(header(&sent[4].2, "x-amz-checksum-type"), Some("FULL_OBJECT"));
     assert_eq!(wire.slept.borrow().len(), 1, "one backoff, before the second completion");
 }
 
@@ -464,3 +501,116 @@ fn a_part_that_keeps_failing_aborts_the_upload() {
 
 #[path = "fuzz_tests.rs"]
 mod fuzz;
+
+/// B2's answer to a checksum header.
+const B2_REFUSES: &str = "<Error><Code>InvalidArgument</Code><Message>Unsupported header 'x-amz-checksum-crc32' received for this API call.</Message></Error>";
+
+#[test]
+fn auto_sends_checksums_until_refused_then_goes_without_for_the_tenant() {
+    let hello_md5 = "\"5d41402abc4b2a76b9719d911017c592\"";
+    let wire = Scripted::new(vec![
+        (400, vec![], B2_REFUSES),
+        (200, vec![], ""),
+        (200, vec![("content-length", "5"), ("etag", hello_md5)], ""),
+        (200, vec![("content-length", "5"), ("etag", hello_md5)], "hello"),
+    ]);
+    // No retry is allowed, and none is spent: the refusal is the dialect's, mended at once.
+    let c = client(&wire, 0);
+    c.put("k", b"hello").unwrap();
+    assert_eq!(c.get_vec("k", None).unwrap(), Some(b"hello".to_vec()));
+    let sent = wire.sent.borrow();
+    assert_eq!(header(&sent[0].2, "x-amz-checksum-crc32"), Some("NhCmhg=="));
+    assert!(header(&sent[1].2, "x-amz-checksum-crc32").is_none(), "sent again without it");
+    assert!(header(&sent[1].2, "content-md5").is_some(), "integrity rests on Content-MD5");
+    assert!(sent[3].2.iter().all(|(name, _)| !name.starts_with("x-amz-checksum")), "the GET asks for no mode");
+    assert!(wire.slept.borrow().is_empty());
+    assert!(wire.dialect.get().refuses_checksum_headers, "kept for the tenant's other instances");
+
+    // R2's 501, on a GET's mode header.
+    let r2 = "<Error><Code>NotImplemented</Code><Message>Header 'x-amz-checksum-mode' with value 'ENABLED' not implemented</Message></Error>";
+    let wire = Scripted::new(vec![(501, vec![], r2), (200, vec![("etag", hello_md5)], "hello")]);
+    assert_eq!(client(&wire, 0).get_vec("k", None).unwrap(), Some(b"hello".to_vec()));
+    assert!(header(&wire.sent.borrow()[1].2, "x-amz-checksum-mode").is_none());
+
+    // checksum = "crc32" (always): the refusal fails the call, and is not retried (a 501 is
+    // not transient).
+    let always = Settings { checksum: ChecksumMode::Always, ..settings(3) };
+    let wire = Scripted::new(vec![(501, vec![], r2)]);
+    let error = Client::new(always, keys(), &wire).unwrap().get_vec("k", None).unwrap_err();
+    assert_eq!((error.status, wire.sent.borrow().len()), (Some(501), 1));
+    // A refusal of something else is not taken for one of checksums.
+    let wire = Scripted::new(vec![(400, vec![], "<Error><Code>InvalidArgument</Code><Message>bad range</Message></Error>")]);
+    assert!(client(&wire, 3).get_vec("k", None).is_err());
+    assert_eq!(wire.sent.borrow().len(), 1);
+    assert!(!wire.dialect.get().refuses_checksum_headers);
+}
+
+#[test]
+fn a_multipart_upload_refused_its_checksum_goes_on_with_md5s() {
+    let data: Vec<u8> = vec![7; 6 << 20];
+    let wire = Scripted::new(vec![
+        (400, vec![], "<Error><Code>InvalidArgument</Code><Message>Unsupported header 'x-amz-checksum-algorithm' received for this API call.</Message></Error>"),
+        (200, vec![], "<InitiateMultipartUploadResult><UploadId>up-1</UploadId></InitiateMultipartUploadResult>"),
+        (200, vec![], ""),
+        (200, vec![], ""),
+        (200, vec![], "<CompleteMultipartUploadResult/>"),
+    ]);
+    let settings = Settings { multipart_threshold: 5 << 20, part_size: 5 << 20, verify_after_write: false, ..settings(0) };
+    Client::new(settings, keys(), &wire).unwrap().put("big", &data).unwrap();
+    let sent = wire.sent.borrow();
+    assert_eq!(sent.len(), 5);
+    for (method, _, headers, _) in &sent[1..] {
+        assert!(headers.iter().all(|(name, _)| !name.starts_with("x-amz-checksum")), "{method}");
+    }
+    assert!(header(&sent[2].2, "content-md5").is_some());
+}
+
+#[test]
+fn a_server_whose_clock_is_an_hour_ahead_is_served_after_one_corrected_signature() {
+    let wire = Scripted::new(vec![
+        (403, vec![("date", "Fri, 24 May 2013 01:00:00 GMT")], "<Error><Code>RequestTimeTooSkewed</Code></Error>"),
+        (200, vec![], ""),
+        (200, vec![("content-length", "5")], ""),
+        (404, vec![], ""),
+    ]);
+    // The host's clock: 2013-05-24T00:00:00Z.
+    let c = client(&wire, 0);
+    c.put("k", b"hello").unwrap();
+    assert_eq!(c.stat("other").unwrap(), None);
+    let sent = wire.sent.borrow();
+    assert_eq!(header(&sent[0].2, "x-amz-date"), Some("20130524T000000Z"));
+    assert_eq!(header(&sent[1].2, "x-amz-date"), Some("20130524T010000Z"), "signed again with the server's time");
+    assert_eq!(header(&sent[3].2, "x-amz-date"), Some("20130524T010000Z"), "and so are the tenant's later calls");
+    assert_eq!(wire.dialect.get().clock_offset_s, 3600);
+    assert!(wire.slept.borrow().is_empty(), "no retry spent");
+    // A 403 that is not the clock's stays a refusal, sent once.
+    let denied = Scripted::new(vec![(403, vec![("date", "Fri, 24 May 2013 00:00:05 GMT")], "<Error><Code>AccessDenied</Code></Error>")]);
+    assert_eq!(client(&denied, 3).stat("k").unwrap_err().kind, Kind::AccessDenied);
+    assert_eq!(denied.sent.borrow().len(), 1);
+}
+
+#[test]
+fn reads_check_every_full_object_checksum_and_say_when_one_is_composite() {
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    let multipart = ("etag", "\"0123456789abcdef0123456789abcdef-2\"");
+    for check in [Check::Crc32c, Check::Crc64Nvme, Check::Sha1, Check::Sha256] {
+        let header_name = match check {
+            Check::Crc32c => "x-amz-checksum-crc32c",
+            Check::Crc64Nvme => "x-amz-checksum-crc64nvme",
+            Check::Sha1 => "x-amz-checksum-sha1",
+            _ => "x-amz-checksum-sha256",
+        };
+        let good = b64(&digest_of(check, b"hello"));
+        let wire = Scripted::new(vec![
+            (200, vec![multipart, (header_name, &good)], "hellO"),
+            (200, vec![multipart, (header_name, &good)], "hello"),
+        ]);
+        assert_eq!(client(&wire, 1).get_vec("k", None).unwrap(), Some(b"hello".to_vec()), "{check:?}");
+        assert_eq!(wire.sent.borrow().len(), 2, "{check:?}: the damaged body was read again");
+    }
+    // A composite checksum of parts cannot be checked whole: said, and the next check is used.
+    let wire = Scripted::new(vec![(200, vec![("etag", "\"5d41402abc4b2a76b9719d911017c592\""), ("x-amz-checksum-crc32c", "AAAAAA==-2"), ("x-amz-checksum-type", "COMPOSITE")], "hello")]);
+    assert_eq!(client(&wire, 0).get_vec("k", None).unwrap(), Some(b"hello".to_vec()));
+    let said = wire.unchecked.borrow();
+    assert!(said[0].contains("x-amz-checksum-crc32c") && said[0].contains("checked against ETag (MD5)"), "{said:?}");
+}
