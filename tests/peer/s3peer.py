@@ -2,6 +2,9 @@
 """An independent S3 client (boto3) for the cross-checks of Coffer's suite.
 
     s3peer.py put KEY FILE      store FILE's bytes under KEY
+    s3peer.py put-ALGO KEY FILE the same, with the checksum ALGO (CRC32, CRC32C, CRC64NVME,
+                                SHA1, SHA256; CRC32C and CRC64NVME need awscrt)
+    s3peer.py checksums KEY -   print the object's checksum fields (HEAD, checksum mode on)
     s3peer.py get KEY FILE      write the object KEY to FILE; exit 3 when it does not exist
     s3peer.py stalwart-name HEX -   print Stalwart's object name for the key bytes HEX
     s3peer.py uploads PREFIX -  print how many multipart uploads under PREFIX are in progress
@@ -49,6 +52,12 @@ def main():
     if op == "put":
         with open(path, "rb") as f:
             s3.put_object(Bucket=bucket, Key=key, Body=f.read())
+    elif op.startswith("put-"):
+        with open(path, "rb") as f:
+            s3.put_object(Bucket=bucket, Key=key, Body=f.read(), ChecksumAlgorithm=op[4:])
+    elif op == "checksums":
+        head = s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
+        print(" ".join(f"{k}={v}" for k, v in sorted(head.items()) if k.startswith("Checksum")))
     elif op == "get":
         try:
             body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()

@@ -25,6 +25,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 
+use crate::personas::{Memory, Persona};
+
 /// What the proxy does to a request a rule takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Fault {
@@ -108,12 +110,22 @@ struct State {
     in_flight: AtomicUsize,
     most_in_flight: AtomicUsize,
     client: Client<HttpConnector, Full<Bytes>>,
+    /// The provider the proxy plays, and what it remembers.
+    persona: Persona,
+    memory: Memory,
 }
 
 impl FaultProxy {
     /// Starts a proxy for `upstream` (`http://host:port`) with `rules`.
     pub fn start(upstream: &str, rules: Vec<Rule>) -> FaultProxy {
+        FaultProxy::start_as(upstream, Persona::Garage, rules)
+    }
+
+    /// Starts a proxy that plays `persona` in front of `upstream`, then applies `rules`.
+    pub fn start_as(upstream: &str, persona: Persona, rules: Vec<Rule>) -> FaultProxy {
         let state = Arc::new(State {
+            persona,
+            memory: Memory::default(),
             upstream: upstream.trim_end_matches('/').to_string(),
             taken: rules.iter().map(|_| AtomicUsize::new(0)).collect(),
             rules,
@@ -143,6 +155,11 @@ impl FaultProxy {
     /// Faults injected so far, of `fault`.
     pub fn injected(&self, fault: Fault) -> usize {
         self.state.injected.lock().unwrap().get(&fault).copied().unwrap_or(0)
+    }
+
+    /// Requests the persona refused so far.
+    pub fn refused_by_persona(&self) -> usize {
+        self.state.memory.refused()
     }
 
     /// Faults injected so far, of every kind.
@@ -202,6 +219,9 @@ impl State {
         }
         let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
         let query = parts.uri.query().unwrap_or_default().to_string() + "&";
+        if let Some(refusal) = self.persona.refuse(&self.memory, &method, &path, &query, &parts.headers) {
+            return Ok(refusal);
+        }
         let fault = self.choose(&method, &path, &query);
         let count = |fault: Fault| *self.injected.lock().unwrap().entry(fault).or_default() += 1;
 
@@ -232,7 +252,8 @@ impl State {
             Ok(response) => response,
             Err(e) => return Ok(Response::builder().status(502).body(Pieces::whole(Bytes::from(e.to_string()))).unwrap()),
         };
-        let (head, body) = response.into_parts();
+        let (mut head, body) = response.into_parts();
+        self.persona.dress(&mut head);
         let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
         let half = body.slice(..body.len() / 2);
         let response = |pieces: Pieces| Ok(Response::from_parts(head.clone(), pieces));
@@ -348,7 +369,7 @@ pub struct Pieces {
 const PAUSE_BEFORE_FAILING: Duration = Duration::from_millis(20);
 
 impl Pieces {
-    fn whole(bytes: Bytes) -> Pieces {
+    pub(crate) fn whole(bytes: Bytes) -> Pieces {
         let size = bytes.len() as u64;
         Pieces {
             pieces: VecDeque::from([bytes]),

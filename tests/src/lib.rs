@@ -12,11 +12,13 @@ use std::sync::OnceLock;
 
 mod faults;
 mod hostile_server;
+mod personas;
 mod stall;
 mod tls_proxy;
 
 pub use faults::{Fault, FaultProxy, Rule, When};
 pub use hostile_server::{Abuse, HostileServer};
+pub use personas::Persona;
 pub use stall::StallProxy;
 pub use tls_proxy::TlsProxy;
 
@@ -271,6 +273,21 @@ impl Peer {
         let file = tempfile::NamedTempFile::new().unwrap();
         std::fs::write(file.path(), data).unwrap();
         Peer::run(Peer::command("put", full_key, file.path()), &format!("boto3 put {full_key:?}"));
+    }
+
+    /// Stores `data` under the full object key with boto3's checksum `algorithm` (`CRC32C`...),
+    /// which the server checks and keeps.
+    pub fn put_with_checksum(full_key: &str, data: &[u8], algorithm: &str) {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), data).unwrap();
+        let what = format!("boto3 put {full_key:?} with {algorithm}");
+        Peer::run(Peer::command(&format!("put-{algorithm}"), full_key, file.path()), &what);
+    }
+
+    /// The object's checksum fields as boto3's HEAD gives them (`ChecksumCRC32=… ChecksumType=…`).
+    pub fn checksums(full_key: &str) -> String {
+        let output = Peer::run(Peer::command("checksums", full_key, Path::new("-")), "boto3 head_object checksums");
+        String::from_utf8(output.stdout).unwrap().trim().to_string()
     }
 
     /// Stalwart's object name for `key`, computed by Python's base64 module (not by Coffer).

@@ -12,6 +12,7 @@ mod hostile_server;
 mod keys;
 mod load;
 mod multipart;
+mod providers;
 mod sandbox;
 mod settings;
 mod stalwart;

@@ -264,7 +264,7 @@ async fn a_damaged_get_body_is_read_again_and_never_returned() {
     let flips_always = FaultProxy::start(&server().endpoint, vec![Rule::new(Fault::FlipByte, "GET", When::Always)]);
     let error = via(&flips_always, |b| b.max_retries(1)).get("mail", ..).await.unwrap_err();
     assert_eq!(flips_always.injected(Fault::FlipByte), 2, "one read and one retry");
-    // Written with its CRC-32 (`checksum` defaults to "crc32"): the checksum the server kept
+    // Written with its CRC-32 (`checksum` defaults to "auto", which sends it): the checksum the server kept
     // catches it.
     assert!(error.kind() == ErrorKind::Integrity && error.message().contains("CRC-32"), "{error}");
 
