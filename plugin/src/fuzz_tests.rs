@@ -20,8 +20,9 @@ const ODD_VALUES: &[&str] = &["", "18446744073709551616", " 5 "];
 
 /// The headers a GET or HEAD is judged on, and some it is not.
 const ANSWER_HEADERS: &[&str] = &[
-    "content-length", "etag", "x-amz-checksum-crc32", "x-amz-checksum-sha256", "x-amz-checksum-type",
-    "x-amz-meta-coffer-part-size", "retry-after", "last-modified", "content-range",
+    "content-length", "etag", "x-amz-checksum-crc32", "x-amz-checksum-crc32c", "x-amz-checksum-crc64nvme",
+    "x-amz-checksum-sha1", "x-amz-checksum-sha256", "x-amz-checksum-type", "x-amz-meta-coffer-part-size",
+    "retry-after", "last-modified", "content-range", "date",
 ];
 
 /// Text that looks like what S3 servers answer, taken apart: XML-ish pieces, names S3 uses,
@@ -81,6 +82,16 @@ proptest! {
             prop_assert!(error.message.contains("GET key \"k\""), "{}", error.message);
         }
         prop_assert!(status == 200 || check == Check::None);
+    }
+
+    /// Any answer is read for the server's dialect without a panic, and a clock offset comes
+    /// only from a 403 with a date.
+    #[test]
+    fn fuzz_dialect_answers(status in 100u16..600, body in xmlish(), date in header_value(), now in any::<u32>()) {
+        let _ = crate::dialect::refuses_checksum_headers(status, &body);
+        let code = parse_error_body(&body).code;
+        let offset = crate::dialect::clock_offset(status, &code, Some(&date), u64::from(now), 0);
+        prop_assert!(offset.is_none() || status == 403);
     }
 
     #[test]

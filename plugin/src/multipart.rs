@@ -105,9 +105,15 @@ impl<P: Platform> Client<P> {
     /// CreateMultipartUpload, asking for a full-object CRC-32 where checksums are sent; the
     /// upload's id.
     fn create_upload(&self, key: &str, part_size: u64, budget: &mut Budget) -> Result<String, StoreError> {
+        // A 200 without an upload id (S3 may put an error inside a 200) is retried like a 5xx.
         let has_id = |r: &HttpResponse| match r.status {
             200 if xml_field(&r.body, b"UploadId").is_none() => {
-                Err(StoreError::unavailable(format!("CreateMultipartUpload key \"{key}\": no UploadId in the answer")))
+                let inside = parse_error_body(&r.body);
+                let what = match inside.code.is_empty() {
+                    true => "no UploadId in the answer".to_string(),
+                    false => format!("200 with an error inside: {} {}", inside.code, inside.message),
+                };
+                Err(StoreError::unavailable(format!("CreateMultipartUpload key \"{key}\": {what}")))
             }
             _ => Ok(()),
         };

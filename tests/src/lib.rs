@@ -53,11 +53,23 @@ pub fn server() -> &'static Server {
     })
 }
 
+/// Which server the project's scripts started, by the variable each sets (LocalStack's is
+/// checked first: CI starts it after Garage, whose variable stays set).
+fn external_kind() -> &'static str {
+    if std::env::var_os("COFFER_TEST_LOCALSTACK_DIR").is_some() {
+        "LocalStack"
+    } else if std::env::var_os("COFFER_TEST_GARAGE_DIR").is_some() {
+        "Garage"
+    } else {
+        "COFFER_TEST_S3_ENDPOINT"
+    }
+}
+
 fn from_env() -> Option<Server> {
     let var = |name: &str| std::env::var(format!("COFFER_TEST_S3_{name}")).ok().filter(|v| !v.is_empty());
     match (var("ENDPOINT"), var("ACCESS_KEY"), var("SECRET_KEY")) {
         (Some(endpoint), Some(access_key), Some(secret_key)) => Some(Server {
-            kind: format!("external ({})", if std::env::var_os("COFFER_TEST_GARAGE_DIR").is_some() { "Garage" } else { "COFFER_TEST_S3_ENDPOINT" }),
+            kind: format!("external ({})", external_kind()),
             endpoint,
             virtual_host_endpoint: var("VIRTUAL_HOST_ENDPOINT"),
             region: var("REGION").unwrap_or_else(|| "us-east-1".into()),

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use coffer_host::{ErrorKind, TenantSettingsBuilder};
+use coffer_host::{Checksum, ErrorKind, TenantSettingsBuilder};
 use coffer_tests::{Fault, FaultProxy, Peer, Rule, When, blob, note, proxied_tenant, server};
 
 /// Parts of 5 MiB (S3's smallest), four at a time, above 5 MiB.
@@ -92,23 +92,29 @@ async fn a_completion_the_backend_lies_about_is_caught_and_the_upload_made_again
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn damaged_reads_of_a_multipart_object_are_never_returned() {
-    let (writer, _) = proxied_tenant(&server().endpoint, "multipart-read", small_parts);
-    let data = blob(11 * MIB, 67);
-    writer.put("read", &data).await.unwrap();
-    let prefix = writer.settings().key_prefix().to_string();
-    let settings = |proxy: &FaultProxy| {
-        small_parts(coffer_tests::builder("t", &proxy.endpoint, &prefix)).build().unwrap()
-    };
+    // Written with checksums (the default), the object keeps a full-object CRC-32; written
+    // without (`checksum = "none"`), its ETag of part MD5s is checked with the part size it
+    // recorded.
+    let none = |b: TenantSettingsBuilder| small_parts(b).checksum(Checksum::None);
+    let cases: [(&str, fn(TenantSettingsBuilder) -> TenantSettingsBuilder, &str); 2] =
+        [("multipart-read", small_parts, "CRC-32 checksum"), ("multipart-read-md5", none, "multipart ETag")];
+    for (test, with, caught_by) in cases {
+        let (writer, _) = proxied_tenant(&server().endpoint, test, with);
+        let data = blob(11 * MIB, 67);
+        writer.put("read", &data).await.unwrap();
+        let prefix = writer.settings().key_prefix().to_string();
+        let settings = |proxy: &FaultProxy| with(coffer_tests::builder("t", &proxy.endpoint, &prefix)).build().unwrap();
 
-    let once = FaultProxy::start(&server().endpoint, vec![Rule::new(Fault::FlipByte, "GET", When::First(1))]);
-    let reader = coffer_tests::coffer().tenant(settings(&once));
-    assert!(reader.get("read", ..).await.unwrap().unwrap() == data, "read again after the damaged body");
-    assert_eq!(once.injected(Fault::FlipByte), 1);
+        let once = FaultProxy::start(&server().endpoint, vec![Rule::new(Fault::FlipByte, "GET", When::First(1))]);
+        let reader = coffer_tests::coffer().tenant(settings(&once));
+        assert!(reader.get("read", ..).await.unwrap().unwrap() == data, "{test}: read again after the damaged body");
+        assert_eq!(once.injected(Fault::FlipByte), 1);
 
-    let always = FaultProxy::start(&server().endpoint, vec![Rule::new(Fault::FlipByte, "GET", When::Always)]);
-    let reader = coffer_tests::coffer().tenant(settings(&always));
-    let error = reader.get("read", ..).await.unwrap_err();
-    assert!(error.kind() == ErrorKind::Integrity && error.message().contains("multipart ETag"), "{error:?}");
+        let always = FaultProxy::start(&server().endpoint, vec![Rule::new(Fault::FlipByte, "GET", When::Always)]);
+        let reader = coffer_tests::coffer().tenant(settings(&always));
+        let error = reader.get("read", ..).await.unwrap_err();
+        assert!(error.kind() == ErrorKind::Integrity && error.message().contains(caught_by), "{test}: {error:?}");
+    }
 }
 
 /// No multipart upload of the tenant's is left in progress (its parts would be kept, and billed).

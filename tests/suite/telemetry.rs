@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use coffer_tests::{Fault, FaultProxy, Rule, When, builder, coffer, server, unique_prefix};
+use coffer_tests::{Fault, FaultProxy, Persona, Rule, When, builder, coffer, server, unique_prefix};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use tracing_subscriber::layer::SubscriberExt as _;
 
@@ -15,7 +15,8 @@ struct Events(Arc<Mutex<Vec<BTreeMap<String, String>>>>);
 
 impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Events {
     fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
-        if event.metadata().target() != "coffer_host::call" {
+        let target = event.metadata().target();
+        if target != "coffer_host::call" && target != "coffer_host::dialect" {
             return;
         }
         struct Fields<'a>(&'a mut BTreeMap<String, String>);
@@ -29,6 +30,8 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Events {
         }
         let mut fields = BTreeMap::new();
         event.record(&mut Fields(&mut fields));
+        fields.insert("target".into(), target.to_string());
+        fields.insert("level".into(), event.metadata().level().to_string());
         // Only this test's tenants: the other tests' calls would only grow the list.
         if fields.get("tenant").is_some_and(|t| t.starts_with("telemetry-")) {
             self.0.lock().unwrap().push(fields);
@@ -53,8 +56,15 @@ fn observed() -> &'static (Events, Snapshotter) {
 
 /// The events of `tenant` so far.
 fn events_of(tenant: &str) -> Vec<BTreeMap<String, String>> {
+    logged_by("coffer_host::call", tenant)
+}
+
+/// The events of `target` (a module of the host) about `tenant`.
+fn logged_by(target: &str, tenant: &str) -> Vec<BTreeMap<String, String>> {
     let all = observed().0 .0.lock().unwrap().clone();
-    all.into_iter().filter(|e| e.get("tenant").map(String::as_str) == Some(tenant)).collect()
+    all.into_iter()
+        .filter(|e| e.get("tenant").map(String::as_str) == Some(tenant) && e["target"] == target)
+        .collect()
 }
 
 /// The metrics recorded since the last look (a snapshot takes the counts it reads).
@@ -138,4 +148,20 @@ async fn each_call_is_one_event_and_the_metrics_count_what_happened() {
     assert_eq!(m.counter("coffer_errors_total", &[("tenant", t), ("op", "get"), ("kind", "access_denied")]), 1);
     assert_eq!(m.counter("coffer_calls_total", &[("tenant", t), ("op", "get"), ("outcome", "access_denied")]), 1);
     assert_eq!(events_of(t).last().unwrap()["outcome"], "access_denied");
+}
+
+#[tokio::test]
+async fn what_a_tenant_learns_of_its_server_is_logged_once_at_warn() {
+    observed();
+    let t = "telemetry-dialect";
+    let proxy = FaultProxy::start_as(&server().endpoint, Persona::B2, vec![]);
+    let store = coffer().tenant(builder(t, &proxy.endpoint, &unique_prefix(t)).build().unwrap());
+    for i in 0..5 {
+        store.put(&format!("k{i}"), b"mail").await.unwrap();
+        store.get(&format!("k{i}"), ..).await.unwrap().unwrap();
+    }
+    let warnings = logged_by("coffer_host::dialect", t);
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(warnings[0]["level"], "WARN");
+    assert!(warnings[0]["message"].contains("refused an x-amz-checksum-* header"), "{warnings:?}");
 }
