@@ -41,7 +41,7 @@ fn host() -> anyhow::Result<Coffer> {
 }
 
 /// The S3 server to measure against, from COFFER_TEST_S3_*.
-struct Server {
+pub(crate) struct Server {
     endpoint: String,
     region: String,
     bucket: String,
@@ -51,7 +51,7 @@ struct Server {
 
 impl Server {
     /// A tenant on this server, its keys under `prefix`.
-    fn tenant_settings(&self, name: &str, prefix: &str) -> coffer_host::TenantSettingsBuilder {
+    pub(crate) fn tenant_settings(&self, name: &str, prefix: &str) -> coffer_host::TenantSettingsBuilder {
         TenantSettings::builder(name)
             .bucket(&self.bucket)
             .region(&self.region)
@@ -61,7 +61,7 @@ impl Server {
             .key_prefix(prefix)
     }
 
-    fn from_env() -> anyhow::Result<Server> {
+    pub(crate) fn from_env() -> anyhow::Result<Server> {
         let var = |name: &str| {
             std::env::var(format!("COFFER_TEST_S3_{name}"))
                 .map_err(|_| anyhow::anyhow!("set COFFER_TEST_S3_{name} (e.g. eval \"$(scripts/garage-up)\")"))

@@ -3,6 +3,8 @@
 
 #[cfg(feature = "bench")]
 mod bench;
+#[cfg(feature = "bench")]
+mod scale;
 mod demo;
 mod progress;
 
@@ -74,6 +76,13 @@ enum Command {
         /// run under valgrind).
         #[arg(long)]
         max_instances: Option<u32>,
+        /// Instead: build this many tenants on the server's endpoint, make one put and one get
+        /// for each, and report memory, connections and first-call latency (docs/sandbox.md).
+        #[arg(long, value_name = "N")]
+        tenants: Option<usize>,
+        /// With --tenants: build them and measure memory only, no call.
+        #[arg(long, requires = "tenants")]
+        build_only: bool,
     },
     /// Start an S3 server in-process and show a round trip through the plugin.
     Demo,
@@ -146,8 +155,12 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         return demo::run().await.map_err(|e| Failure::Other(format!("{e:#}")));
     }
     #[cfg(feature = "bench")]
-    if let Command::Bench { duration, json, cases, sandbox_only, calls, max_instances } = &cli.command {
+    if let Command::Bench { duration, json, cases, sandbox_only, calls, max_instances, tenants, build_only } = &cli.command {
         let failed = |e: anyhow::Error| Failure::Other(format!("bench: {e:#}"));
+        if let Some(count) = tenants {
+            print!("{}", scale::run(*count, *build_only).await.map_err(failed)?);
+            return Ok(());
+        }
         bench::check_cases(cases).map_err(failed)?;
         if let Some(slots) = max_instances {
             bench::set_max_instances(*slots);
@@ -189,8 +202,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Some(path) => Some(std::fs::read(path).map_err(|e| Failure::Config(format!("--plugin {}: {e}", path.display())))?),
         None => None,
     };
-    let egress = config.egress().map_err(|e| Failure::Config(e.to_string()))?;
-    let options = coffer_host::HostOptions { component, egress, ..Default::default() };
+    let options = config.host_options().map_err(|e| Failure::Config(e.to_string()))?;
+    let options = coffer_host::HostOptions { component, ..options };
     let coffer = Coffer::with_options(options).map_err(|e| Failure::Other(format!("loading the plugin: {e}")))?;
     let tenant = coffer.tenant(settings);
     let object_key = |key: String| -> Result<String, Failure> {

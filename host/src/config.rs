@@ -12,6 +12,7 @@ use crate::egress::{EgressPolicy, PrivateEndpoints};
 use crate::limits::Limits;
 use crate::secret::{SecretSource, readable_by_others};
 use crate::settings::{Checksum, ConfigError, TenantSettings};
+use crate::HostOptions;
 
 /// The file as written.
 #[derive(Debug, Deserialize)]
@@ -32,6 +33,10 @@ pub struct HostConfig {
     /// Networks allowed even with `privateEndpoints = "deny"`, e.g. "10.0.5.0/24".
     #[serde(default)]
     pub allow_networks: Vec<String>,
+    /// Connections open at once to one endpoint (64 by default).
+    pub max_connections_per_endpoint: Option<usize>,
+    /// Connections open at once across the host (512 by default).
+    pub max_connections: Option<usize>,
 }
 
 /// One tenant as written.
@@ -129,6 +134,23 @@ impl Config {
         let allow_networks =
             host.allow_networks.iter().map(|n| n.parse()).collect::<Result<_, String>>().map_err(|m| bad("allowNetworks", m))?;
         Ok(EgressPolicy { private_endpoints, allow_networks })
+    }
+
+    /// The host's options from the `[host]` table: the egress policy and the connection caps
+    /// (the rest of [`HostOptions`] is the embedder's).
+    pub fn host_options(&self) -> Result<HostOptions, ConfigError> {
+        let host = self.file.host.clone().unwrap_or_default();
+        let bad = |field, message: String| ConfigError::HostField { origin: self.origin.clone(), field, message };
+        let at_least_one = |field, value: Option<usize>| match value {
+            Some(0) => Err(bad(field, "must be at least 1".to_string())),
+            other => Ok(other),
+        };
+        Ok(HostOptions {
+            egress: self.egress()?,
+            max_connections_per_endpoint: at_least_one("maxConnectionsPerEndpoint", host.max_connections_per_endpoint)?,
+            max_connections: at_least_one("maxConnections", host.max_connections)?,
+            ..Default::default()
+        })
     }
 
     /// The tenant named `wanted`, or the only one when none is named.

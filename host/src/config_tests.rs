@@ -278,6 +278,16 @@ fn the_host_table_sets_the_egress_policy_and_names_bad_fields() {
     let error = Config::parse(&format!("[host]\nallowNetworks = [\"10.0.0.0/40\"]\n{tenant}"), "t.toml").unwrap().egress().unwrap_err();
     assert!(error.to_string().contains("allowNetworks: \"10.0.0.0/40\": the prefix length must be 0 to 32"), "{error}");
     assert!(Config::parse(&format!("[host]\nprivate = 1\n{tenant}"), "t.toml").is_err(), "unknown fields are refused");
+
+    // The connection caps.
+    let options = config.host_options().unwrap();
+    assert_eq!((options.max_connections_per_endpoint, options.max_connections), (None, None), "the defaults");
+    let text = format!("[host]\nmaxConnectionsPerEndpoint = 16\nmaxConnections = 100\n{tenant}");
+    let options = Config::parse(&text, "t.toml").unwrap().host_options().unwrap();
+    assert_eq!((options.max_connections_per_endpoint, options.max_connections), (Some(16), Some(100)));
+    let text = format!("[host]\nmaxConnections = 0\n{tenant}");
+    let error = Config::parse(&text, "t.toml").unwrap().host_options().unwrap_err();
+    assert_eq!(error.to_string(), "t.toml: [host]: maxConnections: must be at least 1");
 }
 
 #[cfg(unix)]

@@ -32,6 +32,7 @@ mod dialect;
 pub mod egress;
 mod error;
 mod guest_log;
+mod pools;
 pub mod limits;
 pub mod quickack;
 pub mod regions;
@@ -60,6 +61,8 @@ pub use secret::Secret;
 pub use settings::{Checksum, ConfigError, TenantSettings, TenantSettingsBuilder};
 pub use tenant::{ObjectInfo, Tenant, TenantStats};
 
+use pools::Pools;
+pub use pools::{DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_ENDPOINT, POOL_IDLE_TIMEOUT};
 use sandbox::TenantState;
 use transport::Transport;
 
@@ -82,6 +85,12 @@ pub struct HostOptions {
     pub egress: EgressPolicy,
     /// Resolves endpoint names instead of the system's resolver; the system's when `None`.
     pub resolver: Option<NameResolver>,
+    /// Connections open at once to one endpoint (scheme, host and port), shared by the tenants
+    /// that reach it with the same TLS trust; [`DEFAULT_MAX_CONNECTIONS_PER_ENDPOINT`] when
+    /// `None`. A call that needs another waits for one to free, within its timeout.
+    pub max_connections_per_endpoint: Option<usize>,
+    /// Connections open at once across the host; [`DEFAULT_MAX_CONNECTIONS`] when `None`.
+    pub max_connections: Option<usize>,
 }
 
 pub const DEFAULT_MAX_INSTANCES: u32 = 1000;
@@ -104,9 +113,11 @@ pub(crate) struct Shared {
     pub(crate) idle_cap: usize,
     /// Stops the epoch ticker when the last handle is dropped.
     ticking: Arc<AtomicBool>,
-    /// The operator's egress policy, and the embedder's resolver, for every tenant's transport.
-    egress: Arc<EgressPolicy>,
-    resolver: Option<NameResolver>,
+    /// Every tenant's warm instances, swept by the ticker for those idle too long.
+    pub(crate) sweeper: Arc<warm::Sweeper>,
+    /// The HTTP clients tenants share, by trust, with the operator's egress policy, the
+    /// embedder's resolver and the connection caps.
+    pools: Pools,
 }
 
 impl Drop for Shared {
@@ -125,7 +136,8 @@ impl Coffer {
         let max_instances = options.max_instances.unwrap_or(DEFAULT_MAX_INSTANCES);
         let engine = engine(max_instances).map_err(HostError::Engine)?;
         let linker = linker(&engine).map_err(HostError::Engine)?;
-        let ticking = start_epoch_ticker(&engine);
+        let sweeper = Arc::new(warm::Sweeper::default());
+        let ticking = start_epoch_ticker(&engine, sweeper.clone());
         let cache_dir = options.cache_dir.or_else(cache::default_dir);
         let wasm = options.component.as_deref().unwrap_or(PLUGIN_WASM);
         let pre = prepare(&engine, &linker, wasm, cache_dir.as_deref()).map_err(HostError::Plugin)?;
@@ -133,18 +145,34 @@ impl Coffer {
         let idle_cap = max_instances as usize / 2;
         let idle_total = Arc::new(AtomicUsize::new(0));
         let pre = RwLock::new((0, pre));
-        let (egress, resolver) = (Arc::new(options.egress), options.resolver);
-        let shared = Shared { engine, linker, cache_dir, pre, idle_total, idle_cap, ticking, egress, resolver };
+        let pools = Pools::new(
+            Arc::new(options.egress),
+            options.resolver,
+            options.max_connections_per_endpoint,
+            options.max_connections,
+        );
+        let shared = Shared { engine, linker, cache_dir, pre, idle_total, idle_cap, ticking, sweeper, pools };
         Ok(Coffer { shared: Arc::new(shared) })
     }
 
     /// A handle on one tenant's store. Cheap to clone; each call runs in an instance of the
     /// tenant's own.
     pub fn tenant(&self, settings: TenantSettings) -> Tenant {
-        let shared = &self.shared;
-        let (egress, resolver) = (shared.egress.clone(), shared.resolver.clone());
-        let transport = Transport::new(settings.name(), settings.trust(), settings.timeout(), egress, resolver);
+        let endpoint = format!("{}://{}", settings.scheme(), settings.request_authority());
+        let endpoint = endpoint.parse().unwrap_or_default();
+        let transport = Transport::new(settings.name(), settings.trust(), &endpoint, &self.shared.pools);
         Tenant::new(self.shared.clone(), settings, transport)
+    }
+
+    /// Connections open now across the host, every tenant's (at most `max_connections`).
+    pub fn open_connections(&self) -> usize {
+        self.shared.pools.open_connections()
+    }
+
+    /// Plugin instances kept warm now across the host, every tenant's: each is dropped after
+    /// its tenant's next call takes it, or once idle for 30 s.
+    pub fn idle_instances(&self) -> usize {
+        self.shared.idle_total.load(Ordering::SeqCst)
     }
 
     /// A tenant whose requests are answered at once by the host, never sent: for measuring the
@@ -227,15 +255,21 @@ fn linker(engine: &Engine) -> anyhow::Result<Linker<TenantState>> {
 }
 
 /// Advances the engine's epoch every [`limits::TICK`] until the flag is cleared.
-fn start_epoch_ticker(engine: &Engine) -> Arc<AtomicBool> {
+fn start_epoch_ticker(engine: &Engine, sweeper: Arc<warm::Sweeper>) -> Arc<AtomicBool> {
     let ticking = Arc::new(AtomicBool::new(true));
     let (engine, flag) = (engine.clone(), ticking.clone());
     std::thread::Builder::new()
         .name("coffer-epoch".into())
         .spawn(move || {
+            let mut last_sweep = std::time::Instant::now();
             while flag.load(Ordering::Relaxed) {
                 std::thread::sleep(limits::TICK);
                 engine.increment_epoch();
+                // Once a second, the instances idle too long are dropped.
+                if last_sweep.elapsed() >= std::time::Duration::from_secs(1) {
+                    last_sweep = std::time::Instant::now();
+                    sweeper.sweep(last_sweep);
+                }
             }
         })
         .expect("a thread for the epoch ticker");

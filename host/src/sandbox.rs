@@ -225,7 +225,10 @@ mod tests {
             scheme: "http".into(),
             authority: "127.0.0.1:3900".into(),
             timeout: Duration::from_secs(5),
-            transport: Arc::new(Transport::new("acme", &Default::default(), Duration::from_secs(5), Default::default(), None)),
+            transport: {
+                let pools = crate::pools::Pools::new(Default::default(), None, None, None);
+                Arc::new(Transport::new("acme", &Default::default(), &"http://127.0.0.1:3900".parse().unwrap(), &pools))
+            },
             sent: 0,
         }
     }

@@ -38,8 +38,12 @@ pub struct ObjectInfo {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct TenantStats {
-    /// Connections opened. Kept-alive connections are reused, so at steady state this stops growing.
+    /// Connections opened to the tenant's endpoint, by it and the tenants that share its
+    /// connections (the same endpoint and TLS trust). Kept-alive connections are reused, so at
+    /// steady state this stops growing.
     pub connections_opened: u64,
+    /// Connections to the tenant's endpoint open now (shared likewise).
+    pub connections_open: usize,
     /// Plugin instances made. Instances are kept warm for the tenant's next calls, so at steady
     /// state this grows only after a trap, a limit, a large put or a new plugin.
     pub instances_made: usize,
@@ -69,14 +73,15 @@ pub struct Tenant {
 impl Tenant {
     pub(crate) fn new(shared: Arc<Shared>, settings: TenantSettings, transport: Transport) -> Tenant {
         let limits = settings.limits();
-        let warm = WarmPool::new(limits.concurrency, shared.idle_total.clone(), shared.idle_cap);
+        let warm = Arc::new(WarmPool::new(limits.concurrency, shared.idle_total.clone(), shared.idle_cap));
+        shared.sweeper.register(&warm);
         Tenant {
             shared,
             label: Arc::from(settings.name()),
             settings: Arc::new(settings),
             transport: Arc::new(transport),
             admission: Arc::new(Admission::new(limits)),
-            warm: Arc::new(warm),
+            warm,
             learned: Arc::default(),
         }
     }
@@ -95,6 +100,7 @@ impl Tenant {
         let (bytes_sent, bytes_received) = self.transport.bytes_moved();
         TenantStats {
             connections_opened: self.transport.connections_opened(),
+            connections_open: self.transport.connections_open(),
             instances_made: self.warm.made(),
             largest_plugin_memory: self.warm.largest_memory(),
             bytes_sent,
@@ -293,7 +299,7 @@ impl Tenant {
                     StoreError::of_tenant(ErrorKind::Sandbox, self.settings.name(), format!("{e:#}"))
                 })?;
                 self.warm.made_one();
-                Warm { store, plugin, generation, calls: 0 }
+                Warm { store, plugin, generation, calls: 0, idle_since: std::time::Instant::now() }
             }
         };
         warm.store.data_mut().meter.start_call();

@@ -1,10 +1,11 @@
-//! How a tenant's requests reach its endpoint: one pooled HTTP/1.1 client per tenant, with the
-//! tenant's own TLS trust, prompt ACKs and no Nagle delay on its sockets (see quickack.rs), its
-//! timeout on connect, first byte and every gap between body bytes,
-//! and `*.localhost` names resolved to loopback (RFC 6761) so virtual-hosted style works on a
-//! test machine. Every address it would connect to passes the host's egress policy first
-//! (egress.rs): each name lookup's answers, and an endpoint written as an address. Kept-alive connections are reused across calls; the count of connections
-//! opened is kept for tests and figures.
+//! How a tenant's requests reach its endpoint: through the HTTP client the tenant shares with
+//! the tenants of the same TLS trust (pools.rs: connections pooled by endpoint, capped per
+//! endpoint and per host), with prompt ACKs and no Nagle delay on its sockets (see quickack.rs),
+//! its own timeout on the whole attempt and every gap between body bytes, and `*.localhost`
+//! names resolved to loopback (RFC 6761) so virtual-hosted style works on a test machine. Every
+//! address it would connect to passes the host's egress policy first (egress.rs): each name
+//! lookup's answers, and an endpoint written as an address. The counts of connections opened
+//! and open are kept per endpoint for tests and figures.
 
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -17,69 +18,38 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt;
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::connect::dns::{GaiResolver, Name};
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tower_service::Service;
 use wasmtime_wasi_http::{Error as HttpError, WasiBody};
 
 use crate::egress::{EgressPolicy, NameResolver, Refused};
-use crate::quickack::QuickAckConnector;
+use crate::pools::{Endpoint, Pools, Shared};
 use crate::tls;
 
-/// How long an idle kept-alive connection is kept. Shorter than the idle limits S3 services
-/// apply, so that a pooled connection is rarely one the server is about to close.
-pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(15);
-
-/// One tenant's HTTP client, shared by all its calls.
+/// One tenant's way to its endpoint: the shared client of its trust, its endpoint's counts, and
+/// its own byte counts.
 pub struct Transport {
     tenant: String,
     policy: Arc<EgressPolicy>,
-    client: Client<CountedConnector<HttpsConnector<QuickAckConnector<HttpConnector<Resolver>>>>, WasiBody>,
-    opened: Arc<AtomicU64>,
+    shared: Option<Arc<Shared>>,
+    endpoint: Option<Arc<Endpoint>>,
     /// Body bytes sent and received so far, for progress reports.
     sent: Arc<AtomicU64>,
     received: Arc<AtomicU64>,
-    /// Answer every request at once with an empty 200, sending nothing: for measuring the
-    /// sandbox alone (`coffer bench`).
-    answer_at_once: bool,
 }
 
 impl Transport {
-    /// A tenant's transport: its trust and timeout, the host's egress policy, and the
-    /// embedder's resolver when there is one (else the system's).
-    pub fn new(
-        tenant: &str,
-        trust: &tls::Trust,
-        timeout: Duration,
-        policy: Arc<EgressPolicy>,
-        own: Option<NameResolver>,
-    ) -> Transport {
-        let resolver = Resolver { system: GaiResolver::new(), own, policy: policy.clone(), tenant: tenant.into() };
-        let mut http = HttpConnector::new_with_resolver(resolver);
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        http.set_connect_timeout(Some(timeout));
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls::client_config(trust))
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(QuickAckConnector(http));
-        let opened = Arc::new(AtomicU64::new(0));
-        let client = Client::builder(TokioExecutor::new())
-            .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-            .build(CountedConnector { inner: https, opened: opened.clone() });
+    /// A tenant's transport to `endpoint` (`scheme://host[:port]`): the client of its trust,
+    /// shared with the other tenants of that trust.
+    pub(crate) fn new(tenant: &str, trust: &tls::Trust, endpoint: &http::Uri, pools: &Pools) -> Transport {
+        let (shared, endpoint) = pools.client_for(trust, &crate::pools::endpoint_key(endpoint));
         Transport {
             tenant: tenant.to_string(),
-            policy,
-            client,
-            opened,
+            policy: pools.policy().clone(),
+            shared: Some(shared),
+            endpoint: Some(endpoint),
             sent: Arc::default(),
             received: Arc::default(),
-            answer_at_once: false,
         }
     }
 
@@ -88,8 +58,12 @@ impl Transport {
     #[cfg(feature = "bench")]
     pub fn answering_at_once(tenant: &str) -> Transport {
         Transport {
-            answer_at_once: true,
-            ..Transport::new(tenant, &Default::default(), Duration::from_secs(30), Default::default(), None)
+            tenant: tenant.to_string(),
+            policy: Arc::default(),
+            shared: None,
+            endpoint: None,
+            sent: Arc::default(),
+            received: Arc::default(),
         }
     }
 
@@ -98,9 +72,16 @@ impl Transport {
         (self.sent.load(Ordering::Relaxed), self.received.load(Ordering::Relaxed))
     }
 
-    /// How many connections this tenant has opened (attempted) so far.
+    /// How many connections have been opened (attempted) to the tenant's endpoint so far, by
+    /// it and the tenants that share its connections.
     pub fn connections_opened(&self) -> u64 {
-        self.opened.load(Ordering::Relaxed)
+        self.endpoint.as_ref().map_or(0, |e| e.opened.load(Ordering::Relaxed))
+    }
+
+    /// How many connections to the tenant's endpoint are open now (shared with the tenants of
+    /// the same trust).
+    pub fn connections_open(&self) -> usize {
+        self.endpoint.as_ref().map_or(0, |e| e.open.load(Ordering::Relaxed))
     }
 
     /// Sends one request, the whole attempt bounded by `attempt`: connect, TLS, the request
@@ -112,14 +93,14 @@ impl Transport {
         attempt: Duration,
         between_bytes: Duration,
     ) -> Result<http::Response<WasiBody>, HttpError> {
-        if self.answer_at_once {
+        let Some(shared) = &self.shared else {
             let empty = http_body_util::Empty::new().map_err(|never: std::convert::Infallible| match never {});
             return Ok(http::Response::builder()
                 .header("content-length", "0")
                 .header("etag", "\"d41d8cd98f00b204e9800998ecf8427e\"")
                 .body(empty.boxed_unsync())
                 .expect("a valid response"));
-        }
+        };
         // An endpoint written as an address is connected to without a lookup: check it here.
         let literal = request.uri().host().and_then(|h| h.trim_start_matches('[').trim_end_matches(']').parse().ok());
         if let Some(refused) = literal.and_then(|ip| self.policy.check(ip).err()) {
@@ -129,7 +110,12 @@ impl Transport {
         let deadline = tokio::time::Instant::now() + attempt;
         let sent = self.sent.clone();
         let request = request.map(|body| Counted { inner: body, bytes: sent }.boxed_unsync());
-        let response = match tokio::time::timeout_at(deadline, self.client.request(request)).await {
+        // Counted as in flight until its answer's head arrives: while some are, a connection
+        // the pool opens will be used (pools.rs, `Capped`).
+        let in_flight = self.endpoint.as_ref().map(|e| InFlight::count(e));
+        let answered = tokio::time::timeout_at(deadline, shared.client.request(request)).await;
+        drop(in_flight);
+        let response = match answered {
             Ok(Ok(response)) => response,
             Ok(Err(error)) => return Err(self.classify(&error)),
             Err(_) => return Err(HttpError::ConnectionReadTimeout),
@@ -144,6 +130,8 @@ impl Transport {
         let code = code_for(error);
         if matches!(code, HttpError::TlsCertificateError | HttpError::TlsProtocolError | HttpError::TlsAlertReceived { .. }) {
             tracing::warn!(tenant = %self.tenant, "TLS with the endpoint failed: {story}");
+        } else if matches!(code, HttpError::HttpRequestDenied) {
+            tracing::warn!(tenant = %self.tenant, "outgoing connection denied: {story}");
         } else {
             tracing::debug!(tenant = %self.tenant, "request failed: {story}");
         }
@@ -260,6 +248,22 @@ impl Body for Bounded {
     }
 }
 
+/// A request in flight to an endpoint, counted while it lives.
+struct InFlight<'a>(&'a Endpoint);
+
+impl<'a> InFlight<'a> {
+    fn count(endpoint: &'a Endpoint) -> InFlight<'a> {
+        endpoint.in_flight.fetch_add(1, Ordering::Relaxed);
+        InFlight(endpoint)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// A body that counts the data bytes that pass through it.
 struct Counted<B> {
     inner: B,
@@ -289,37 +293,20 @@ impl<B: Body<Data = Bytes> + Unpin> Body for Counted<B> {
     }
 }
 
-/// A connector that counts the connections it opens.
-#[derive(Clone)]
-struct CountedConnector<C> {
-    inner: C,
-    opened: Arc<AtomicU64>,
-}
-
-impl<C: Service<http::Uri>> Service<http::Uri> for CountedConnector<C> {
-    type Response = C::Response;
-    type Error = C::Error;
-    type Future = C::Future;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, uri: http::Uri) -> Self::Future {
-        self.opened.fetch_add(1, Ordering::Relaxed);
-        self.inner.call(uri)
-    }
-}
-
 /// The system resolver, except that `localhost` and every name under it is the loopback
 /// address without asking anyone (RFC 6761, section 6.3); its answers filtered by the host's
 /// egress policy. A name all of whose addresses are refused fails to connect with the refusal.
 #[derive(Clone)]
-struct Resolver {
+pub(crate) struct Resolver {
     system: GaiResolver,
     own: Option<NameResolver>,
     policy: Arc<EgressPolicy>,
-    tenant: Arc<str>,
+}
+
+impl Resolver {
+    pub(crate) fn new(system: GaiResolver, own: Option<NameResolver>, policy: Arc<EgressPolicy>) -> Resolver {
+        Resolver { system, own, policy }
+    }
 }
 
 type Addrs = std::vec::IntoIter<SocketAddr>;
@@ -335,7 +322,7 @@ impl Service<Name> for Resolver {
     }
 
     fn call(&mut self, name: Name) -> Self::Future {
-        let (policy, tenant) = (self.policy.clone(), self.tenant.clone());
+        let policy = self.policy.clone();
         let resolving: Resolving = match (is_localhost(name.as_str()), &self.own) {
             (true, _) => Box::pin(async move { Ok(vec![SocketAddr::from((Ipv4Addr::LOCALHOST, 0))].into_iter()) }),
             (false, Some(own)) => {
@@ -347,19 +334,20 @@ impl Service<Name> for Resolver {
                 Box::pin(async move { Ok(resolving.await?.collect::<Vec<_>>().into_iter()) })
             }
         };
-        Box::pin(async move { Ok(allowed(&policy, &tenant, name.as_str(), resolving.await?.collect())?.into_iter()) })
+        Box::pin(async move { Ok(allowed(&policy, name.as_str(), resolving.await?.collect())?.into_iter()) })
     }
 }
 
-/// The addresses of `name` the policy allows; the first refusal when it allows none.
-fn allowed(policy: &EgressPolicy, tenant: &str, name: &str, addrs: Vec<SocketAddr>) -> Result<Vec<SocketAddr>, std::io::Error> {
+/// The addresses of `name` the policy allows; the first refusal when it allows none (the
+/// request's failure is then logged under its tenant's name, by `Transport::classify`).
+fn allowed(policy: &EgressPolicy, name: &str, addrs: Vec<SocketAddr>) -> Result<Vec<SocketAddr>, std::io::Error> {
     let mut first_refusal = None;
     let mut kept = Vec::with_capacity(addrs.len());
     for addr in addrs {
         match policy.check(addr.ip()) {
             Ok(()) => kept.push(addr),
             Err(refused) => {
-                tracing::warn!(tenant = %tenant, name, "outgoing connection denied: {name} resolves to {refused}");
+                tracing::warn!(name, "outgoing connection denied: {name} resolves to {refused}");
                 first_refusal.get_or_insert(refused);
             }
         }

@@ -3,10 +3,13 @@
 //! memory. An instance is never shared between tenants, and is dropped rather than kept when
 //! its call trapped or hit a limit, when its memory grew past [`KEEP_MEMORY`] (or half the
 //! tenant's memory limit, so that a kept instance leaves a call room to grow), after
-//! [`MAX_CALLS`] calls, or when a new plugin was loaded since it was made.
+//! [`MAX_CALLS`] calls, or when a new plugin was loaded since it was made. An instance idle
+//! for [`IDLE_LIFETIME`] is dropped (by the [`Sweeper`]), so that a tenant that has not called
+//! for a while holds none.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use wasmtime::Store;
 
@@ -19,6 +22,8 @@ pub const KEEP_MEMORY: u64 = 16 << 20;
 pub const MAX_CALLS: u32 = 10_000;
 /// Idle instances kept per tenant, at most.
 pub const KEEP_PER_TENANT: usize = 8;
+/// An instance idle this long is dropped.
+pub const IDLE_LIFETIME: Duration = Duration::from_secs(30);
 
 /// One instance and its Store, with the plugin generation it was made from.
 pub struct Warm {
@@ -26,6 +31,8 @@ pub struct Warm {
     pub plugin: bindings::Plugin,
     pub generation: u64,
     pub calls: u32,
+    /// When it was last given back.
+    pub idle_since: Instant,
 }
 
 /// A tenant's idle instances.
@@ -99,7 +106,43 @@ impl WarmPool {
             self.idle_total.fetch_sub(1, Ordering::SeqCst);
             return;
         }
-        idle.push(warm);
+        idle.push(Warm { idle_since: Instant::now(), ..warm });
+    }
+
+    /// Drops the instances idle since before `now - IDLE_LIFETIME`; how many.
+    fn drop_expired(&self, now: Instant) -> usize {
+        let mut idle = self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let before = idle.len();
+        idle.retain(|warm| now.saturating_duration_since(warm.idle_since) < IDLE_LIFETIME);
+        let dropped = before - idle.len();
+        self.idle_total.fetch_sub(dropped, Ordering::SeqCst);
+        dropped
+    }
+}
+
+/// Every tenant's warm pool, swept now and then for instances idle too long.
+#[derive(Default)]
+pub struct Sweeper {
+    pools: Mutex<Vec<Weak<WarmPool>>>,
+}
+
+impl Sweeper {
+    pub fn register(&self, pool: &Arc<WarmPool>) {
+        self.pools.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(Arc::downgrade(pool));
+    }
+
+    /// Drops the instances idle too long, and forgets the pools of tenants gone; how many
+    /// instances were dropped.
+    pub fn sweep(&self, now: Instant) -> usize {
+        let mut dropped = 0;
+        self.pools.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).retain(|pool| match pool.upgrade() {
+            Some(pool) => {
+                dropped += pool.drop_expired(now);
+                true
+            }
+            None => false,
+        });
+        dropped
     }
 }
 

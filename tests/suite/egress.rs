@@ -77,8 +77,15 @@ async fn a_name_that_rebinds_to_a_refused_address_is_refused_at_that_lookup() {
     first.put("k", b"before").await.unwrap();
 
     rebound.store(true, Ordering::SeqCst);
-    // A new connection looks the name up again: refused.
+    // A new connection looks the name up again: refused. (A tenant of another trust has
+    // connections of its own, so it needs a new one.)
     let requests = proxy.requests("*");
-    refused(&tenant_at(&coffer, &endpoint)).await;
+    let other_trust = builder("egress", &endpoint, &unique_prefix("egress")).max_retries(3).allow_invalid_certs(true);
+    refused(&coffer.tenant(other_trust.timeout(Duration::from_secs(2)).build().unwrap())).await;
     assert_eq!(proxy.requests("*"), requests, "nothing more reached the endpoint");
+    // A tenant of the first one's trust rides its kept-alive connection, to the address that
+    // was allowed when it was made (127.0.0.1), never to the one the name now gives.
+    let same_trust = tenant_at(&coffer, &endpoint);
+    same_trust.put("k", b"on the allowed connection").await.unwrap();
+    assert_eq!(same_trust.stats().connections_opened, 1, "no new connection, no new lookup");
 }

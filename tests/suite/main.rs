@@ -14,6 +14,7 @@ mod load;
 mod multipart;
 mod providers;
 mod sandbox;
+mod scale;
 mod settings;
 mod stalwart;
 mod streams;
