@@ -6,6 +6,7 @@ mod bench;
 #[cfg(feature = "bench")]
 mod scale;
 mod demo;
+mod tools;
 mod progress;
 
 use std::ops::Bound;
@@ -49,8 +50,29 @@ enum Command {
         #[arg(long, value_parser = parse_range)]
         range: Option<(u64, Option<u64>)>,
     },
-    /// Delete the object KEY.
-    Rm { key: String },
+    /// Delete the object KEY; or, with --stdin, the keys given one a line on standard input
+    /// (a dry run unless --yes).
+    Rm {
+        #[arg(required_unless_present = "stdin", conflicts_with = "stdin")]
+        key: Option<String>,
+        /// Read the keys to delete from standard input, one a line.
+        #[arg(long)]
+        stdin: bool,
+        /// With --stdin: delete them (without it, only say what would be deleted).
+        #[arg(long, requires = "stdin")]
+        yes: bool,
+    },
+    /// List the objects whose keys start with PREFIX (all when absent): size and key, a line
+    /// each, and a summary on standard error.
+    Ls {
+        prefix: Option<String>,
+        /// Last-Modified, size, ETag and key.
+        #[arg(long, conflicts_with = "keys_only")]
+        long: bool,
+        /// Only the keys, one a line, and no summary: for scripts (`coffer rm --stdin`).
+        #[arg(long)]
+        keys_only: bool,
+    },
     /// Print the size, ETag and Last-Modified of KEY.
     Stat { key: String },
     /// Measure Coffer against rust-s3 and a plain-HTTP ceiling on the server of
@@ -88,7 +110,7 @@ enum Command {
     Demo,
 }
 
-enum Failure {
+pub(crate) enum Failure {
     /// Usage or config: exit 2.
     Config(String),
     /// The key does not exist: exit 3.
@@ -216,12 +238,21 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Put { key, file } => put(&tenant, &object_key(key)?, file).await,
         Command::Get { key, file, range } => get(&tenant, &object_key(key)?, file, range).await,
-        Command::Rm { key } => {
+        Command::Rm { key: Some(key), .. } => {
             let key = object_key(key)?;
             if !tenant.delete(&key).await? {
                 eprintln!("coffer: key \"{key}\" did not exist");
             }
             Ok(())
+        }
+        Command::Rm { key: None, yes, .. } => tools::rm_stdin(&tenant, cli.hex_key, yes).await,
+        Command::Ls { prefix, long, keys_only } => {
+            let style = match (long, keys_only) {
+                (true, _) => tools::Style::Long,
+                (_, true) => tools::Style::KeysOnly,
+                _ => tools::Style::Short,
+            };
+            tools::ls(&tenant, prefix.as_deref().unwrap_or(""), style, cli.hex_key).await
         }
         Command::Stat { key } => {
             let key = object_key(key)?;

@@ -59,7 +59,10 @@ pub use error::{ErrorKind, HostError, StoreError};
 pub use limits::Limits;
 pub use secret::Secret;
 pub use settings::{Checksum, ConfigError, TenantSettings, TenantSettingsBuilder};
-pub use tenant::{ObjectInfo, Tenant, TenantStats};
+pub use tenant::{Listed, Listing, ObjectInfo, Page, Tenant, TenantStats};
+
+/// How many objects [`Tenant::list_all`] asks for per page (S3's most).
+pub const DEFAULT_LIST_PAGE: u32 = 1000;
 
 use pools::Pools;
 pub use pools::{DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_ENDPOINT, POOL_IDLE_TIMEOUT};

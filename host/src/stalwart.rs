@@ -34,6 +34,27 @@ pub fn object_name_of_hex(hex_key: &str) -> Result<String, String> {
     Ok(object_name(&bytes))
 }
 
+/// The blob key bytes an object name (without the tenant's prefix) is Stalwart's name for, or
+/// `None` when it is not one of Stalwart's names (a character outside its alphabet, a length
+/// no key gives, or stray bits in the last character).
+pub fn key_of_object_name(name: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(name.len() * 5 / 8);
+    let mut buffer: u16 = 0;
+    let mut bits = 0;
+    for c in name.bytes() {
+        let value = ALPHABET.iter().position(|&a| a == c)? as u16;
+        buffer = (buffer << 5) | value;
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buffer >> bits) as u8);
+            buffer &= (1 << bits) - 1;
+        }
+    }
+    // What is left must be padding bits, all zero, and fewer than a character's worth.
+    (bits < 5 && buffer == 0 && !out.is_empty()).then_some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -50,6 +71,18 @@ mod tests {
         assert_eq!(object_name(&counting), "aaaqeayeaudaocajbifqydiob2ibceqtcqkrmfyydenbwha0dypq");
         assert_eq!(object_name(&[0xff; 32]), "333333333333333333333333333333333333333333333333333q");
         assert_eq!(object_name(&[0xab; 32]).len(), 52, "a BLAKE3 hash gets a 52-character name");
+    }
+
+    #[test]
+    fn names_decode_back_to_their_keys_and_other_names_do_not() {
+        for key in [&b"f"[..], b"fo", b"foo", b"foob", b"fooba", b"foobar", &[0xff; 32], &[0xab; 32]] {
+            assert_eq!(key_of_object_name(&object_name(key)).as_deref(), Some(key), "{key:?}");
+        }
+        let counting: Vec<u8> = (0..32).collect();
+        assert_eq!(key_of_object_name("aaaqeayeaudaocajbifqydiob2ibceqtcqkrmfyydenbwha0dypq"), Some(counting));
+        assert_eq!(key_of_object_name("mail/1"), None, "not Stalwart's alphabet");
+        assert_eq!(key_of_object_name("mz"), None, "stray bits");
+        assert_eq!(key_of_object_name(""), None);
     }
 
     #[test]

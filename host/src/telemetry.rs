@@ -24,6 +24,7 @@ pub enum Op {
     Put,
     Delete,
     Stat,
+    List,
 }
 
 impl Op {
@@ -33,6 +34,7 @@ impl Op {
             Op::Put => "put",
             Op::Delete => "delete",
             Op::Stat => "stat",
+            Op::List => "list",
         }
     }
 }

@@ -34,6 +34,48 @@ pub struct ObjectInfo {
     pub last_modified: Option<String>,
 }
 
+/// One object of a listing: its key (without the tenant's key prefix), size, ETag and
+/// Last-Modified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub key: String,
+    pub size: u64,
+    pub etag: String,
+    pub last_modified: Option<String>,
+}
+
+/// A page of a listing, and the key the next page starts after (`None` after the last).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Page {
+    pub objects: Vec<Listed>,
+    pub next: Option<String>,
+}
+
+/// The pages of a listing, fetched one at a time ([`Tenant::list_all`]).
+pub struct Listing {
+    tenant: Tenant,
+    prefix: String,
+    after: Option<String>,
+    done: bool,
+}
+
+impl Listing {
+    /// The next page; `None` after the last. A page that fails can be asked for again.
+    pub async fn next_page(&mut self) -> Option<Result<Vec<Listed>, StoreError>> {
+        if self.done {
+            return None;
+        }
+        match self.tenant.list(&self.prefix, self.after.as_deref(), crate::DEFAULT_LIST_PAGE).await {
+            Ok(page) => {
+                self.done = page.next.is_none();
+                self.after = page.next;
+                Some(Ok(page.objects))
+            }
+            Err(error) => Some(Err(error)),
+        }
+    }
+}
+
 /// A tenant's counters so far, for tests, progress bars and figures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -244,6 +286,29 @@ impl Tenant {
         result.map(|info: Option<WitInfo>| {
             info.map(|i| ObjectInfo { size: i.size, etag: i.etag, last_modified: i.last_modified })
         })
+    }
+
+    /// One page of the objects whose keys start with `prefix`, after the key `start_after`, at
+    /// most `max` (1000 at most): ListObjectsV2, keys without the tenant's key prefix.
+    pub async fn list(&self, prefix: &str, start_after: Option<&str>, max: u32) -> Result<Page, StoreError> {
+        let started = Instant::now();
+        let (result, counts) =
+            self.run(prefix, async |plugin, store| plugin.call_list(store, prefix, start_after, max).await).await;
+        let listed = result.as_ref().map_or(0, |p: &bindings::types::Page| p.objects.len() as u64);
+        self.report(Op::List, prefix, listed, started, counts, outcome(&result, |_| true));
+        result.map(|page| Page {
+            objects: page
+                .objects
+                .into_iter()
+                .map(|o| Listed { key: o.key, size: o.size, etag: o.etag, last_modified: o.last_modified })
+                .collect(),
+            next: page.next,
+        })
+    }
+
+    /// Every object whose key starts with `prefix`, page after page.
+    pub fn list_all(&self, prefix: &str) -> Listing {
+        Listing { tenant: self.clone(), prefix: prefix.to_string(), after: None, done: false }
     }
 
     /// Runs one call of the plugin's store interface in an instance of this tenant's, admitted

@@ -24,6 +24,8 @@ pub(super) struct Call<'c, P: Platform> {
     client: &'c Client<P>,
     method: &'static str,
     key: &'c str,
+    /// A request on the bucket itself (a listing), not on the object `key`.
+    on_bucket: bool,
     query: Vec<(String, String)>,
     headers: Vec<(String, String)>,
     payload: Payload<'c, P::Source>,
@@ -35,7 +37,22 @@ pub(super) struct Call<'c, P: Platform> {
 impl<P: Platform> Client<P> {
     /// Starts a request of `method` for `key`: no query, no extra header, no body.
     pub(super) fn call<'c>(&'c self, method: &'static str, key: &'c str) -> Call<'c, P> {
-        Call { client: self, method, key, query: Vec::new(), headers: Vec::new(), payload: Payload::empty(), into: None, accept: None }
+        Call {
+            client: self,
+            method,
+            key,
+            on_bucket: false,
+            query: Vec::new(),
+            headers: Vec::new(),
+            payload: Payload::empty(),
+            into: None,
+            accept: None,
+        }
+    }
+
+    /// Starts a request of `method` on the bucket itself (ListObjectsV2).
+    pub(super) fn bucket_call<'c>(&'c self, method: &'static str) -> Call<'c, P> {
+        Call { on_bucket: true, ..self.call(method, "") }
     }
 
     /// Waits before the next retry (after `error`) and counts it; or, when the call's bound
@@ -149,7 +166,10 @@ impl<'c, P: Platform> Call<'c, P> {
     pub(super) fn send(mut self, budget: &mut Budget) -> Result<HttpResponse, StoreError> {
         let client = self.client;
         let max_retries = client.settings.max_retries;
-        let path = client.object_path(self.key)?;
+        let path = match self.on_bucket {
+            true => client.bucket_path(),
+            false => client.object_path(self.key)?,
+        };
         let (mut checksums_dropped, mut clock_corrected) = (false, false);
         loop {
             // 1. Sign for now (a retry may cross a second, or a day).

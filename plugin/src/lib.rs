@@ -35,6 +35,7 @@ mod component {
     use crate::bindings::coffer::blobstore::body::{Sink, Source};
     use crate::bindings::coffer::blobstore::config;
     use crate::bindings::exports::coffer::blobstore::store::{ByteRange, Error, ErrorKind, Guest, ObjectInfo};
+    use crate::bindings::coffer::blobstore::types::{Listed, Page};
     use crate::error::{Kind, StoreError};
     use crate::http::WasiPlatform;
     use crate::s3::{ChecksumMode, Client, Keys, Settings};
@@ -114,6 +115,16 @@ mod component {
         fn stat(key: String) -> Result<Option<ObjectInfo>, Error> {
             let info = client()?.stat(&key).map_err(to_wit)?;
             Ok(info.map(|i| ObjectInfo { size: i.size, etag: i.etag, last_modified: i.last_modified }))
+        }
+
+        fn list(prefix: String, start_after: Option<String>, max: u32) -> Result<Page, Error> {
+            let page = client()?.list(&prefix, start_after.as_deref(), max).map_err(to_wit)?;
+            let objects = page
+                .objects
+                .into_iter()
+                .map(|o| Listed { key: o.key, size: o.size, etag: o.etag, last_modified: o.last_modified })
+                .collect();
+            Ok(Page { objects, next: page.next })
         }
     }
 

@@ -79,6 +79,14 @@ impl<P: Platform> Client<P> {
         }
     }
 
+    /// `/bucket` (or `/` in virtual-hosted style): the bucket itself.
+    pub(super) fn bucket_path(&self) -> String {
+        match self.settings.virtual_hosted_style {
+            true => "/".to_string(),
+            false => format!("/{}", self.settings.bucket),
+        }
+    }
+
     /// `/bucket/prefix+key` (or `/prefix+key` in virtual-hosted style), validated.
     pub(super) fn object_path(&self, key: &str) -> Result<String, StoreError> {
         if key.is_empty() {

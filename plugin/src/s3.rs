@@ -7,6 +7,7 @@ use base64::Engine as _;
 use md5::{Digest, Md5};
 
 pub use integrity::check_for;
+pub use list::{Listed, MAX_PAGE, Page};
 
 use crate::error::{StoreError, classify, parse_error_body};
 use crate::sigv4;
@@ -450,6 +451,8 @@ fn is_missing_key(response: &HttpResponse) -> bool {
 mod call;
 #[path = "integrity.rs"]
 mod integrity;
+#[path = "list.rs"]
+mod list;
 #[path = "multipart.rs"]
 mod multipart;
 #[path = "request.rs"]

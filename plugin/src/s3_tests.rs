@@ -614,3 +614,23 @@ fn reads_check_every_full_object_checksum_and_say_when_one_is_composite() {
     let said = wire.unchecked.borrow();
     assert!(said[0].contains("x-amz-checksum-crc32c") && said[0].contains("checked against ETag (MD5)"), "{said:?}");
 }
+
+#[test]
+fn a_listing_is_a_page_of_list_objects_v2_under_the_key_prefix() {
+    let page = "<ListBucketResult><IsTruncated>true</IsTruncated><Contents><Key>acme/m/1</Key><Size>3</Size><ETag>\"e1\"</ETag></Contents><Contents><Key>acme/m/2+x</Key><Size>4</Size><ETag>\"e2\"</ETag></Contents></ListBucketResult>";
+    let last = "<ListBucketResult><IsTruncated>false</IsTruncated><Contents><Key>acme/m/3</Key><Size>5</Size><ETag>\"e3\"</ETag></Contents></ListBucketResult>";
+    let wire = Scripted::new(vec![(200, vec![], page), (200, vec![], last)]);
+    let c = client(&wire, 0);
+    let first = c.list("m/", None, 2).unwrap();
+    assert_eq!(first.objects.iter().map(|o| o.key.as_str()).collect::<Vec<_>>(), ["m/1", "m/2 x"]);
+    assert_eq!(first.next.as_deref(), Some("m/2 x"));
+    let second = c.list("m/", first.next.as_deref(), 5000).unwrap();
+    assert_eq!((second.objects[0].key.as_str(), second.objects[0].size, second.next), ("m/3", 5, None));
+    let sent = wire.sent.borrow();
+    assert_eq!(sent[0].1, "/mail?encoding-type=url&list-type=2&max-keys=2&prefix=acme%2Fm%2F");
+    assert_eq!(sent[1].1, "/mail?encoding-type=url&list-type=2&max-keys=1000&prefix=acme%2Fm%2F&start-after=acme%2Fm%2F2%20x");
+    // A key outside the prefix is the server's error, never handed back.
+    let stray = "<ListBucketResult><Contents><Key>other/k</Key><Size>1</Size></Contents></ListBucketResult>";
+    let wire = Scripted::new(vec![(200, vec![], stray)]);
+    assert!(client(&wire, 0).list("", None, 10).unwrap_err().message.contains("outside the key prefix"));
+}

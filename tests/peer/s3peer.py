@@ -5,6 +5,7 @@
     s3peer.py put-ALGO KEY FILE the same, with the checksum ALGO (CRC32, CRC32C, CRC64NVME,
                                 SHA1, SHA256; CRC32C and CRC64NVME need awscrt)
     s3peer.py checksums KEY -   print the object's checksum fields (HEAD, checksum mode on)
+    s3peer.py list PREFIX -     print the keys under PREFIX, one a line (every page)
     s3peer.py get KEY FILE      write the object KEY to FILE; exit 3 when it does not exist
     s3peer.py stalwart-name HEX -   print Stalwart's object name for the key bytes HEX
     s3peer.py uploads PREFIX -  print how many multipart uploads under PREFIX are in progress
@@ -67,6 +68,10 @@ def main():
             raise
         with open(path, "wb") as f:
             f.write(body)
+    elif op == "list":
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key):
+            for obj in page.get("Contents", []):
+                print(obj["Key"])
     elif op == "uploads":
         listed = s3.list_multipart_uploads(Bucket=bucket, Prefix=key)
         print(len(listed.get("Uploads", [])))

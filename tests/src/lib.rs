@@ -302,6 +302,12 @@ impl Peer {
         String::from_utf8(output.stdout).unwrap().trim().to_string()
     }
 
+    /// The full keys under `prefix`, as boto3 lists them (every page), in its order.
+    pub fn list(prefix: &str) -> Vec<String> {
+        let output = Peer::run(Peer::command("list", prefix, Path::new("-")), "boto3 list_objects_v2");
+        String::from_utf8(output.stdout).unwrap().lines().map(str::to_string).collect()
+    }
+
     /// Stalwart's object name for `key`, computed by Python's base64 module (not by Coffer).
     pub fn stalwart_name(key: &[u8]) -> String {
         let output = Peer::run(Peer::command("stalwart-name", &hex::encode(key), Path::new("-")), "stalwart-name");

@@ -19,4 +19,5 @@ mod settings;
 mod stalwart;
 mod streams;
 mod telemetry;
+mod tools;
 mod transport;

@@ -28,7 +28,7 @@ mod bindings {
 mod hostile {
     use crate::bindings::coffer::blobstore::body::{Sink, Source};
     use crate::bindings::coffer::blobstore::config;
-    use crate::bindings::coffer::blobstore::types::Check;
+    use crate::bindings::coffer::blobstore::types::{Check, Page};
     use crate::bindings::exports::coffer::blobstore::store::{ByteRange, Error, ErrorKind, Guest, ObjectInfo};
     use crate::bindings::wasi::http::outgoing_handler;
     use crate::bindings::wasi::http::types::{Fields, OutgoingRequest, Scheme};
@@ -53,6 +53,10 @@ mod hostile {
 
         fn stat(_key: String) -> Result<Option<ObjectInfo>, Error> {
             Ok(None)
+        }
+
+        fn list(_prefix: String, _start_after: Option<String>, _max: u32) -> Result<Page, Error> {
+            Ok(Page { objects: Vec::new(), next: None })
         }
     }
 

@@ -1,0 +1,101 @@
+//! The operator's tools (docs/operations.md): `coffer ls` against boto3's listing of more than
+//! one page, and the orphan recipe run as written, through the CLI.
+
+use std::process::{Command, Stdio};
+
+use coffer_tests::{Peer, coffer_bin, in_parallel, proxied_tenant, server, tenant_toml};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ls_matches_boto3_over_several_pages() {
+    let (store, _) = proxied_tenant(&server().endpoint, "ls", |b| b);
+    let prefix = store.settings().key_prefix().to_string();
+    // 1 100 objects (two pages of 1 000), some with keys that XML and URLs must escape.
+    let keys: Vec<String> = (0..1100)
+        .map(|i| match i % 4 {
+            0 => format!("mail/{i:05}"),
+            1 => format!("mail/{i:05} with space+plus"),
+            2 => format!("mail/{i:05}/été&<amp>"),
+            _ => format!("other/{i:05}"),
+        })
+        .collect();
+    let keys = std::sync::Arc::new(keys);
+    let writes = {
+        let (store, keys) = (store.clone(), keys.clone());
+        in_parallel(keys.len(), 32, move |i| {
+            let (store, keys) = (store.clone(), keys.clone());
+            async move { store.put(&keys[i], i.to_string().as_bytes()).await }
+        })
+        .await
+    };
+    assert!(writes.iter().all(Result::is_ok));
+
+    // The library, page by page.
+    let mut listed = Vec::new();
+    let mut listing = store.list_all("");
+    let mut pages = 0;
+    while let Some(page) = listing.next_page().await {
+        listed.extend(page.unwrap());
+        pages += 1;
+    }
+    assert_eq!(pages, 2, "1 100 objects come in two pages");
+    let from_boto3: Vec<String> =
+        Peer::list(&prefix).into_iter().map(|k| k.strip_prefix(&prefix).unwrap().to_string()).collect();
+    assert_eq!(listed.iter().map(|o| o.key.clone()).collect::<Vec<_>>(), from_boto3);
+    assert_eq!(from_boto3.len(), 1100);
+    let first = listed.iter().find(|o| o.key == "mail/00000").unwrap();
+    assert_eq!((first.size, first.etag.len()), (1, 32));
+
+    // The CLI, under a prefix.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("coffer.toml"), tenant_toml("t", &prefix, "")).unwrap();
+    let out = Command::new(coffer_bin()).args(["ls", "--keys-only", "mail/"]).current_dir(dir.path()).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let cli: Vec<&str> = std::str::from_utf8(&out.stdout).unwrap().lines().collect();
+    let mail: Vec<&str> = from_boto3.iter().map(String::as_str).filter(|k| k.starts_with("mail/")).collect();
+    assert_eq!(cli, mail);
+    let long = Command::new(coffer_bin()).args(["ls", "--long", "other/"]).current_dir(dir.path()).output().unwrap();
+    let summary = String::from_utf8_lossy(&long.stderr);
+    assert!(summary.contains("275 objects"), "{summary}");
+    let line = String::from_utf8_lossy(&long.stdout).lines().next().unwrap().to_string();
+    let columns: Vec<&str> = line.split_whitespace().collect();
+    assert!(columns.len() == 4 && columns[1] == "1" && columns[2].len() == 32 && columns[3] == "other/00003", "{line}");
+}
+
+#[tokio::test]
+async fn the_orphan_recipe_deletes_what_stalwart_no_longer_references() {
+    // Twelve blobs under Stalwart's names; Stalwart still references eight of them.
+    let (store, _) = proxied_tenant(&server().endpoint, "orphans", |b| b);
+    let prefix = store.settings().key_prefix().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("coffer.toml"), tenant_toml("t", &prefix, "")).unwrap();
+    let hashes: Vec<String> = (0..12u8).map(|i| hex::encode([i; 32])).collect();
+    for (i, hash) in hashes.iter().enumerate() {
+        let name = coffer_host::stalwart::object_name_of_hex(hash).unwrap();
+        store.put(&name, format!("blob {i}").as_bytes()).await.unwrap();
+    }
+    let live: Vec<&String> = hashes.iter().take(8).collect();
+    std::fs::write(dir.path().join("live.txt"), live.iter().map(|h| format!("{h}\n")).collect::<String>()).unwrap();
+
+    // docs/operations.md, as written (`sort` in the C locale, as `comm` needs).
+    let recipe = |yes: &str| {
+        format!(
+            "set -e; export LC_ALL=C; sort live.txt > live.sorted
+             {coffer} --hex-key ls --keys-only | sort > stored.txt
+             comm -23 stored.txt live.sorted > orphans.txt
+             {coffer} --hex-key rm --stdin {yes} < orphans.txt",
+            coffer = coffer_bin().display()
+        )
+    };
+    let dry = Command::new("sh").arg("-c").arg(recipe("")).current_dir(dir.path()).stderr(Stdio::piped()).output().unwrap();
+    assert!(dry.status.success(), "{}", String::from_utf8_lossy(&dry.stderr));
+    assert!(String::from_utf8_lossy(&dry.stderr).contains("dry run: 4 keys would be deleted"));
+    let stored = |hash: &String| Peer::get(&format!("{prefix}{}", coffer_host::stalwart::object_name_of_hex(hash).unwrap())).is_some();
+    assert!(hashes.iter().all(stored), "a dry run deletes nothing");
+
+    let done = Command::new("sh").arg("-c").arg(recipe("--yes")).current_dir(dir.path()).stderr(Stdio::piped()).output().unwrap();
+    assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+    assert!(String::from_utf8_lossy(&done.stderr).contains("deleted 4, already missing 0, failed 0"));
+    for (i, hash) in hashes.iter().enumerate() {
+        assert_eq!(stored(hash), i < 8, "blob {i}");
+    }
+}
