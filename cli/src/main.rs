@@ -6,6 +6,7 @@ mod bench;
 #[cfg(feature = "bench")]
 mod scale;
 mod demo;
+mod doctor;
 mod tools;
 mod progress;
 
@@ -106,6 +107,10 @@ enum Command {
         #[arg(long, requires = "tenants")]
         build_only: bool,
     },
+    /// Check the tenant before mail goes there: its endpoint (name, TCP, TLS), the server's
+    /// clock, the credentials and the bucket, a probe object written, read and deleted, the
+    /// checksum dialect. Exit status 0 when nothing failed.
+    Doctor,
     /// Start an S3 server in-process and show a round trip through the plugin.
     Demo,
 }
@@ -268,6 +273,10 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 None => Err(Failure::Missing(format!("key \"{key}\" does not exist"))),
             }
         }
+        Command::Doctor => match doctor::run(&tenant, tenant.settings()).await {
+            true => Ok(()),
+            false => Err(Failure::Other("doctor: a check failed (see above)".into())),
+        },
         Command::Demo => unreachable!("handled above"),
         #[cfg(feature = "bench")]
         Command::Bench { .. } => unreachable!("handled above"),

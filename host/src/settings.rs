@@ -189,7 +189,8 @@ impl TenantSettings {
     pub fn allow_invalid_certs(&self) -> bool {
         self.trust.allow_invalid_certs
     }
-    pub(crate) fn trust(&self) -> &Trust {
+    /// The tenant's TLS trust (the built-in roots, its `caFile`, `allowInvalidCerts`).
+    pub fn trust(&self) -> &Trust {
         &self.trust
     }
     pub(crate) fn credentials(&self) -> &Credentials {

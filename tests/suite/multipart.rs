@@ -96,7 +96,8 @@ async fn damaged_reads_of_a_multipart_object_are_never_returned() {
     // without (`checksum = "none"`), its ETag of part MD5s is checked with the part size it
     // recorded.
     let none = |b: TenantSettingsBuilder| small_parts(b).checksum(Checksum::None);
-    let cases: [(&str, fn(TenantSettingsBuilder) -> TenantSettingsBuilder, &str); 2] =
+    type With = fn(TenantSettingsBuilder) -> TenantSettingsBuilder;
+    let cases: [(&str, With, &str); 2] =
         [("multipart-read", small_parts, "CRC-32 checksum"), ("multipart-read-md5", none, "multipart ETag")];
     for (test, with, caught_by) in cases {
         let (writer, _) = proxied_tenant(&server().endpoint, test, with);

@@ -99,3 +99,50 @@ async fn the_orphan_recipe_deletes_what_stalwart_no_longer_references() {
         assert_eq!(stored(hash), i < 8, "blob {i}");
     }
 }
+
+/// `coffer doctor` with `config`: its exit code and its report.
+fn doctor(config: &str) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("coffer.toml");
+    std::fs::write(&file, config).unwrap();
+    std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let out = Command::new(coffer_bin()).arg("doctor").current_dir(dir.path()).output().unwrap();
+    (out.status.code(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+#[test]
+fn doctor_passes_on_the_server_and_names_the_cause_of_each_failure() {
+    let prefix = coffer_tests::unique_prefix("doctor");
+    let good = tenant_toml("t", &prefix, "");
+    let (code, report) = doctor(&good);
+    assert_eq!(code, Some(0), "{report}");
+    for check in ["name", "tcp", "clock", "access", "write", "read", "read range", "delete", "checksums"] {
+        assert!(report.lines().any(|l| l.starts_with("ok") && l[6..].starts_with(check)), "{check}: {report}");
+    }
+    assert!(Peer::list(&prefix).is_empty(), "the probe leaves nothing behind");
+
+    let failed = |config: String, check: &str, cause: &str, fix: &str| {
+        let (code, report) = doctor(&config);
+        assert_eq!(code, Some(1), "{report}");
+        let line = report.lines().find(|l| l.starts_with("FAIL")).unwrap_or_else(|| panic!("{report}"));
+        assert!(line[6..].starts_with(check) && line.contains(cause), "{check}: {report}");
+        assert!(report.contains(fix), "{check}: {report}");
+    };
+    let s = server();
+    failed(good.replace(&format!("secretKey = \"{}\"", s.secret_key), "secretKey = \"wrong\""), "credentials", "refused the credentials", "check accessKey and secretKey");
+    failed(good.replace(&format!("bucket = \"{}\"", s.bucket), "bucket = \"no-such-bucket\""), "bucket", "does not exist", "create the bucket");
+    failed(good.replace(&s.endpoint, "http://127.0.0.1:1"), "tcp", "cannot connect", "check the endpoint's port");
+    // A server behind a private CA: refused without its caFile, trusted with it.
+    let tls = coffer_tests::TlsProxy::start(&s.endpoint);
+    let behind = good.replace(&s.endpoint, &tls.endpoint);
+    failed(behind.clone(), "tls", "not trusted", "caFile");
+    let (code, report) = doctor(&format!("{behind}caFile = \"{}\"\n", tls.ca_file.display()));
+    assert_eq!(code, Some(0), "{report}");
+    assert!(report.lines().any(|l| l.starts_with("ok    tls") && l.contains("expires")), "{report}");
+    // A provider that refuses checksum headers: a warning that names it, and the fix.
+    let b2 = coffer_tests::FaultProxy::start_as(&s.endpoint, coffer_tests::Persona::B2, vec![]);
+    let (code, report) = doctor(&good.replace(&s.endpoint, &b2.endpoint));
+    assert_eq!(code, Some(0), "a warning is not a failure: {report}");
+    assert!(report.lines().any(|l| l.starts_with("warn  checksums") && l.contains("refuses x-amz-checksum-*")), "{report}");
+    assert!(report.contains("set checksum = \"none\""), "{report}");
+}
