@@ -114,6 +114,17 @@ proptest! {
         }
     }
 
+    /// A listing answered with anything: a page, or an error naming the call.
+    #[test]
+    fn fuzz_list_answers(body in xmlish(), status in prop_oneof![Just(200u16), 100u16..600]) {
+        let body = String::from_utf8_lossy(&body).into_owned();
+        let wire = Scripted::new(vec![(status, vec![], body.as_str()); 4]);
+        match client(&wire, 2).list("p/", None, 10) {
+            Ok(page) => prop_assert!(page.objects.iter().all(|o| !o.key.is_empty())),
+            Err(error) => prop_assert!(error.message.contains("ListObjectsV2") || error.message.contains("key"), "{}", error.message),
+        }
+    }
+
     /// A multipart start answered with anything: an upload id, or an error naming the call.
     #[test]
     fn fuzz_multipart_answers(body in xmlish(), status in prop_oneof![Just(200u16), 100u16..600]) {

@@ -36,8 +36,17 @@ impl<P: Platform> Client<P> {
         let full_prefix = format!("{}{prefix}", self.settings.key_prefix);
         let max = max.clamp(1, MAX_PAGE);
         let what = format!("ListObjectsV2 prefix \"{prefix}\"");
+        // A 200 whose body is an error (S3 may answer so), or no listing at all, is retried like
+        // the 5xx it stands for: never read as an empty page.
         let parsed = |r: &super::HttpResponse| match r.status {
-            200 => parse_page(&r.body).map(|_| ()).map_err(|e| StoreError::unavailable(format!("{what}: {e}"))),
+            200 => {
+                let inside = parse_error_body(&r.body);
+                if !inside.code.is_empty() {
+                    let message = format!("{what}: 200 with an error inside: {} {}", inside.code, inside.message);
+                    return Err(StoreError::unavailable(message));
+                }
+                parse_page(&r.body).map(|_| ()).map_err(|e| StoreError::unavailable(format!("{what}: {e}")))
+            }
             _ => Ok(()),
         };
         let mut call = self
@@ -75,13 +84,15 @@ impl<P: Platform> Client<P> {
 struct RawPage {
     objects: Vec<Listed>,
     truncated: bool,
+    /// The answer is a ListBucketResult at all.
+    seen_result: bool,
 }
 
 /// Reads a ListBucketResult whose keys are URL-encoded.
 fn parse_page(body: &[u8]) -> Result<RawPage, String> {
     let mut reader = Reader::from_reader(body);
     let mut buf = Vec::new();
-    let mut page = RawPage { objects: Vec::new(), truncated: false };
+    let mut page = RawPage { objects: Vec::new(), truncated: false, seen_result: false };
     let mut current: Option<Listed> = None;
     let mut field = Vec::new();
     let mut text = String::new();
@@ -89,6 +100,7 @@ fn parse_page(body: &[u8]) -> Result<RawPage, String> {
         match reader.read_event_into(&mut buf) {
             Ok(Event::Start(tag)) => {
                 let name = tag.local_name().as_ref().to_vec();
+                page.seen_result |= name == b"ListBucketResult";
                 if name == b"Contents" {
                     current = Some(Listed { key: String::new(), size: 0, etag: String::new(), last_modified: None });
                 }
@@ -122,6 +134,7 @@ fn parse_page(body: &[u8]) -> Result<RawPage, String> {
                 }
                 text.clear();
             }
+            Ok(Event::Eof) if !page.seen_result => return Err("the answer is no ListBucketResult".into()),
             Ok(Event::Eof) => break,
             Err(e) => return Err(format!("bad XML: {e}")),
             _ => {}
@@ -175,5 +188,7 @@ mod tests {
         assert!(!last.truncated && last.objects.is_empty());
         assert!(parse_page(b"<ListBucketResult><Contents><Key>k</Key><Size>big</Size></Contents></ListBucketResult>").is_err());
         assert!(url_decode("%zz").is_err() && url_decode("%4").is_err() && url_decode("%ff").is_err());
+        assert!(parse_page(b"<Error><Code>InternalError</Code></Error>").is_err(), "not a listing");
+        assert!(parse_page(b"").is_err());
     }
 }

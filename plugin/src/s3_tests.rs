@@ -629,6 +629,11 @@ fn a_listing_is_a_page_of_list_objects_v2_under_the_key_prefix() {
     let sent = wire.sent.borrow();
     assert_eq!(sent[0].1, "/mail?encoding-type=url&list-type=2&max-keys=2&prefix=acme%2Fm%2F");
     assert_eq!(sent[1].1, "/mail?encoding-type=url&list-type=2&max-keys=1000&prefix=acme%2Fm%2F&start-after=acme%2Fm%2F2%20x");
+    // A 200 with an error inside is sent again, never read as an empty page.
+    let error_inside = "<Error><Code>InternalError</Code><Message>try again</Message></Error>";
+    let wire = Scripted::new(vec![(200, vec![], error_inside), (200, vec![], last)]);
+    assert_eq!(client(&wire, 1).list("m/", None, 10).unwrap().objects.len(), 1);
+    assert_eq!(wire.sent.borrow().len(), 2);
     // A key outside the prefix is the server's error, never handed back.
     let stray = "<ListBucketResult><Contents><Key>other/k</Key><Size>1</Size></Contents></ListBucketResult>";
     let wire = Scripted::new(vec![(200, vec![], stray)]);
