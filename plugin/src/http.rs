@@ -216,6 +216,7 @@ impl<'a> Flight<'a> {
     fn feed(&mut self) -> Result<bool, StoreError> {
         let Some((stream, _)) = &self.body else { return Ok(true) };
         let failed = |e: String| StoreError::unavailable(format!("{}: writing the body: {e}", self.what));
+        let mut host_closed = false;
         while !self.rest.is_done() {
             let permitted = stream.check_write().map_err(stream_error).map_err(failed)?;
             if permitted == 0 {
@@ -230,6 +231,12 @@ impl<'a> Flight<'a> {
                 Rest::Spliced { input, left, starved } => {
                     let moved = match stream.splice(input, permitted.min(*left)) {
                         Ok(moved) => moved,
+                        // The host stopped taking the body (the request failed: a connection
+                        // refused, the egress policy): the answer says why.
+                        Err(StreamError::Closed) if !matches!(input.read(0), Err(StreamError::Closed)) => {
+                            host_closed = true;
+                            break;
+                        }
                         Err(StreamError::Closed) => {
                             return Err(StoreError::other(format!("{}: the body ended {left} bytes short", self.what)));
                         }
@@ -242,6 +249,10 @@ impl<'a> Flight<'a> {
                     }
                 }
             }
+        }
+        if host_closed {
+            self.body = None;
+            return Ok(true);
         }
         // Every byte is handed over: flush without blocking, so that the other requests of a
         // send_many go on being fed meanwhile. The flush is done when the stream takes writes
