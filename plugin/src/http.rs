@@ -218,21 +218,35 @@ impl<'a> Flight<'a> {
         let failed = |e: String| StoreError::unavailable(format!("{}: writing the body: {e}", self.what));
         let mut host_closed = false;
         while !self.rest.is_done() {
-            let permitted = stream.check_write().map_err(stream_error).map_err(failed)?;
+            // A closed body stream, before every byte is in, is the host having stopped taking
+            // the body (the request failed: a connection refused, the egress policy): the
+            // answer says why (`land`).
+            let permitted = match stream.check_write() {
+                Err(StreamError::Closed) => {
+                    host_closed = true;
+                    break;
+                }
+                other => other.map_err(stream_error).map_err(failed)?,
+            };
             if permitted == 0 {
                 return Ok(false);
             }
             match &mut self.rest {
                 Rest::Bytes(bytes) => {
                     let n = (permitted as usize).min(bytes.len());
-                    stream.write(&bytes[..n]).map_err(stream_error).map_err(failed)?;
+                    match stream.write(&bytes[..n]) {
+                        Err(StreamError::Closed) => {
+                            host_closed = true;
+                            break;
+                        }
+                        other => other.map_err(stream_error).map_err(failed)?,
+                    }
                     *bytes = &bytes[n..];
                 }
                 Rest::Spliced { input, left, starved } => {
                     let moved = match stream.splice(input, permitted.min(*left)) {
                         Ok(moved) => moved,
-                        // The host stopped taking the body (the request failed: a connection
-                        // refused, the egress policy): the answer says why.
+                        // Closed with the source still open: the host stopped taking the body.
                         Err(StreamError::Closed) if !matches!(input.read(0), Err(StreamError::Closed)) => {
                             host_closed = true;
                             break;
