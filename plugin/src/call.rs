@@ -107,15 +107,23 @@ impl<P: Platform> Client<P> {
 
     /// The error an answer means when it is worth another try (503 SlowDown, 500, 429, 408, 400
     /// RequestTimeout...); `None` for a success or an answer that retrying will not change.
-    fn transient_failure(&self, response: &HttpResponse, method: &str, key: &str) -> Option<StoreError> {
+    fn transient_failure(&self, response: &HttpResponse, what: impl FnOnce() -> String) -> Option<StoreError> {
         if response.status < 400 || response.status == 404 || response.status == 416 {
             return None;
         }
-        Some(self.failure(response, method, key)).filter(StoreError::is_transient)
+        let body = parse_error_body(&response.body);
+        Some(crate::error::classify(response.status, &body, &what(), &self.settings.bucket)).filter(StoreError::is_transient)
     }
 }
 
 impl<'c, P: Platform> Call<'c, P> {
+    /// What the request is, for its errors: `PUT key "k"`, or a listing's `ListObjectsV2`.
+    fn what(&self) -> String {
+        match self.on_bucket {
+            true => "ListObjectsV2".to_string(),
+            false => format!("{} key \"{}\"", self.method, self.key),
+        }
+    }
     /// Whether the server refused this request for the checksum headers it carries, which
     /// `checksum = "auto"` lets it go without.
     fn refused_for_checksums(&self, response: &HttpResponse) -> bool {
@@ -191,7 +199,7 @@ impl<'c, P: Platform> Call<'c, P> {
                 }
             }
             let (error, retry_after, retry) = match sent {
-                Ok(response) => match client.transient_failure(&response, self.method, self.key) {
+                Ok(response) => match client.transient_failure(&response, || self.what()) {
                     Some(error) => {
                         let retry_after = response.header("retry-after").map(str::to_string);
                         let retry = retry::should_retry(&error, budget.retries, max_retries);

@@ -634,6 +634,10 @@ fn a_listing_is_a_page_of_list_objects_v2_under_the_key_prefix() {
     let wire = Scripted::new(vec![(200, vec![], error_inside), (200, vec![], last)]);
     assert_eq!(client(&wire, 1).list("m/", None, 10).unwrap().objects.len(), 1);
     assert_eq!(wire.sent.borrow().len(), 2);
+    // A listing that stays busy says it was a listing, not a key.
+    let wire = Scripted::new(vec![(503, vec![], "<Error><Code>SlowDown</Code></Error>")]);
+    let busy = client(&wire, 0).list("m/", None, 10).unwrap_err();
+    assert!(busy.message.starts_with("ListObjectsV2"), "{}", busy.message);
     // A key outside the prefix is the server's error, never handed back.
     let stray = "<ListBucketResult><Contents><Key>other/k</Key><Size>1</Size></Contents></ListBucketResult>";
     let wire = Scripted::new(vec![(200, vec![], stray)]);
