@@ -5,6 +5,7 @@
 mod bench;
 #[cfg(feature = "bench")]
 mod scale;
+mod copy;
 mod demo;
 mod doctor;
 mod tools;
@@ -73,6 +74,23 @@ enum Command {
         /// Only the keys, one a line, and no summary: for scripts (`coffer rm --stdin`).
         #[arg(long)]
         keys_only: bool,
+    },
+    /// Copy every object whose key starts with PREFIX (all when absent) from the tenant FROM to
+    /// the tenant TO of the config, under the same names: streamed, a few at a time, each one
+    /// verified. Objects TO already has with the same size and ETag are skipped, so a second
+    /// run copies nothing and a stopped run resumes. Exit status 0 only when nothing failed.
+    Cp {
+        #[arg(long, value_name = "FROM")]
+        from: String,
+        #[arg(long, value_name = "TO")]
+        to: String,
+        prefix: Option<String>,
+        /// Objects copied at once.
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+        jobs: u16,
+        /// A line for each object copied or skipped, on standard output.
+        #[arg(long, short)]
+        verbose: bool,
     },
     /// Print the size, ETag and Last-Modified of KEY.
     Stat { key: String },
@@ -224,7 +242,6 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         return Ok(());
     }
     let config = Config::load(&cli.config).map_err(|e| Failure::Config(e.to_string()))?;
-    let settings = config.tenant(cli.tenant.as_deref()).map_err(|e| Failure::Config(e.to_string()))?;
     let component = match &cli.plugin {
         Some(path) => Some(std::fs::read(path).map_err(|e| Failure::Config(format!("--plugin {}: {e}", path.display())))?),
         None => None,
@@ -232,6 +249,15 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     let options = config.host_options().map_err(|e| Failure::Config(e.to_string()))?;
     let options = coffer_host::HostOptions { component, ..options };
     let coffer = Coffer::with_options(options).map_err(|e| Failure::Other(format!("loading the plugin: {e}")))?;
+    if let Command::Cp { from, to, prefix, jobs, verbose } = &cli.command {
+        if from == to {
+            return Err(Failure::Config(format!("cp: --from and --to are the same tenant \"{from}\"")));
+        }
+        let tenant = |name: &str| config.tenant(Some(name)).map_err(|e| Failure::Config(format!("cp: {e}")));
+        let (from, to) = (coffer.tenant(tenant(from)?), coffer.tenant(tenant(to)?));
+        return copy::cp(&from, &to, prefix.as_deref().unwrap_or(""), usize::from(*jobs), *verbose).await;
+    }
+    let settings = config.tenant(cli.tenant.as_deref()).map_err(|e| Failure::Config(e.to_string()))?;
     let tenant = coffer.tenant(settings);
     let object_key = |key: String| -> Result<String, Failure> {
         if cli.hex_key {
@@ -277,7 +303,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             true => Ok(()),
             false => Err(Failure::Other("doctor: a check failed (see above)".into())),
         },
-        Command::Demo => unreachable!("handled above"),
+        Command::Demo | Command::Cp { .. } => unreachable!("handled above"),
         #[cfg(feature = "bench")]
         Command::Bench { .. } => unreachable!("handled above"),
     }

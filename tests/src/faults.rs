@@ -68,6 +68,8 @@ pub enum When {
     FirstTriesOfKey(usize),
     /// Each matching request with this probability, from a seeded generator (repeatable).
     Ratio(f64),
+    /// Every matching request after the first N, which pass.
+    After(usize),
 }
 
 /// A fault, the method it applies to (`"*"` for any), and when.
@@ -101,6 +103,8 @@ struct State {
     rules: Vec<Rule>,
     /// Per rule: how many requests it has taken.
     taken: Vec<AtomicUsize>,
+    /// Per rule: how many matching requests it has seen (for `When::After`).
+    passed: Vec<AtomicUsize>,
     tries_of_key: Mutex<HashMap<(usize, String), usize>>,
     random: Mutex<u64>,
     injected: Mutex<HashMap<Fault, usize>>,
@@ -128,6 +132,7 @@ impl FaultProxy {
             memory: Memory::default(),
             upstream: upstream.trim_end_matches('/').to_string(),
             taken: rules.iter().map(|_| AtomicUsize::new(0)).collect(),
+            passed: rules.iter().map(|_| AtomicUsize::new(0)).collect(),
             rules,
             tries_of_key: Mutex::default(),
             random: Mutex::new(0x2545_F491_4F6C_DD1D),
@@ -313,6 +318,7 @@ impl State {
                     *seen <= n
                 }
                 When::Ratio(p) => self.next_random() < p,
+                When::After(n) => self.passed[i].fetch_add(1, Ordering::SeqCst) >= n,
             };
             if fires {
                 self.taken[i].fetch_add(1, Ordering::SeqCst);

@@ -146,3 +146,154 @@ fn doctor_passes_on_the_server_and_names_the_cause_of_each_failure() {
     assert!(report.lines().any(|l| l.starts_with("warn  checksums") && l.contains("refuses x-amz-checksum-*")), "{report}");
     assert!(report.contains("set checksum = \"none\""), "{report}");
 }
+
+/// `coffer cp` with `config`, from tenant `src` to `dst`: its exit code and its output.
+fn cp(dir: &std::path::Path) -> (Option<i32>, String) {
+    let out = Command::new(coffer_bin())
+        .args(["cp", "--from", "src", "--to", "dst", "mail/"])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    (out.status.code(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cp_copies_to_another_provider_skips_what_is_there_and_resumes_after_a_kill() {
+    // The source: the server under test. The destination: an s3s-fs server of this test's own.
+    let source = coffer_tests::coffer().tenant(
+        coffer_tests::builder("src", &server().endpoint, &coffer_tests::unique_prefix("cp"))
+            .multipart_threshold(5 << 20)
+            .part_size(5 << 20)
+            .build()
+            .unwrap(),
+    );
+    let prefix = source.settings().key_prefix().to_string();
+    let destination_server = coffer_cli::embedded::EmbeddedS3::start("cp-destination").await.unwrap();
+    let destination = coffer_tests::coffer().tenant(
+        coffer_host::TenantSettings::builder("dst")
+            .bucket(&destination_server.bucket)
+            .region(&destination_server.region)
+            .endpoint(&destination_server.endpoint)
+            .access_key(destination_server.access_key.as_str())
+            .secret_key(destination_server.secret_key.as_str())
+            .key_prefix("copied/")
+            .build()
+            .unwrap(),
+    );
+
+    // 500 objects of mixed sizes (an empty one; most a few KiB; some up to 300 KiB) and one of
+    // 6 MiB, put in two parts; and one outside the prefix copied.
+    let size = |i: usize| match i {
+        0 => 0,
+        250 => 6 << 20,
+        i if i % 25 == 0 => 100_000 + i * 400,
+        i => (i * 37) % 9000 + 1,
+    };
+    let keys: Vec<String> = (0..500).map(|i| format!("mail/{:02}/{i:04}", i % 7)).collect();
+    let keys = std::sync::Arc::new(keys);
+    let writes = {
+        let (source, keys) = (source.clone(), keys.clone());
+        in_parallel(keys.len(), 16, move |i| {
+            let (source, keys) = (source.clone(), keys.clone());
+            async move { source.put(&keys[i], &coffer_tests::blob(size(i), i as u64)).await }
+        })
+        .await
+    };
+    assert!(writes.iter().all(Result::is_ok));
+    source.put("other/not-copied", b"x").await.unwrap();
+    let big = source.stat(&keys[250]).await.unwrap().unwrap();
+    assert!(big.etag.ends_with("-2\"") || big.etag.ends_with("-2"), "put in two parts: {}", big.etag);
+
+    let dir = tempfile::tempdir().unwrap();
+    let multipart = "multipartThreshold = \"5MiB\"\npartSize = \"5MiB\"";
+    let config = |endpoint: &str| {
+        format!(
+            "{}[tenants.dst]\nbucket = \"{}\"\nregion = \"{}\"\nendpoint = \"{endpoint}\"\naccessKey = \"{}\"\nsecretKey = \"{}\"\nkeyPrefix = \"copied/\"\n{multipart}\n",
+            tenant_toml("src", &prefix, multipart),
+            destination_server.bucket,
+            destination_server.region,
+            destination_server.access_key,
+            destination_server.secret_key
+        )
+    };
+
+    // First run, through a proxy that holds back the answer to every PUT after the 150th: it
+    // is killed there, midway.
+    let proxy = coffer_tests::FaultProxy::start(
+        &destination_server.endpoint,
+        vec![coffer_tests::Rule::new(coffer_tests::Fault::Stall, "PUT", coffer_tests::When::After(150))],
+    );
+    let write_config = |endpoint: &str| {
+        let file = dir.path().join("coffer.toml");
+        std::fs::write(&file, config(endpoint)).unwrap();
+        std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    };
+    write_config(&proxy.endpoint);
+    let mut first = Command::new(coffer_bin())
+        .args(["cp", "--from", "src", "--to", "dst", "mail/"])
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let waited = std::time::Instant::now();
+    while proxy.injected(coffer_tests::Fault::Stall) == 0 {
+        assert!(waited.elapsed() < std::time::Duration::from_secs(60), "the first run reaches the stall");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let mut there = 0;
+    let mut listing = destination.list_all("");
+    while let Some(page) = listing.next_page().await {
+        there += page.unwrap().len();
+    }
+    assert!((100..500).contains(&there), "killed midway: {there} of 500 copied");
+
+
+    // Second run, straight to the server: it resumes, copying only what is not there yet.
+    write_config(&destination_server.endpoint);
+    let (code, output) = tokio::task::spawn_blocking({
+        let dir = dir.path().to_path_buf();
+        move || cp(&dir)
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, Some(0), "{output}");
+    let (copied, skipped) = counts(&output);
+    assert_eq!(copied + skipped, 500, "{output}");
+    assert!(skipped >= 100 && copied >= 1, "resumed: {output}");
+
+    // Third run: nothing to copy.
+    let (code, output) = tokio::task::spawn_blocking({
+        let dir = dir.path().to_path_buf();
+        move || cp(&dir)
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, Some(0), "{output}");
+    assert_eq!(counts(&output), (0, 500), "{output}");
+
+    // Every object arrived whole, under its own name; nothing else did.
+    let checks = {
+        let (source, destination, keys) = (source.clone(), destination.clone(), keys.clone());
+        in_parallel(keys.len(), 16, move |i| {
+            let (source, destination, keys) = (source.clone(), destination.clone(), keys.clone());
+            async move {
+                let copied = destination.get(&keys[i], ..).await.unwrap();
+                copied == source.get(&keys[i], ..).await.unwrap() && copied.is_some_and(|c| c.len() == size(i))
+            }
+        })
+        .await
+    };
+    assert!(checks.iter().all(|same| *same), "every copy is the source's bytes");
+    assert_eq!(destination.stat("other/not-copied").await.unwrap(), None);
+}
+
+/// The copied and skipped counts of `coffer cp`'s summary.
+fn counts(output: &str) -> (u64, u64) {
+    let line = output.lines().find(|l| l.starts_with("copied ")).unwrap_or_else(|| panic!("no summary: {output}"));
+    let number = |after: &str| line.split(after).nth(1).unwrap().split_whitespace().next().unwrap().parse().unwrap();
+    (number("copied "), number("skipped "))
+}
