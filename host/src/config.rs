@@ -71,6 +71,20 @@ pub struct TenantConfig {
     pub part_size: Option<String>,
     pub part_concurrency: Option<u32>,
     pub limits: Option<LimitsConfig>,
+    pub encryption: Option<EncryptionConfig>,
+}
+
+/// `[tenants.NAME.encryption]` as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct EncryptionConfig {
+    /// 32 bytes, as 64 hex digits or in base64; inline, `{ env = ... }` or `{ file = ... }`.
+    pub key: SecretSource,
+    /// The id written in each new object's header, e.g. "2026-11".
+    pub key_id: String,
+    /// Keys objects sealed earlier still open with, by id.
+    #[serde(default)]
+    pub old_keys: BTreeMap<String, SecretSource>,
 }
 
 /// `[tenants.NAME.limits]` as written.
@@ -106,6 +120,9 @@ impl Config {
         let inline = |s: &Option<SecretSource>| matches!(s, Some(SecretSource::Inline(_)));
         let holds_secrets = config.file.tenants.values().any(|t| {
             [&t.access_key, &t.secret_key, &t.session_token, &t.security_token].into_iter().any(inline)
+                || t.encryption.as_ref().is_some_and(|e| {
+                    matches!(e.key, SecretSource::Inline(_)) || e.old_keys.values().any(|k| matches!(k, SecretSource::Inline(_)))
+                })
         });
         if let Some(warning) = holds_secrets.then(|| readable_by_others(path)).flatten() {
             tracing::warn!("{warning}");
@@ -319,6 +336,12 @@ pub fn validate(
             limits.concurrency = concurrency;
         }
         b = b.limits(limits);
+    }
+    if let Some(e) = &t.encryption {
+        b = b.encryption(&e.key_id, secret("encryption.key", &e.key)?);
+        for (id, source) in &e.old_keys {
+            b = b.old_encryption_key(id, secret("encryption.oldKeys", source)?);
+        }
     }
     b.build_with_env(env)
 }

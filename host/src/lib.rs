@@ -30,6 +30,7 @@ pub mod credentials;
 mod body;
 mod dialect;
 pub mod egress;
+pub mod encryption;
 mod error;
 mod guest_log;
 mod pools;

@@ -12,6 +12,7 @@ use std::time::Duration;
 use rustls::pki_types::CertificateDer;
 
 use crate::credentials::{self, Credentials, EnvLookup};
+use crate::encryption::{self, Key, KeyRing};
 use crate::limits::{self, Limits};
 use crate::regions;
 use crate::secret::Secret;
@@ -117,6 +118,7 @@ pub struct TenantSettings {
     trust: Trust,
     limits: Limits,
     credentials: Credentials,
+    encryption: Option<KeyRing>,
 }
 
 impl TenantSettings {
@@ -165,6 +167,12 @@ impl TenantSettings {
     pub fn max_retries(&self) -> u32 {
         self.max_retries
     }
+    /// The keys the tenant's blobs are sealed with, when client-side encryption is set
+    /// (docs/encryption.md).
+    pub fn encryption(&self) -> Option<&KeyRing> {
+        self.encryption.as_ref()
+    }
+
     pub fn verify_after_write(&self) -> bool {
         self.verify_after_write
     }
@@ -237,6 +245,9 @@ pub struct TenantSettingsBuilder {
     part_size: u64,
     part_concurrency: u32,
     limits: Limits,
+    /// The key id and key new objects are sealed with, and older keys still read.
+    encryption: Option<(String, Secret)>,
+    old_encryption_keys: Vec<(String, Secret)>,
 }
 
 impl TenantSettingsBuilder {
@@ -265,6 +276,8 @@ impl TenantSettingsBuilder {
             part_size: DEFAULT_PART_SIZE,
             part_concurrency: DEFAULT_PART_CONCURRENCY,
             limits: Limits::default(),
+            encryption: None,
+            old_encryption_keys: Vec::new(),
         }
     }
 
@@ -388,6 +401,20 @@ impl TenantSettingsBuilder {
         self
     }
 
+    /// Client-side encryption (docs/encryption.md): new objects are sealed with `key` (32
+    /// bytes, as 64 hex digits or in base64) under the id `key_id` (1 to 32 letters, digits,
+    /// `.`, `_`, `-`), which is written in each object's header.
+    pub fn encryption(mut self, key_id: impl Into<String>, key: impl Into<Secret>) -> Self {
+        self.encryption = Some((key_id.into(), key.into()));
+        self
+    }
+
+    /// A key objects sealed earlier still open with; never used to seal.
+    pub fn old_encryption_key(mut self, key_id: impl Into<String>, key: impl Into<Secret>) -> Self {
+        self.old_encryption_keys.push((key_id.into(), key.into()));
+        self
+    }
+
     /// Validates every setting and resolves the credentials.
     pub fn build(self) -> Result<TenantSettings, ConfigError> {
         self.build_with_env(&credentials::process_env)
@@ -464,6 +491,7 @@ impl TenantSettingsBuilder {
             },
             ca_certs: ca_certs.into_iter().map(CertificateDer::into_owned).collect(),
         };
+        let encryption = self.key_ring().map_err(|(f, m)| field(f, m))?;
         let mut credentials = self.credentials(env).map_err(|(f, m)| field(f, m))?;
         // A token set in the settings wins over one found with the keys.
         if let Some(token) = self.session_token {
@@ -489,7 +517,29 @@ impl TenantSettingsBuilder {
             trust,
             limits: self.limits,
             credentials,
+            encryption,
         })
+    }
+
+    /// The encryption keys, each parsed; the field at fault otherwise.
+    fn key_ring(&self) -> Result<Option<KeyRing>, (&'static str, String)> {
+        let Some((id, key)) = &self.encryption else {
+            return match self.old_encryption_keys.first() {
+                Some((old, _)) => Err(("encryption.keyId", format!("is not set, but oldKeys (\"{old}\") is: set the key new objects are sealed with"))),
+                None => Ok(None),
+            };
+        };
+        encryption::check_key_id(id).map_err(|m| ("encryption.keyId", m))?;
+        let current = Key::parse(key.expose()).map_err(|m| ("encryption.key", m))?;
+        let mut old = Vec::new();
+        for (old_id, key) in &self.old_encryption_keys {
+            encryption::check_key_id(old_id).map_err(|m| ("encryption.oldKeys", m))?;
+            if old_id == id {
+                return Err(("encryption.oldKeys", format!("\"{old_id}\" is also keyId: an id names one key")));
+            }
+            old.push((old_id.clone(), Key::parse(key.expose()).map_err(|m| ("encryption.oldKeys", format!("\"{old_id}\" {m}")))?));
+        }
+        Ok(Some(KeyRing::new(id, current, old)))
     }
 
     /// The tenant's own keys, else its profile, else (only when it opted in) the host's.

@@ -69,6 +69,15 @@ pub struct CallCounts {
     pub verify_failures: u32,
 }
 
+impl CallCounts {
+    /// Adds the counts of another call made for the same one (an encrypted object's header).
+    pub fn add(&mut self, other: &CallCounts) {
+        self.attempts += other.attempts;
+        self.retries += other.retries;
+        self.verify_failures += other.verify_failures;
+    }
+}
+
 /// The event and the metrics of one finished call. `tenant` is shared so that each label costs
 /// a reference count, not a copy of the name.
 pub fn record(tenant: &Arc<str>, op: Op, key: &str, bytes: u64, counts: CallCounts, elapsed: Duration, outcome: Outcome) {

@@ -17,6 +17,7 @@ use crate::bindings;
 use crate::body::{Sink, Source};
 use crate::dialect::{Learned, ServerDialect};
 use crate::bindings::store::{ByteRange, ObjectInfo as WitInfo};
+use crate::encryption::{self, Broken, Header, KeyRing, Opener, Sealer};
 use crate::error::{ErrorKind, StoreError};
 use crate::limits::Limits;
 use crate::sandbox::TenantState;
@@ -157,18 +158,81 @@ impl Tenant {
     pub async fn get(&self, key: &str, range: impl RangeBounds<u64>) -> Result<Option<Vec<u8>>, StoreError> {
         let range = byte_range(&range);
         let started = Instant::now();
-        let (result, counts) = self
-            .run(key, async |plugin, store| {
-                let work = store.data().meter.host_work();
-                let sink = store.data_mut().table().push(Sink::memory(work))?;
-                let found = plugin.call_get(&mut *store, key, range, Resource::new_borrow(sink.rep())).await;
-                let sink = store.data_mut().table().delete(sink)?;
-                Ok(found?.map(|found| found.then(|| sink.take())))
-            })
-            .await;
+        let (result, counts) = match self.settings.encryption() {
+            None => self.get_stored(key, range).await,
+            Some(keys) => self.get_sealed(keys, key, range).await,
+        };
         let bytes = result.as_ref().map_or(0, |data| data.as_ref().map_or(0, |d| d.len() as u64));
         self.report(Op::Get, key, bytes, started, counts, outcome(&result, Option::is_some));
         result
+    }
+
+    /// The stored bytes of the object, or of `range`, in memory.
+    async fn get_stored(&self, key: &str, range: Option<ByteRange>) -> (Result<Option<Vec<u8>>, StoreError>, CallCounts) {
+        self.run(key, async |plugin, store| {
+            let work = store.data().meter.host_work();
+            let sink = store.data_mut().table().push(Sink::memory(work))?;
+            let found = plugin.call_get(&mut *store, key, range, Resource::new_borrow(sink.rep())).await;
+            let sink = store.data_mut().table().delete(sink)?;
+            Ok(found?.map(|found| found.then(|| sink.take())))
+        })
+        .await
+    }
+
+    /// An encrypted tenant's get: the whole object opened, or the header and then only the
+    /// segments that cover `range`.
+    async fn get_sealed(&self, keys: &KeyRing, key: &str, range: Option<ByteRange>) -> (Result<Option<Vec<u8>>, StoreError>, CallCounts) {
+        let name = self.object_name(key);
+        let Some(range) = range else {
+            let (stored, counts) = self.get_stored(key, None).await;
+            let opened = stored.and_then(|s| s.map(|s| encryption::open(keys, &name, &s).map_err(|b| self.broken(key, b))).transpose());
+            return (opened, counts);
+        };
+        let (header, mut counts) = self.sealed_header(key).await;
+        let plan = match header {
+            Ok(Some(header)) => match header.plan(range.start, range.end) {
+                Some(plan) => (header, plan),
+                None => return (Ok(Some(Vec::new())), counts),
+            },
+            other => return (other.map(|_| None), counts),
+        };
+        let (header, plan) = plan;
+        let mut opener = match Opener::ranged(keys, &name, header, plan) {
+            Ok(opener) => opener,
+            Err(broken) => return (Err(self.broken(key, broken)), counts),
+        };
+        let stored_range = ByteRange { start: plan.stored.0, end: Some(plan.stored.1) };
+        let (stored, more) = self.get_stored(key, Some(stored_range)).await;
+        counts.add(&more);
+        let opened = stored.and_then(|stored| {
+            let Some(stored) = stored else { return Ok(None) };
+            let mut out = Vec::with_capacity((plan.plain.1 - plan.plain.0) as usize);
+            opener.push(&stored, &mut out).and_then(|()| opener.finish()).map_err(|b| self.broken(key, b))?;
+            Ok(Some(out))
+        });
+        (opened, counts)
+    }
+
+    /// An encrypted object's header, read by a ranged GET of its first bytes.
+    async fn sealed_header(&self, key: &str) -> (Result<Option<Header>, StoreError>, CallCounts) {
+        let first = ByteRange { start: 0, end: Some(encryption::HEADER_LEN as u64) };
+        let (stored, counts) = self.get_stored(key, Some(first)).await;
+        let header = stored.and_then(|s| s.map(|s| Header::decode(&s).map_err(|b| self.broken(key, b))).transpose());
+        (header, counts)
+    }
+
+    /// The object's name in the bucket, which an encrypted object is bound to.
+    fn object_name(&self, key: &str) -> String {
+        format!("{}{key}", self.settings.key_prefix())
+    }
+
+    /// Why an encrypted object did not open, as the call's error.
+    fn broken(&self, key: &str, broken: Broken) -> StoreError {
+        let (kind, message) = match broken {
+            Broken::Integrity(m) => (ErrorKind::Integrity, m),
+            Broken::MissingKey(m) => (ErrorKind::InvalidConfig, m),
+        };
+        StoreError::of_tenant(kind, self.settings.name(), format!("key \"{key}\": {message}"))
     }
 
     /// Writes the object's bytes, or those of `range` (as for [`Tenant::get`]), to `writer` as
@@ -188,6 +252,48 @@ impl Tenant {
     ) -> Result<Option<u64>, StoreError> {
         let range = byte_range(&range);
         let started = Instant::now();
+        let (result, counts) = match self.settings.encryption() {
+            None => self.stream_stored(key, range, writer, None).await,
+            Some(keys) => {
+                let name = self.object_name(key);
+                match range {
+                    None => self.stream_stored(key, None, writer, Some(Opener::whole(keys, &name))).await,
+                    Some(range) => {
+                        let (header, mut counts) = self.sealed_header(key).await;
+                        let planned = header.and_then(|h| {
+                            let Some(h) = h else { return Ok(None) };
+                            let Some(plan) = h.plan(range.start, range.end) else { return Ok(Some(None)) };
+                            Opener::ranged(keys, &name, h, plan).map(|o| Some(Some((plan, o)))).map_err(|b| self.broken(key, b))
+                        });
+                        match planned {
+                            Ok(Some(Some((plan, opener)))) => {
+                                let stored = ByteRange { start: plan.stored.0, end: Some(plan.stored.1) };
+                                let (result, more) = self.stream_stored(key, Some(stored), writer, Some(opener)).await;
+                                counts.add(&more);
+                                (result, counts)
+                            }
+                            Ok(Some(None)) => (Ok(Some(0)), counts),
+                            Ok(None) => (Ok(None), counts),
+                            Err(e) => (Err(e), counts),
+                        }
+                    }
+                }
+            }
+        };
+        let written = result.as_ref().map_or(0, |w| w.unwrap_or(0));
+        self.report(Op::Get, key, written, started, counts, outcome(&result, Option::is_some));
+        result
+    }
+
+    /// Streams the stored bytes of the object (or of `range`) to `writer`, opened by `opener`
+    /// on the way for an encrypted tenant: how many bytes were written.
+    async fn stream_stored<W: AsyncWrite + Unpin>(
+        &self,
+        key: &str,
+        range: Option<ByteRange>,
+        writer: &mut W,
+        mut opener: Option<Opener>,
+    ) -> (Result<Option<u64>, StoreError>, CallCounts) {
         let (sender, mut chunks) = mpsc::channel::<Bytes>(STREAM_CHUNKS);
         let call = self.run(key, async move |plugin, store| {
             let work = store.data().meter.host_work();
@@ -198,47 +304,73 @@ impl Tenant {
         });
         tokio::pin!(call);
         let mut written = 0u64;
-        let mut write_failed = None;
+        let mut failed: Option<StoreError> = None;
+        let mut plain = Vec::new();
+        // Writes a chunk, opened first for an encrypted tenant; the first failure stops it.
+        macro_rules! hand_on {
+            ($chunk:expr) => {{
+                let chunk: Bytes = $chunk;
+                let out: Result<&[u8], StoreError> = match opener.as_mut() {
+                    None => Ok(&chunk[..]),
+                    Some(opener) => {
+                        plain.clear();
+                        opener.push(&chunk, &mut plain).map(|()| &plain[..]).map_err(|b| self.broken(key, b))
+                    }
+                };
+                match out {
+                    Ok(out) => match writer.write_all(out).await {
+                        Ok(()) => written += out.len() as u64,
+                        Err(e) => failed = Some(self.output_failed(key, e)),
+                    },
+                    Err(e) => failed = Some(e),
+                }
+            }};
+        }
         let (mut result, counts) = loop {
             tokio::select! {
                 biased;
-                Some(chunk) = chunks.recv(), if write_failed.is_none() => {
-                    match writer.write_all(&chunk).await {
-                        Ok(()) => written += chunk.len() as u64,
-                        Err(e) => {
-                            // The plugin's next write fails, and the call ends.
-                            write_failed = Some(e);
-                            chunks.close();
-                        }
+                Some(chunk) = chunks.recv(), if failed.is_none() => {
+                    hand_on!(chunk);
+                    if failed.is_some() {
+                        // The plugin's next write fails, and the call ends.
+                        chunks.close();
                     }
                 }
                 ended = &mut call => break ended,
             }
         };
         // What the plugin wrote before its call returned.
-        while let (None, Ok(chunk)) = (&write_failed, chunks.try_recv()) {
-            match writer.write_all(&chunk).await {
-                Ok(()) => written += chunk.len() as u64,
-                Err(e) => write_failed = Some(e),
+        while let (None, Ok(chunk)) = (&failed, chunks.try_recv()) {
+            hand_on!(chunk);
+        }
+        if failed.is_none() && matches!(result, Ok(true)) {
+            if let Some(opener) = &opener {
+                failed = opener.finish().err().map(|b| self.broken(key, b));
             }
         }
-        if write_failed.is_none() && matches!(result, Ok(true)) {
-            write_failed = writer.flush().await.err();
+        if failed.is_none() && matches!(result, Ok(true)) {
+            failed = writer.flush().await.err().map(|e| self.output_failed(key, e));
         }
-        if let Some(e) = write_failed {
-            result = Err(StoreError::of_tenant(ErrorKind::Other, self.settings.name(), format!("key \"{key}\": writing the output: {e}")));
+        if let Some(e) = failed {
+            result = Err(e);
         }
-        let result = result.map(|found| found.then_some(written));
-        self.report(Op::Get, key, written, started, counts, outcome(&result, Option::is_some));
-        result
+        (result.map(|found| found.then_some(written)), counts)
+    }
+
+    fn output_failed(&self, key: &str, e: std::io::Error) -> StoreError {
+        StoreError::of_tenant(ErrorKind::Other, self.settings.name(), format!("key \"{key}\": writing the output: {e}"))
     }
 
     /// Creates or replaces the object. Once this returns Ok, the object is readable (with
     /// `verify_after_write`, the default, a HEAD has found it with the size and MD5 sent).
     pub async fn put(&self, key: &str, data: &[u8]) -> Result<(), StoreError> {
         let started = Instant::now();
-        // The one copy: the body the plugin splices into its requests, never into its memory.
-        let body = Bytes::copy_from_slice(data);
+        // The one copy: the body the plugin splices into its requests, never into its memory
+        // (sealed on the way for an encrypted tenant).
+        let body = match self.settings.encryption() {
+            Some(keys) => Bytes::from(encryption::seal(keys, &self.object_name(key), data)),
+            None => Bytes::copy_from_slice(data),
+        };
         let (result, counts) = self.run(key, async |plugin, store| put_body(plugin, store, key, Source::whole(body)).await).await;
         self.report(Op::Put, key, data.len() as u64, started, counts, outcome(&result, |_| true));
         result
@@ -255,9 +387,11 @@ impl Tenant {
     pub async fn put_stream<R: AsyncRead + Unpin>(&self, key: &str, mut reader: R, len: u64) -> Result<(), StoreError> {
         let started = Instant::now();
         let (sender, chunks) = mpsc::channel(STREAM_CHUNKS);
-        let call = self.run(key, async |plugin, store| put_body(plugin, store, key, Source::streamed(len, chunks)).await);
+        let sealer = self.settings.encryption().map(|keys| Sealer::new(keys, &self.object_name(key), len));
+        let stored_len = sealer.as_ref().map_or(len, |_| encryption::sealed_len(len));
+        let call = self.run(key, async |plugin, store| put_body(plugin, store, key, Source::streamed(stored_len, chunks)).await);
         tokio::pin!(call);
-        let pump = pump(&mut reader, sender, len);
+        let pump = pump(&mut reader, sender, len, sealer);
         tokio::pin!(pump);
         let mut pumping = true;
         let (result, counts) = loop {
@@ -284,7 +418,7 @@ impl Tenant {
         let (result, counts) = self.run(key, async |plugin, store| plugin.call_stat(store, key).await).await;
         self.report(Op::Stat, key, 0, started, counts, outcome(&result, Option::is_some));
         result.map(|info: Option<WitInfo>| {
-            info.map(|i| ObjectInfo { size: i.size, etag: i.etag, last_modified: i.last_modified })
+            info.map(|i| ObjectInfo { size: self.plain_size(i.size), etag: i.etag, last_modified: i.last_modified })
         })
     }
 
@@ -300,10 +434,19 @@ impl Tenant {
             objects: page
                 .objects
                 .into_iter()
-                .map(|o| Listed { key: o.key, size: o.size, etag: o.etag, last_modified: o.last_modified })
+                .map(|o| Listed { key: o.key, size: self.plain_size(o.size), etag: o.etag, last_modified: o.last_modified })
                 .collect(),
             next: page.next,
         })
+    }
+
+    /// The size of the blob an object of `stored` bytes holds: for an encrypted tenant, its
+    /// plaintext's (an object that cannot be one Coffer sealed keeps its stored size).
+    fn plain_size(&self, stored: u64) -> u64 {
+        match self.settings.encryption() {
+            Some(_) => encryption::plain_len(stored).unwrap_or(stored),
+            None => stored,
+        }
     }
 
     /// Every object whose key starts with `prefix`, page after page.
@@ -421,8 +564,24 @@ async fn put_body(
 }
 
 /// Reads `len` bytes from `reader` in chunks onto `chunks`, until they are read, the reader
-/// ends or fails (sent on, for the source to report), or the call stops listening.
-async fn pump<R: AsyncRead + Unpin>(reader: &mut R, chunks: mpsc::Sender<std::io::Result<Bytes>>, len: u64) {
+/// ends or fails (sent on, for the source to report), or the call stops listening. With a
+/// `sealer`, what goes on is the sealed object: its header, then each chunk's segments (a
+/// chunk is a whole number of segments, but the last).
+async fn pump<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    chunks: mpsc::Sender<std::io::Result<Bytes>>,
+    len: u64,
+    mut sealer: Option<Sealer>,
+) {
+    if let Some(sealer) = sealer.as_mut() {
+        let mut first = sealer.header().to_vec();
+        if len == 0 {
+            sealer.push(&[], &mut first);
+        }
+        if chunks.send(Ok(Bytes::from(first))).await.is_err() {
+            return;
+        }
+    }
     let mut left = len;
     while left > 0 {
         let want = READ_CHUNK.min(usize::try_from(left).unwrap_or(usize::MAX));
@@ -442,7 +601,15 @@ async fn pump<R: AsyncRead + Unpin>(reader: &mut R, chunks: mpsc::Sender<std::io
             return;
         }
         left -= chunk.len() as u64;
-        if chunks.send(Ok(chunk.freeze())).await.is_err() {
+        let chunk = match sealer.as_mut() {
+            None => chunk.freeze(),
+            Some(sealer) => {
+                let mut sealed = Vec::with_capacity(chunk.len() + (chunk.len() / encryption::SEGMENT + 1) * encryption::TAG);
+                sealer.push(&chunk, &mut sealed);
+                Bytes::from(sealed)
+            }
+        };
+        if chunks.send(Ok(chunk)).await.is_err() {
             return;
         }
     }

@@ -105,6 +105,9 @@ struct State {
     taken: Vec<AtomicUsize>,
     /// Per rule: how many matching requests it has seen (for `When::After`).
     passed: Vec<AtomicUsize>,
+    /// Body bytes of the server's answers the proxy has taken (a request's whole body: what
+    /// a client reading through it is sent).
+    body_bytes: std::sync::atomic::AtomicU64,
     tries_of_key: Mutex<HashMap<(usize, String), usize>>,
     random: Mutex<u64>,
     injected: Mutex<HashMap<Fault, usize>>,
@@ -133,6 +136,7 @@ impl FaultProxy {
             upstream: upstream.trim_end_matches('/').to_string(),
             taken: rules.iter().map(|_| AtomicUsize::new(0)).collect(),
             passed: rules.iter().map(|_| AtomicUsize::new(0)).collect(),
+            body_bytes: Default::default(),
             rules,
             tries_of_key: Mutex::default(),
             random: Mutex::new(0x2545_F491_4F6C_DD1D),
@@ -155,6 +159,11 @@ impl FaultProxy {
             "*" => requests.values().sum(),
             _ => requests.get(method).copied().unwrap_or(0),
         }
+    }
+
+    /// Body bytes of the server's answers so far, every request's.
+    pub fn answer_body_bytes(&self) -> u64 {
+        self.state.body_bytes.load(Ordering::SeqCst)
     }
 
     /// Faults injected so far, of `fault`.
@@ -260,6 +269,7 @@ impl State {
         let (mut head, body) = response.into_parts();
         self.persona.dress(&mut head);
         let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+        self.body_bytes.fetch_add(body.len() as u64, Ordering::SeqCst);
         let half = body.slice(..body.len() / 2);
         let response = |pieces: Pieces| Ok(Response::from_parts(head.clone(), pieces));
 

@@ -321,6 +321,37 @@ impl Peer {
         String::from_utf8(output.stdout).unwrap().trim().parse().unwrap()
     }
 
+    /// Decrypts `stored`, the object `full_key` of an encrypted tenant, with Python's
+    /// `cryptography` from docs/encryption.md alone (tests/peer/coffer_decrypt.py), given its
+    /// keys as (id, hex): the plaintext, or the script's error.
+    pub fn decrypt(full_key: &str, stored: &[u8], keys: &[(&str, &str)]) -> Result<Vec<u8>, String> {
+        use std::io::Write as _;
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("peer/coffer_decrypt.py");
+        let mut child = Command::new("python3")
+            .arg(script)
+            .arg(full_key)
+            .args(keys.iter().map(|(id, key)| format!("{id}={key}")))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("running python3 for the independent decryption: {e}"));
+        let mut stdin = child.stdin.take().unwrap();
+        let stored = stored.to_vec();
+        let feeding = std::thread::spawn(move || stdin.write_all(&stored));
+        let output = child.wait_with_output().unwrap();
+        feeding.join().unwrap().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+        assert!(
+            !stderr.contains("No module named 'cryptography'"),
+            "the independent decryption needs cryptography: `python3 -m pip install cryptography` (scripts/test does it)"
+        );
+        match output.status.success() {
+            true => Ok(output.stdout),
+            false => Err(stderr),
+        }
+    }
+
     /// Reads the full object key with boto3; `None` when it does not exist.
     pub fn get(full_key: &str) -> Option<Vec<u8>> {
         let file = tempfile::NamedTempFile::new().unwrap();

@@ -6,6 +6,7 @@ mod cluster;
 mod conformance;
 mod cross_client;
 mod egress;
+mod encryption;
 mod errors;
 mod faults;
 mod hostile_server;
