@@ -22,6 +22,18 @@ use coffer_host::{Coffer, HostOptions, Tenant, TenantSettings};
 pub const CONCURRENCY: usize = 8;
 /// The sizes measured, and their labels in case names (`put-4KiB`).
 const SIZES: [(usize, &str); 2] = [(4096, "4KiB"), (1 << 20, "1MiB")];
+/// The sizes `coffer bench --encrypted` measures: 1 MiB, and 1 000 000 bytes, whose sealed
+/// object (344 bytes more) stays within the one 1 MiB block Garage stores it in, as the plain
+/// one does; a sealed 1 MiB object takes two.
+const ENCRYPTED_SIZES: [(usize, &str); 2] = [(1 << 20, "1MiB"), (1_000_000, "1MB")];
+
+fn sizes(encrypted: bool) -> &'static [(usize, &'static str)] {
+    match encrypted {
+        true => &ENCRYPTED_SIZES,
+        false => &SIZES,
+    }
+}
+
 /// The operations measured at each size.
 const OPS: [&str; 2] = ["put", "get"];
 /// Rounds per case: each client runs once per round, in turn, so drift hits all alike.
@@ -89,6 +101,8 @@ pub struct Row {
 
 enum Client {
     Coffer(Tenant),
+    /// The same tenant with client-side encryption (`coffer bench --encrypted`).
+    Sealed(Tenant),
     RustS3(Box<s3::Bucket>),
     /// rust-s3's PUT followed by a HEAD: what Stalwart does with `verifyAfterWrite = true`.
     RustS3Verify(Box<s3::Bucket>),
@@ -100,6 +114,7 @@ impl Client {
         match (self, verify) {
             (Client::Coffer(_), true) => "coffer",
             (Client::Coffer(_), false) => "coffer-noverify",
+            (Client::Sealed(_), _) => "coffer-encrypted",
             (Client::RustS3(_), _) => "rust-s3",
             (Client::RustS3Verify(_), _) => "rust-s3+verify",
             (Client::Ceiling(_), _) => "ceiling",
@@ -108,7 +123,7 @@ impl Client {
 
     async fn put(&self, key: &str, data: Vec<u8>) -> anyhow::Result<()> {
         match self {
-            Client::Coffer(tenant) => Ok(tenant.put(key, &data).await?),
+            Client::Coffer(tenant) | Client::Sealed(tenant) => Ok(tenant.put(key, &data).await?),
             Client::RustS3(bucket) | Client::RustS3Verify(bucket) => {
                 let response = bucket.put_object(key, &data).await?;
                 anyhow::ensure!(response.status_code() == 200, "rust-s3 put: HTTP {}", response.status_code());
@@ -125,7 +140,7 @@ impl Client {
 
     async fn get(&self, key: &str) -> anyhow::Result<usize> {
         match self {
-            Client::Coffer(tenant) => Ok(tenant.get(key, ..).await?.map_or(0, |d| d.len())),
+            Client::Coffer(tenant) | Client::Sealed(tenant) => Ok(tenant.get(key, ..).await?.map_or(0, |d| d.len())),
             Client::RustS3(bucket) | Client::RustS3Verify(bucket) => {
                 let response = bucket.get_object(key).await?;
                 anyhow::ensure!(response.status_code() == 200, "rust-s3 get: HTTP {}", response.status_code());
@@ -201,8 +216,8 @@ impl Ceiling {
 }
 
 /// Refuses a case name that is not one of the bench's (`--case`), naming the ones there are.
-pub fn check_cases(only: &[String]) -> anyhow::Result<()> {
-    let cases: Vec<String> = SIZES.iter().flat_map(|(_, label)| OPS.map(|op| format!("{op}-{label}"))).collect();
+pub fn check_cases(only: &[String], encrypted: bool) -> anyhow::Result<()> {
+    let cases: Vec<String> = sizes(encrypted).iter().flat_map(|(_, label)| OPS.map(|op| format!("{op}-{label}"))).collect();
     match only.iter().find(|case| !cases.contains(case)) {
         Some(unknown) => anyhow::bail!("--case: no case \"{unknown}\"; the cases are {}", cases.join(", ")),
         None => Ok(()),
@@ -211,8 +226,13 @@ pub fn check_cases(only: &[String]) -> anyhow::Result<()> {
 
 /// Runs every case (or those named in `only`, e.g. "get-1MiB") for every client, `per_case` in
 /// all per (case, client), and returns the rows.
-pub async fn run(per_case: Duration, only: &[String]) -> anyhow::Result<Vec<Row>> {
-    check_cases(only)?;
+///
+/// With `encrypted`, the clients are Coffer and the same tenant with client-side encryption,
+/// and every object written has bytes of its own: a store that keeps one copy of identical
+/// blocks (Garage does) would otherwise store the plain tenant's puts for free, and never the
+/// sealed ones, which differ each time.
+pub async fn run(per_case: Duration, only: &[String], encrypted: bool) -> anyhow::Result<Vec<Row>> {
+    check_cases(only, encrypted)?;
     let wanted = |case: &str| only.is_empty() || only.iter().any(|c| c == case);
     let server = Arc::new(Server::from_env()?);
     let run_id = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis();
@@ -224,22 +244,34 @@ pub async fn run(per_case: Duration, only: &[String]) -> anyhow::Result<Vec<Row>
     let region = s3::Region::Custom { region: server.region.clone(), endpoint: server.endpoint.clone() };
     let credentials = s3::creds::Credentials::new(Some(&server.access_key), Some(&server.secret_key), None, None, None)?;
     let bucket = s3::Bucket::new(&server.bucket, region, credentials)?.with_path_style();
+    let sealed = || -> anyhow::Result<Tenant> {
+        let key = "5e".repeat(32);
+        let settings = server.tenant_settings("bench-sealed", &format!("{prefix}sealed/")).encryption("bench", key.as_str());
+        Ok(coffer.tenant(settings.build()?))
+    };
     // rust-s3 and the ceiling name the same objects with the prefix written out.
-    let clients: Vec<(Arc<Client>, bool, String)> = vec![
+    let clients: Vec<(Arc<Client>, bool, String)> = if encrypted {
+        vec![(Arc::new(Client::Coffer(tenant(true)?)), true, String::new()), (Arc::new(Client::Sealed(sealed()?)), true, String::new())]
+    } else { vec![
         (Arc::new(Client::Coffer(tenant(true)?)), true, String::new()),
         (Arc::new(Client::Coffer(tenant(false)?)), false, String::new()),
         (Arc::new(Client::RustS3(bucket.clone())), true, prefix.clone()),
         (Arc::new(Client::RustS3Verify(bucket)), true, prefix.clone()),
         (Arc::new(Client::Ceiling(Ceiling::new(server.clone())?)), true, prefix.clone()),
-    ];
+    ] };
 
     let mut rows = Vec::new();
-    for (size, label) in SIZES {
+    for &(size, label) in sizes(encrypted) {
         let data = Arc::new(pattern(size));
         if wanted(&format!("get-{label}")) {
-            // Objects for the GET case, written once through Coffer.
+            // Objects for the GET case, written once through Coffer (and sealed, for the
+            // encrypted tenant, under a prefix of its own).
             for i in 0..CONCURRENCY {
-                clients[0].0.put(&format!("get-{label}-{i}"), data.to_vec()).await?;
+                let body = stamped(&data, encrypted.then_some(i as u64));
+                clients[0].0.put(&format!("get-{label}-{i}"), body.clone()).await?;
+                for (client, ..) in clients.iter().filter(|(c, ..)| matches!(**c, Client::Sealed(_))) {
+                    client.put(&format!("get-{label}-{i}"), body.clone()).await?;
+                }
             }
         }
         for op in OPS {
@@ -253,7 +285,7 @@ pub async fn run(per_case: Duration, only: &[String]) -> anyhow::Result<Vec<Row>
                         continue; // its GET is rust-s3's
                     }
                     let (latencies, took) =
-                        measure(client.clone(), op, label, key_prefix.clone(), data.clone(), per_case / ROUNDS).await?;
+                        measure(client.clone(), op, label, key_prefix.clone(), data.clone(), per_case / ROUNDS, encrypted).await?;
                     samples[n].0.extend(latencies);
                     samples[n].1 += took;
                 }
@@ -287,7 +319,9 @@ async fn measure(
     key_prefix: String,
     data: Arc<Vec<u8>>,
     length: Duration,
+    unique: bool,
 ) -> anyhow::Result<(Vec<Duration>, Duration)> {
+    static STAMP: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1 << 32);
     let started = Instant::now();
     let callers: Vec<_> = (0..CONCURRENCY)
         .map(|c| {
@@ -298,7 +332,10 @@ async fn measure(
                 while started.elapsed() < length {
                     let begun = Instant::now();
                     match op {
-                        "put" => client.put(&format!("{key_prefix}put-{label}-{c}-{}", i % 4), data.to_vec()).await?,
+                        "put" => {
+                            let stamp = unique.then(|| STAMP.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+                            client.put(&format!("{key_prefix}put-{label}-{c}-{}", i % 4), stamped(&data, stamp)).await?
+                        }
                         _ => {
                             let read = client.get(&format!("{key_prefix}get-{label}-{c}")).await?;
                             anyhow::ensure!(read == data.len(), "read {read} bytes of {}", data.len());
@@ -318,6 +355,60 @@ async fn measure(
     Ok((all, started.elapsed()))
 }
 
+/// A copy of `data` (the copy every put makes), its first 8 bytes replaced by `stamp` if given.
+fn stamped(data: &[u8], stamp: Option<u64>) -> Vec<u8> {
+    let mut body = data.to_vec();
+    if let Some(stamp) = stamp {
+        let n = body.len().min(8);
+        body[..n].copy_from_slice(&stamp.to_le_bytes()[..n]);
+    }
+    body
+}
+
+/// The two AEADs the issue names, measured alone: MiB/s sealing 64 MiB in 64 KiB segments
+/// (Coffer's segment size), on one core, best of three.
+pub fn aead_throughput() -> Vec<(&'static str, f64)> {
+    use aes_gcm::aead::{AeadInPlace, KeyInit};
+    let total = 64usize << 20;
+    let segment = vec![7u8; coffer_host::encryption::SEGMENT];
+    let time = |seal: &mut dyn FnMut(u64, &mut [u8])| {
+        let mut best = f64::MAX;
+        let mut buffer = segment.clone();
+        for _ in 0..3 {
+            let started = Instant::now();
+            for index in 0..(total / segment.len()) as u64 {
+                seal(index, &mut buffer);
+            }
+            best = best.min(started.elapsed().as_secs_f64());
+        }
+        total as f64 / (1u64 << 20) as f64 / best
+    };
+    let aes = aes_gcm::Aes256Gcm::new(&[1u8; 32].into());
+    let chacha = chacha20poly1305::ChaCha20Poly1305::new(&[1u8; 32].into());
+    let nonce = |index: u64| {
+        let mut n = [0u8; 12];
+        n[..8].copy_from_slice(&index.to_be_bytes());
+        n
+    };
+    let aes_rate = time(&mut |i, buf| {
+        aes.encrypt_in_place_detached(&nonce(i).into(), b"aad", buf).unwrap();
+    });
+    let chacha_rate = time(&mut |i, buf| {
+        chacha.encrypt_in_place_detached(&nonce(i).into(), b"aad", buf).unwrap();
+    });
+    let ring_key = ring::aead::LessSafeKey::new(ring::aead::UnboundKey::new(&ring::aead::AES_256_GCM, &[1u8; 32]).unwrap());
+    let ring_rate = time(&mut |i, buf| {
+        let nonce = ring::aead::Nonce::assume_unique_for_key(nonce(i));
+        let _tag = ring_key.seal_in_place_separate_tag(nonce, ring::aead::Aad::from(b"aad"), buf).unwrap();
+    });
+    let ring_chacha = ring::aead::LessSafeKey::new(ring::aead::UnboundKey::new(&ring::aead::CHACHA20_POLY1305, &[1u8; 32]).unwrap());
+    let ring_chacha_rate = time(&mut |i, buf| {
+        let nonce = ring::aead::Nonce::assume_unique_for_key(nonce(i));
+        let _tag = ring_chacha.seal_in_place_separate_tag(nonce, ring::aead::Aad::from(b"aad"), buf).unwrap();
+    });
+    vec![("AES-256-GCM (aes-gcm)", aes_rate), ("ChaCha20-Poly1305 (chacha20poly1305)", chacha_rate), ("AES-256-GCM (ring, what Coffer uses)", ring_rate), ("ChaCha20-Poly1305 (ring)", ring_chacha_rate)]
+}
+
 fn pattern(size: usize) -> Vec<u8> {
     (0..size).map(|i| (i * 31 % 251) as u8).collect()
 }
@@ -326,6 +417,7 @@ fn pattern(size: usize) -> Vec<u8> {
 /// does) against rust-s3 followed by a HEAD on puts, everything else against plain rust-s3.
 fn baseline(row: &Row) -> &'static str {
     match (row.client, row.case.starts_with("put")) {
+        ("coffer-encrypted", _) => "coffer",
         ("coffer", true) => "rust-s3+verify",
         _ => "rust-s3",
     }

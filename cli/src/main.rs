@@ -124,6 +124,11 @@ enum Command {
         /// With --tenants: build them and measure memory only, no call.
         #[arg(long, requires = "tenants")]
         build_only: bool,
+        /// Instead: the same tenant with and without client-side encryption, puts and gets of
+        /// 1 MiB and of 1 000 000 bytes (cases put-1MiB, get-1MiB, put-1MB, get-1MB), and the
+        /// AEADs alone (docs/encryption.md).
+        #[arg(long, conflicts_with_all = ["tenants", "sandbox_only"])]
+        encrypted: bool,
     },
     /// Check the tenant before mail goes there: its endpoint (name, TCP, TLS), the server's
     /// clock, the credentials and the bucket, a probe object written, read and deleted, the
@@ -200,13 +205,23 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         return demo::run().await.map_err(|e| Failure::Other(format!("{e:#}")));
     }
     #[cfg(feature = "bench")]
-    if let Command::Bench { duration, json, cases, sandbox_only, calls, max_instances, tenants, build_only } = &cli.command {
+    if let Command::Bench { duration, json, cases, sandbox_only, calls, max_instances, tenants, build_only, encrypted } =
+        &cli.command
+    {
         let failed = |e: anyhow::Error| Failure::Other(format!("bench: {e:#}"));
         if let Some(count) = tenants {
             print!("{}", scale::run(*count, *build_only).await.map_err(failed)?);
             return Ok(());
         }
-        bench::check_cases(cases).map_err(failed)?;
+        bench::check_cases(cases, *encrypted).map_err(failed)?;
+        if *encrypted {
+            for (aead, rate) in bench::aead_throughput() {
+                println!("{aead}: {rate:.0} MiB/s sealing 64 KiB segments on one core");
+            }
+            let rows = bench::run(*duration, cases, true).await.map_err(failed)?;
+            print!("{}", bench::table(&rows));
+            return Ok(());
+        }
         if let Some(slots) = max_instances {
             bench::set_max_instances(*slots);
         }
@@ -234,7 +249,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             mib(before),
             growth as f64 / size as f64
         );
-        let rows = bench::run(*duration, cases).await.map_err(failed)?;
+        let rows = bench::run(*duration, cases, false).await.map_err(failed)?;
         print!("{}", bench::table(&rows));
         if let Some(path) = json {
             bench::write_json_and_chart(&rows, path).map_err(|e| Failure::Other(format!("bench: {e:#}")))?;

@@ -145,7 +145,7 @@ fn relative_paths_are_taken_from_the_config_files_folder() {
 fn doc_examples_are_valid_configs() {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
     let mut docs = String::new();
-    for page in ["README.md", "docs/configuration.md", "docs/embedding.md"] {
+    for page in ["README.md", "docs/configuration.md", "docs/embedding.md", "docs/encryption.md"] {
         docs += &std::fs::read_to_string(format!("{root}/{page}")).unwrap_or_else(|e| panic!("{page}: {e}"));
     }
     let mut blocks = 0;
@@ -177,6 +177,11 @@ fn doc_examples_are_valid_configs() {
                 if let Some(crate::secret::SecretSource::File { .. }) = source {
                     *source = Some(crate::secret::SecretSource::Inline("stand-in".into()));
                 }
+            }
+            if let Some(encryption) = tenant.encryption.as_mut() {
+                let key = || crate::secret::SecretSource::Inline("ab".repeat(32));
+                encryption.key = key();
+                encryption.old_keys.values_mut().for_each(|k| *k = key());
             }
             validate("README.md", Path::new(""), name, &tenant, &env).unwrap_or_else(|e| panic!("{e}\n{text}"));
         }
@@ -340,4 +345,37 @@ fn call_timeout_is_read_and_must_hold_one_whole_attempt() {
     let error = parse_with_env(&short, &[]).unwrap_err();
     assert_eq!(error.field(), Some("callTimeout"));
     assert!(error.to_string().contains("10s is shorter than timeout (30s)"), "{error}");
+}
+
+#[test]
+fn encryption_keys_come_in_any_secret_form_and_errors_name_the_field() {
+    let hex_key = "11".repeat(32);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("acme.key");
+    std::fs::write(&file, "IiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiIiI=\n").unwrap();
+    let text = format!(
+        "{GOOD}\n[tenants.acme.encryption]\nkey = {{ file = \"{}\" }}\nkeyId = \"2026-11\"\noldKeys = {{ \"2026-05\" = {{ env = \"ACME_OLD_KEY\" }} }}\n",
+        file.display()
+    );
+    let t = parse_with_env(&text, &[("ACME_OLD_KEY", &hex_key)]).unwrap();
+    let keys = t.encryption().unwrap();
+    assert_eq!(keys.current_id(), "2026-11");
+    let debug = format!("{t:?}");
+    assert!(debug.contains("2026-05") && !debug.contains(&hex_key) && !debug.contains("IiIi"), "{debug}");
+    // What each mistake says: the field, and never the key.
+    let failed = |text: String, vars: &[(&str, &str)]| parse_with_env(&text, vars).unwrap_err();
+    let e = failed(text.clone(), &[]);
+    assert_eq!(e.field(), Some("encryption.oldKeys"));
+    assert!(e.to_string().contains("ACME_OLD_KEY"), "{e}");
+    let e = failed(text.clone(), &[("ACME_OLD_KEY", "c2hvcnQ=")]);
+    assert!(e.to_string().contains("\"2026-05\" is 5 bytes") && !e.to_string().contains("c2hvcnQ"), "{e}");
+    let e = failed(text.replace("2026-11", "twenty six"), &[("ACME_OLD_KEY", &hex_key)]);
+    assert_eq!(e.field(), Some("encryption.keyId"));
+    let e = failed(format!("{GOOD}\n[tenants.acme.encryption]\nkey = \"{}\"\nkeyId = \"k\"\n", &hex_key[..60]), &[]);
+    assert_eq!(e.field(), Some("encryption.key"), "{e}");
+    assert!(e.to_string().contains("30 bytes") && !e.to_string().contains(&hex_key[..60]), "{e}");
+    let e = Config::parse(&format!("{GOOD}\n[tenants.acme.encryption]\nkey = \"{hex_key}\"\n"), "c.toml").unwrap_err();
+    assert!(e.to_string().contains("keyId"), "{e}");
+    let e = failed(format!("{GOOD}\n[tenants.acme.encryption]\nkey = \"{hex_key}\"\nkeyId = \"a\"\noldKeys = {{ a = \"{hex_key}\" }}\n"), &[]);
+    assert_eq!(e.field(), Some("encryption.oldKeys"));
 }

@@ -185,7 +185,7 @@ impl Tenant {
         let name = self.object_name(key);
         let Some(range) = range else {
             let (stored, counts) = self.get_stored(key, None).await;
-            let opened = stored.and_then(|s| s.map(|s| encryption::open(keys, &name, &s).map_err(|b| self.broken(key, b))).transpose());
+            let opened = stored.and_then(|s| s.map(|s| encryption::open(keys, &name, s).map_err(|b| self.broken(key, b))).transpose());
             return (opened, counts);
         };
         let (header, mut counts) = self.sealed_header(key).await;
