@@ -5,6 +5,9 @@
 //! prefixes are stripped from both), so the objects the destination already holds with the
 //! same size and ETag are skipped without a request of their own. A run that was stopped
 //! resumes where it was: what it copied is skipped.
+//!
+//! `coffer rewrap` is the same streamed copy from a tenant to itself: an encrypted object read
+//! with its old key and sealed again with the current one.
 
 use std::collections::VecDeque;
 use std::io;
@@ -37,7 +40,12 @@ struct Tally {
 /// Copies every object under `prefix` from `from` to `to`, `jobs` at a time. With `verbose`,
 /// a line for each object copied or skipped on standard output. Ends with a summary on
 /// standard error; fails (exit 1) when any object failed, after trying every one.
-pub async fn cp(from: &Tenant, to: &Tenant, prefix: &str, jobs: usize, verbose: bool) -> Result<(), Failure> {
+pub async fn cp(from: &Tenant, to: &Tenant, prefix: &str, jobs: usize, verbose: bool, size_only: bool) -> Result<(), Failure> {
+    if !size_only && (from.settings().encryption().is_some() || to.settings().encryption().is_some()) {
+        eprintln!(
+            "coffer: cp: a tenant is encrypted, so ETags are not the same as the other's and every object is copied again on every run; --size-only skips objects of the same size (safe for Stalwart's blobs, named by their content's hash)"
+        );
+    }
     let bar = progress_bar();
     let mut tally = Tally::default();
     let mut source = Cursor::new(from.list_all(prefix));
@@ -57,7 +65,7 @@ pub async fn cp(from: &Tenant, to: &Tenant, prefix: &str, jobs: usize, verbose: 
         let there = match present {
             Some(there) if there.size != object.size => None,
             Some(there) if etag(&there.etag).is_empty() || etag(&object.etag).is_empty() => Some(there),
-            Some(there) if etag(&there.etag) == etag(&object.etag) => {
+            Some(there) if size_only || etag(&there.etag) == etag(&object.etag) => {
                 settle(&mut tally, &bar, verbose, object, Ok(Done::Skipped));
                 continue;
             }
@@ -83,6 +91,63 @@ pub async fn cp(from: &Tenant, to: &Tenant, prefix: &str, jobs: usize, verbose: 
         (Some(cause), _) => Err(Failure::Other(format!("cp stopped: {cause}"))),
         (None, 0) => Ok(()),
         (None, failed) => Err(Failure::Other(format!("cp: {failed} objects failed (see above)"))),
+    }
+}
+
+/// `coffer rewrap [PREFIX]`: every object of an encrypted tenant that is sealed with an older
+/// key (one in `oldKeys`) is read and sealed again with `keyId`, `jobs` at a time, each streamed
+/// as `cp` streams it (the new object's last bytes held back until the old one has been read
+/// and opened whole). Objects already under `keyId` are skipped after reading their header.
+pub async fn rewrap(tenant: &Tenant, prefix: &str, jobs: usize, verbose: bool) -> Result<(), Failure> {
+    let Some(keys) = tenant.settings().encryption() else {
+        return Err(Failure::Config(format!("rewrap: tenant \"{}\" has no [encryption]", tenant.settings().name())));
+    };
+    let current = keys.current_id().to_string();
+    let bar = progress_bar();
+    let mut tally = Tally::default();
+    let mut objects = Cursor::new(tenant.list_all(prefix));
+    let mut jobs_in_flight: JoinSet<(Listed, Result<Done, String>)> = JoinSet::new();
+    let tenant = Arc::new(tenant.clone());
+    let listing_failed = loop {
+        let object = match objects.next().await {
+            Ok(Some(object)) => object,
+            Ok(None) => break None,
+            Err(e) => break Some(format!("listing: {e}")),
+        };
+        while jobs_in_flight.len() >= jobs.max(1) {
+            let (object, done) = joined(jobs_in_flight.join_next().await);
+            settle(&mut tally, &bar, verbose, object, done);
+        }
+        let (tenant, current) = (tenant.clone(), current.clone());
+        jobs_in_flight.spawn(async move {
+            let done = match tenant.sealed_with(&object.key).await {
+                Ok(Some(id)) if id == current => Ok(Done::Skipped),
+                Ok(Some(_)) => copy_one(&tenant, &tenant, &object).await.map(|()| Done::Copied),
+                Ok(None) => Err("deleted during the run".to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            (object, done)
+        });
+    };
+    while !jobs_in_flight.is_empty() {
+        let (object, done) = joined(jobs_in_flight.join_next().await);
+        settle(&mut tally, &bar, verbose, object, done);
+    }
+    bar.finish_and_clear();
+    eprintln!(
+        "rewrapped {} objects ({}) with key \"{current}\", skipped {} already under it, failed {}",
+        tally.copied,
+        bytes(tally.copied_bytes),
+        tally.skipped,
+        tally.failures.len()
+    );
+    for (key, reason) in tally.failures.iter().take(FAILURES_LISTED) {
+        eprintln!("  failed \"{key}\": {reason}");
+    }
+    match (listing_failed, tally.failures.len()) {
+        (Some(cause), _) => Err(Failure::Other(format!("rewrap stopped: {cause}"))),
+        (None, 0) => Ok(()),
+        (None, failed) => Err(Failure::Other(format!("rewrap: {failed} objects failed (see above)"))),
     }
 }
 
@@ -135,7 +200,7 @@ fn settle(tally: &mut Tally, bar: &ProgressBar, verbose: bool, object: Listed, d
         Ok(Done::Skipped) => {
             tally.skipped += 1;
             if verbose {
-                say(bar, format!("skipped {} ({} bytes, the same ETag)", object.key, object.size));
+                say(bar, format!("skipped {} ({} bytes, already there)", object.key, object.size));
             }
         }
         Err(reason) => {
@@ -163,7 +228,7 @@ fn say(bar: &ProgressBar, line: String) {
 
 fn summary(tally: &Tally) -> String {
     let mut text = format!(
-        "copied {} objects ({}), skipped {} already there (the same size and ETag), failed {}\n",
+        "copied {} objects ({}), skipped {} already there, failed {}\n",
         tally.copied,
         bytes(tally.copied_bytes),
         tally.skipped,

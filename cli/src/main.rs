@@ -91,6 +91,23 @@ enum Command {
         /// A line for each object copied or skipped, on standard output.
         #[arg(long, short)]
         verbose: bool,
+        /// Skip objects TO has with the same size, whatever their ETag: for an encrypted
+        /// tenant (its ETags are its ciphertext's), and safe where names are the content's hash
+        /// (Stalwart's blobs).
+        #[arg(long)]
+        size_only: bool,
+    },
+    /// Seal again with encryption.keyId every object of the (encrypted) tenant whose keys start
+    /// with PREFIX and that is sealed with an older key, so that key can be dropped from
+    /// oldKeys. Exit status 0 only when nothing failed.
+    Rewrap {
+        prefix: Option<String>,
+        /// Objects sealed again at once.
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+        jobs: u16,
+        /// A line for each object sealed again or skipped, on standard output.
+        #[arg(long, short)]
+        verbose: bool,
     },
     /// Print the size, ETag and Last-Modified of KEY.
     Stat { key: String },
@@ -264,13 +281,13 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     let options = config.host_options().map_err(|e| Failure::Config(e.to_string()))?;
     let options = coffer_host::HostOptions { component, ..options };
     let coffer = Coffer::with_options(options).map_err(|e| Failure::Other(format!("loading the plugin: {e}")))?;
-    if let Command::Cp { from, to, prefix, jobs, verbose } = &cli.command {
+    if let Command::Cp { from, to, prefix, jobs, verbose, size_only } = &cli.command {
         if from == to {
             return Err(Failure::Config(format!("cp: --from and --to are the same tenant \"{from}\"")));
         }
         let tenant = |name: &str| config.tenant(Some(name)).map_err(|e| Failure::Config(format!("cp: {e}")));
         let (from, to) = (coffer.tenant(tenant(from)?), coffer.tenant(tenant(to)?));
-        return copy::cp(&from, &to, prefix.as_deref().unwrap_or(""), usize::from(*jobs), *verbose).await;
+        return copy::cp(&from, &to, prefix.as_deref().unwrap_or(""), usize::from(*jobs), *verbose, *size_only).await;
     }
     let settings = config.tenant(cli.tenant.as_deref()).map_err(|e| Failure::Config(e.to_string()))?;
     let tenant = coffer.tenant(settings);
@@ -313,6 +330,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 }
                 None => Err(Failure::Missing(format!("key \"{key}\" does not exist"))),
             }
+        }
+        Command::Rewrap { prefix, jobs, verbose } => {
+            copy::rewrap(&tenant, prefix.as_deref().unwrap_or(""), usize::from(jobs), verbose).await
         }
         Command::Doctor => match doctor::run(&tenant, tenant.settings()).await {
             true => Ok(()),

@@ -213,6 +213,20 @@ impl Tenant {
         (opened, counts)
     }
 
+    /// For an encrypted tenant: the id of the key the object was sealed with, read from its
+    /// header (a GET of its first 88 bytes); `None` when it does not exist. `coffer rewrap`
+    /// seals again, with the current key, the objects this names an older key for.
+    pub async fn sealed_with(&self, key: &str) -> Result<Option<String>, StoreError> {
+        if self.settings.encryption().is_none() {
+            return Err(StoreError::of_tenant(ErrorKind::InvalidConfig, self.settings.name(), "the tenant has no [encryption]"));
+        }
+        let started = Instant::now();
+        let (header, counts) = self.sealed_header(key).await;
+        let bytes = if matches!(header, Ok(Some(_))) { encryption::HEADER_LEN as u64 } else { 0 };
+        self.report(Op::Get, key, bytes, started, counts, outcome(&header, Option::is_some));
+        header.map(|h| h.map(|h| h.key_id))
+    }
+
     /// An encrypted object's header, read by a ranged GET of its first bytes.
     async fn sealed_header(&self, key: &str) -> (Result<Option<Header>, StoreError>, CallCounts) {
         let first = ByteRange { start: 0, end: Some(encryption::HEADER_LEN as u64) };

@@ -225,3 +225,73 @@ async fn an_encrypted_tenant_rides_out_the_fault_modes() {
     assert_eq!(reader.get("f", ..).await.unwrap().unwrap(), plain);
     assert_eq!(midway.injected(Fault::ResetMidBody), 1);
 }
+
+/// `coffer ARGS` in `dir`: its exit code and its output.
+fn coffer_cli(dir: &std::path::Path, args: &[&str]) -> (Option<i32>, String) {
+    let out = std::process::Command::new(coffer_tests::coffer_bin()).args(args).current_dir(dir).output().unwrap();
+    (out.status.code(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+#[test]
+fn rewrap_seals_old_objects_with_the_new_key_and_cp_fills_an_encrypted_tenant() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let prefix = unique_prefix("rewrap");
+    let plain_prefix = unique_prefix("rewrap-plain");
+    let old = coffer().tenant(builder("old", &server().endpoint, &prefix).encryption("2026-05", OLD_KEY).build().unwrap());
+    let blobs: Vec<(String, Vec<u8>)> = (0..30).map(|i| (format!("mail/{i:02}"), mail(i * 9000, i))).collect();
+    runtime.block_on(async {
+        for (key, data) in &blobs {
+            old.put(key, data).await.unwrap();
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        "{}{}",
+        coffer_tests::tenant_toml(
+            "t",
+            &prefix,
+            &format!("[tenants.t.encryption]\nkey = \"{KEY}\"\nkeyId = \"2026-11\"\noldKeys = {{ \"2026-05\" = \"{OLD_KEY}\" }}")
+        ),
+        coffer_tests::tenant_toml("plain", &plain_prefix, "")
+    );
+    let file = dir.path().join("coffer.toml");
+    std::fs::write(&file, config).unwrap();
+    std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+
+    let (code, output) = coffer_cli(dir.path(), &["--tenant", "t", "rewrap"]);
+    assert_eq!(code, Some(0), "{output}");
+    assert!(output.contains("rewrapped 30 objects") && output.contains("failed 0"), "{output}");
+    let (code, output) = coffer_cli(dir.path(), &["--tenant", "t", "rewrap"]);
+    assert_eq!(code, Some(0), "{output}");
+    assert!(output.contains("rewrapped 0 objects") && output.contains("skipped 30"), "{output}");
+    // The old key can go: every object opens with the new one alone, and is sealed with it.
+    let new_only = coffer().tenant(builder("new", &server().endpoint, &prefix).encryption("2026-11", KEY).build().unwrap());
+    runtime.block_on(async {
+        for (key, data) in &blobs {
+            assert_eq!(&new_only.get(key, ..).await.unwrap().unwrap(), data, "{key}");
+            assert_eq!(new_only.sealed_with(key).await.unwrap().as_deref(), Some("2026-11"));
+        }
+    });
+
+    // Plain blobs copied into the encrypted tenant; a second run with --size-only copies none.
+    let plain = coffer().tenant(builder("plain", &server().endpoint, &plain_prefix).build().unwrap());
+    runtime.block_on(async {
+        for i in 0..5 {
+            plain.put(&format!("inbox/{i}"), &mail(70_000 + i, i)).await.unwrap();
+        }
+    });
+    let (code, output) = coffer_cli(dir.path(), &["cp", "--from", "plain", "--to", "t", "inbox/"]);
+    assert_eq!(code, Some(0), "{output}");
+    assert!(output.contains("copied 5 objects") && output.contains("--size-only"), "{output}");
+    let (code, output) = coffer_cli(dir.path(), &["cp", "--from", "plain", "--to", "t", "--size-only", "inbox/"]);
+    assert_eq!(code, Some(0), "{output}");
+    assert!(output.contains("copied 0 objects") && output.contains("skipped 5"), "{output}");
+    runtime.block_on(async {
+        for i in 0..5 {
+            let key = format!("inbox/{i}");
+            assert_eq!(new_only.get(&key, ..).await.unwrap().unwrap(), mail(70_000 + i, i));
+            let raw = Peer::get(&format!("{prefix}{key}")).unwrap();
+            assert!(!raw.windows(9).any(|w| w == b"quarterly"));
+        }
+    });
+}
