@@ -50,7 +50,7 @@ pub async fn cp(from: &Tenant, to: &Tenant, prefix: &str, jobs: usize, verbose: 
     let mut tally = Tally::default();
     let mut source = Cursor::new(from.list_all(prefix));
     let mut destination = Cursor::new(to.list_all(prefix));
-    let mut copies: JoinSet<(Listed, Result<Done, String>)> = JoinSet::new();
+    let mut copies: JoinSet<Outcome> = JoinSet::new();
     let (from, to) = (Arc::new(from.clone()), Arc::new(to.clone()));
     let listing_failed = loop {
         let object = match source.next().await {
@@ -106,7 +106,7 @@ pub async fn rewrap(tenant: &Tenant, prefix: &str, jobs: usize, verbose: bool) -
     let bar = progress_bar();
     let mut tally = Tally::default();
     let mut objects = Cursor::new(tenant.list_all(prefix));
-    let mut jobs_in_flight: JoinSet<(Listed, Result<Done, String>)> = JoinSet::new();
+    let mut jobs_in_flight: JoinSet<Outcome> = JoinSet::new();
     let tenant = Arc::new(tenant.clone());
     let listing_failed = loop {
         let object = match objects.next().await {
@@ -151,6 +151,9 @@ pub async fn rewrap(tenant: &Tenant, prefix: &str, jobs: usize, verbose: bool) -
     }
 }
 
+/// An object, and what became of it.
+type Outcome = (Listed, Result<Done, String>);
+
 /// What became of an object.
 enum Done {
     Copied,
@@ -181,7 +184,7 @@ async fn copy_unless_there(from: &Tenant, to: &Tenant, object: &Listed, maybe_th
 }
 
 /// A copy task's object and outcome.
-fn joined(done: Option<Result<(Listed, Result<Done, String>), tokio::task::JoinError>>) -> (Listed, Result<Done, String>) {
+fn joined(done: Option<Result<Outcome, tokio::task::JoinError>>) -> Outcome {
     match done.expect("a copy in flight") {
         Ok(done) => done,
         Err(failed) => std::panic::resume_unwind(failed.into_panic()),

@@ -361,7 +361,7 @@ pub struct Opener {
 
 enum State {
     Header,
-    Segments { header: Header, key: ObjectKey, index: u64, last: u64 },
+    Segments { header: Header, key: Box<ObjectKey>, index: u64, last: u64 },
     Done,
 }
 
@@ -378,7 +378,7 @@ impl Opener {
         Ok(Opener {
             keys: keys.clone(),
             name: name.to_string(),
-            state: State::Segments { header, key, index: plan.first_segment, last },
+            state: State::Segments { header, key: Box::new(key), index: plan.first_segment, last },
             pending: Vec::new(),
             want: Some(plan.plain),
         })
@@ -410,7 +410,7 @@ impl Opener {
                 let header = Header::decode(&self.pending)?;
                 let key = ObjectKey::new(self.keys.key(&header.key_id).ok_or_else(|| missing(&header))?, &header, &self.name);
                 let last = header.segments() - 1;
-                self.state = State::Segments { header, key, index: 0, last };
+                self.state = State::Segments { header, key: Box::new(key), index: 0, last };
             }
             State::Segments { header, key, index, last } => {
                 let plain = key.open(index, &mut self.pending)?;

@@ -306,7 +306,7 @@ impl Tenant {
         key: &str,
         range: Option<ByteRange>,
         writer: &mut W,
-        mut opener: Option<Opener>,
+        opener: Option<Opener>,
     ) -> (Result<Option<u64>, StoreError>, CallCounts) {
         let (sender, mut chunks) = mpsc::channel::<Bytes>(STREAM_CHUNKS);
         let call = self.run(key, async move |plugin, store| {
@@ -317,35 +317,14 @@ impl Tenant {
             found
         });
         tokio::pin!(call);
-        let mut written = 0u64;
+        let mut output = Output { writer, opener, plain: Vec::new(), written: 0 };
         let mut failed: Option<StoreError> = None;
-        let mut plain = Vec::new();
-        // Writes a chunk, opened first for an encrypted tenant; the first failure stops it.
-        macro_rules! hand_on {
-            ($chunk:expr) => {{
-                let chunk: Bytes = $chunk;
-                let out: Result<&[u8], StoreError> = match opener.as_mut() {
-                    None => Ok(&chunk[..]),
-                    Some(opener) => {
-                        plain.clear();
-                        opener.push(&chunk, &mut plain).map(|()| &plain[..]).map_err(|b| self.broken(key, b))
-                    }
-                };
-                match out {
-                    Ok(out) => match writer.write_all(out).await {
-                        Ok(()) => written += out.len() as u64,
-                        Err(e) => failed = Some(self.output_failed(key, e)),
-                    },
-                    Err(e) => failed = Some(e),
-                }
-            }};
-        }
         let (mut result, counts) = loop {
             tokio::select! {
                 biased;
                 Some(chunk) = chunks.recv(), if failed.is_none() => {
-                    hand_on!(chunk);
-                    if failed.is_some() {
+                    if let Err(e) = output.take(&chunk).await {
+                        failed = Some(self.refused(key, e));
                         // The plugin's next write fails, and the call ends.
                         chunks.close();
                     }
@@ -355,20 +334,23 @@ impl Tenant {
         };
         // What the plugin wrote before its call returned.
         while let (None, Ok(chunk)) = (&failed, chunks.try_recv()) {
-            hand_on!(chunk);
+            failed = output.take(&chunk).await.err().map(|e| self.refused(key, e));
         }
         if failed.is_none() && matches!(result, Ok(true)) {
-            if let Some(opener) = &opener {
-                failed = opener.finish().err().map(|b| self.broken(key, b));
-            }
-        }
-        if failed.is_none() && matches!(result, Ok(true)) {
-            failed = writer.flush().await.err().map(|e| self.output_failed(key, e));
+            failed = output.finish().await.err().map(|e| self.refused(key, e));
         }
         if let Some(e) = failed {
             result = Err(e);
         }
-        (result.map(|found| found.then_some(written)), counts)
+        (result.map(|found| found.then_some(output.written)), counts)
+    }
+
+    /// A get's output that did not take its bytes, as the call's error.
+    fn refused(&self, key: &str, refused: Refused) -> StoreError {
+        match refused {
+            Refused::Broken(broken) => self.broken(key, broken),
+            Refused::Write(e) => self.output_failed(key, e),
+        }
     }
 
     fn output_failed(&self, key: &str, e: std::io::Error) -> StoreError {
@@ -556,6 +538,46 @@ impl Tenant {
             self.warm.give_back(warm, generation);
         }
         outcome
+    }
+}
+
+/// Where a streamed get's bytes go: the caller's writer, through the opener of an encrypted
+/// tenant, which hands on a segment only once it has authenticated.
+struct Output<'w, W> {
+    writer: &'w mut W,
+    opener: Option<Opener>,
+    plain: Vec<u8>,
+    written: u64,
+}
+
+/// Why a get's output did not take its bytes.
+enum Refused {
+    Broken(Broken),
+    Write(std::io::Error),
+}
+
+impl<W: AsyncWrite + Unpin> Output<'_, W> {
+    /// Hands on a chunk of the stored bytes.
+    async fn take(&mut self, chunk: &[u8]) -> Result<(), Refused> {
+        let out = match self.opener.as_mut() {
+            None => chunk,
+            Some(opener) => {
+                self.plain.clear();
+                opener.push(chunk, &mut self.plain).map_err(Refused::Broken)?;
+                &self.plain[..]
+            }
+        };
+        self.writer.write_all(out).await.map_err(Refused::Write)?;
+        self.written += out.len() as u64;
+        Ok(())
+    }
+
+    /// After the last byte: every segment was there, and the writer is flushed.
+    async fn finish(&mut self) -> Result<(), Refused> {
+        if let Some(opener) = &self.opener {
+            opener.finish().map_err(Refused::Broken)?;
+        }
+        self.writer.flush().await.map_err(Refused::Write)
     }
 }
 
