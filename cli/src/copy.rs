@@ -62,13 +62,15 @@ pub async fn cp(from: &Tenant, to: &Tenant, prefix: &str, jobs: usize, verbose: 
             Ok(present) => present,
             Err(e) => break Some(format!("listing the destination: {e}")),
         };
+        let same_etag = |there: &Listed| etag(&there.etag) == etag(&object.etag);
         let there = match present {
             Some(there) if there.size != object.size => None,
-            Some(there) if etag(&there.etag).is_empty() || etag(&object.etag).is_empty() => Some(there),
-            Some(there) if size_only || etag(&there.etag) == etag(&object.etag) => {
+            Some(there) if size_only || (!etag(&there.etag).is_empty() && same_etag(&there)) => {
                 settle(&mut tally, &bar, verbose, object, Ok(Done::Skipped));
                 continue;
             }
+            // A server that lists no ETags: a HEAD on each side decides.
+            Some(there) if etag(&there.etag).is_empty() || etag(&object.etag).is_empty() => Some(there),
             _ => None,
         };
         while copies.len() >= jobs.max(1) {
