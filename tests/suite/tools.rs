@@ -251,27 +251,16 @@ async fn cp_copies_to_another_provider_skips_what_is_there_and_resumes_after_a_k
     }
     assert!((100..500).contains(&there), "killed midway: {there} of 500 copied");
 
-
     // Second run, straight to the server: it resumes, copying only what is not there yet.
     write_config(&destination_server.endpoint);
-    let (code, output) = tokio::task::spawn_blocking({
-        let dir = dir.path().to_path_buf();
-        move || cp(&dir)
-    })
-    .await
-    .unwrap();
+    let (code, output) = cp_off_the_runtime(dir.path()).await;
     assert_eq!(code, Some(0), "{output}");
     let (copied, skipped) = counts(&output);
     assert_eq!(copied + skipped, 500, "{output}");
     assert!(skipped >= 100 && copied >= 1, "resumed: {output}");
 
     // Third run: nothing to copy.
-    let (code, output) = tokio::task::spawn_blocking({
-        let dir = dir.path().to_path_buf();
-        move || cp(&dir)
-    })
-    .await
-    .unwrap();
+    let (code, output) = cp_off_the_runtime(dir.path()).await;
     assert_eq!(code, Some(0), "{output}");
     assert_eq!(counts(&output), (0, 500), "{output}");
 
@@ -289,6 +278,13 @@ async fn cp_copies_to_another_provider_skips_what_is_there_and_resumes_after_a_k
     };
     assert!(checks.iter().all(|same| *same), "every copy is the source's bytes");
     assert_eq!(destination.stat("other/not-copied").await.unwrap(), None);
+}
+
+/// [`cp`] on a blocking thread, so that the destination server, on this test's runtime, goes on
+/// answering.
+async fn cp_off_the_runtime(dir: &std::path::Path) -> (Option<i32>, String) {
+    let dir = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || cp(&dir)).await.unwrap()
 }
 
 /// The copied and skipped counts of `coffer cp`'s summary.
