@@ -188,29 +188,35 @@ impl Tenant {
             let opened = stored.and_then(|s| s.map(|s| encryption::open(keys, &name, s).map_err(|b| self.broken(key, b))).transpose());
             return (opened, counts);
         };
-        let (header, mut counts) = self.sealed_header(key).await;
-        let plan = match header {
-            Ok(Some(header)) => match header.plan(range.start, range.end) {
-                Some(plan) => (header, plan),
-                None => return (Ok(Some(Vec::new())), counts),
-            },
-            other => return (other.map(|_| None), counts),
+        let (planned, mut counts) = self.plan_range(keys, key, &name, range).await;
+        let (stored_range, mut opener) = match planned {
+            Ok(Planned::Read(stored_range, opener)) => (stored_range, opener),
+            Ok(Planned::Nothing) => return (Ok(Some(Vec::new())), counts),
+            Ok(Planned::Missing) => return (Ok(None), counts),
+            Err(e) => return (Err(e), counts),
         };
-        let (header, plan) = plan;
-        let mut opener = match Opener::ranged(keys, &name, header, plan) {
-            Ok(opener) => opener,
-            Err(broken) => return (Err(self.broken(key, broken)), counts),
-        };
-        let stored_range = ByteRange { start: plan.stored.0, end: Some(plan.stored.1) };
         let (stored, more) = self.get_stored(key, Some(stored_range)).await;
         counts.add(&more);
         let opened = stored.and_then(|stored| {
             let Some(stored) = stored else { return Ok(None) };
-            let mut out = Vec::with_capacity((plan.plain.1 - plan.plain.0) as usize);
+            let mut out = Vec::new();
             opener.push(&stored, &mut out).and_then(|()| opener.finish()).map_err(|b| self.broken(key, b))?;
             Ok(Some(out))
         });
         (opened, counts)
+    }
+
+    /// For a ranged read of an encrypted object: its header, read first, and from it the stored
+    /// bytes that hold `range` and the opener for them.
+    async fn plan_range(&self, keys: &KeyRing, key: &str, name: &str, range: ByteRange) -> (Result<Planned, StoreError>, CallCounts) {
+        let (header, counts) = self.sealed_header(key).await;
+        let planned = header.and_then(|header| {
+            let Some(header) = header else { return Ok(Planned::Missing) };
+            let Some(plan) = header.plan(range.start, range.end) else { return Ok(Planned::Nothing) };
+            let opener = Opener::ranged(keys, name, header, plan).map_err(|b| self.broken(key, b))?;
+            Ok(Planned::Read(ByteRange { start: plan.stored.0, end: Some(plan.stored.1) }, Box::new(opener)))
+        });
+        (planned, counts)
     }
 
     /// For an encrypted tenant: the id of the key the object was sealed with, read from its
@@ -273,21 +279,15 @@ impl Tenant {
                 match range {
                     None => self.stream_stored(key, None, writer, Some(Opener::whole(keys, &name))).await,
                     Some(range) => {
-                        let (header, mut counts) = self.sealed_header(key).await;
-                        let planned = header.and_then(|h| {
-                            let Some(h) = h else { return Ok(None) };
-                            let Some(plan) = h.plan(range.start, range.end) else { return Ok(Some(None)) };
-                            Opener::ranged(keys, &name, h, plan).map(|o| Some(Some((plan, o)))).map_err(|b| self.broken(key, b))
-                        });
+                        let (planned, mut counts) = self.plan_range(keys, key, &name, range).await;
                         match planned {
-                            Ok(Some(Some((plan, opener)))) => {
-                                let stored = ByteRange { start: plan.stored.0, end: Some(plan.stored.1) };
-                                let (result, more) = self.stream_stored(key, Some(stored), writer, Some(opener)).await;
+                            Ok(Planned::Read(stored_range, opener)) => {
+                                let (result, more) = self.stream_stored(key, Some(stored_range), writer, Some(*opener)).await;
                                 counts.add(&more);
                                 (result, counts)
                             }
-                            Ok(Some(None)) => (Ok(Some(0)), counts),
-                            Ok(None) => (Ok(None), counts),
+                            Ok(Planned::Nothing) => (Ok(Some(0)), counts),
+                            Ok(Planned::Missing) => (Ok(None), counts),
                             Err(e) => (Err(e), counts),
                         }
                     }
@@ -539,6 +539,16 @@ impl Tenant {
         }
         outcome
     }
+}
+
+/// What a ranged read of an encrypted object fetches after its header.
+enum Planned {
+    /// The object does not exist.
+    Missing,
+    /// The range holds no byte of the object.
+    Nothing,
+    /// These stored bytes, opened by this opener.
+    Read(ByteRange, Box<Opener>),
 }
 
 /// Where a streamed get's bytes go: the caller's writer, through the opener of an encrypted
