@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use coffer_host::{Checksum, ErrorKind, StoreError, Tenant, TenantSettings};
+use coffer_host::{Checksum, ErrorKind, EtagFormula, StoreError, Tenant, TenantSettings};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// How a check came out.
@@ -59,6 +59,8 @@ pub async fn run(tenant: &Tenant, settings: &TenantSettings) -> bool {
         print(check);
     }
     print(dialect(tenant, settings));
+    print(multipart(tenant, settings).await);
+    print(uploads(tenant).await);
     if settings.virtual_hosted_style() {
         print(Check {
             verdict: Verdict::Ok,
@@ -215,11 +217,23 @@ fn clock(server: Result<i64, String>) -> Check {
 }
 
 /// Credentials accepted and the bucket there: a GET of a key that does not exist (a HEAD's
-/// 404 would not tell a missing key from a missing bucket).
+/// 404 would not tell a missing key from a missing bucket), then a listing of one key, since
+/// some servers (s3s-fs) answer that GET with NoSuchKey in a bucket that does not exist. A
+/// key without the right to list is not a failure: its GET said enough.
 async fn access(tenant: &Tenant, settings: &TenantSettings) -> Check {
     let started = Instant::now();
     let absent = format!(".coffer-doctor/absent-{}", unix_now());
-    match tenant.get(&absent, ..).await {
+    let listed = async {
+        match tenant.list(".coffer-doctor/", None, 1).await {
+            Err(e) if e.kind() == ErrorKind::AccessDenied => Ok(()),
+            listed => listed.map(|_| ()),
+        }
+    };
+    let answered = match tenant.get(&absent, ..).await {
+        Ok(_) => listed.await,
+        Err(e) => Err(e),
+    };
+    match answered {
         Ok(_) => ok("access", format!("credentials accepted, bucket \"{}\" there", settings.bucket()), started.elapsed()),
         Err(e) if e.s3_code() == Some("NoSuchBucket") || e.message().contains("NoSuchBucket") => fail(
             "bucket",
@@ -288,6 +302,58 @@ fn dialect(tenant: &Tenant, settings: &TenantSettings) -> Check {
             )
         },
         _ => ok("checksums", "the server takes CRC-32 checksums: puts carry them, reads check them".into(), Duration::ZERO),
+    }
+}
+
+/// A probe one byte over the tenant's multipart threshold, uploaded in parts and verified: how
+/// the server forms multipart ETags, and so what a whole read of a multipart object is checked
+/// against.
+async fn multipart(tenant: &Tenant, settings: &TenantSettings) -> Check {
+    let size = settings.multipart_threshold() + 1;
+    let warn = |detail: String, fix: &str| Check { verdict: Verdict::Warn, ..fail("multipart", detail, fix, Duration::ZERO) };
+    if size > 64 << 20 {
+        return warn(format!("not probed: multipartThreshold is {size} bytes"), "none needed; lower multipartThreshold to probe it");
+    }
+    let key = format!(".coffer-doctor/multipart-{}-{}", std::process::id(), unix_now());
+    let started = Instant::now();
+    let written = tenant.put(&key, &vec![0x5a; size as usize]).await;
+    let _ = tenant.delete(&key).await;
+    if let Err(e) = written {
+        return fail("multipart", format!("a probe of {size} bytes in parts: {e}"), fix_for(&e), started.elapsed());
+    }
+    let took = started.elapsed();
+    match tenant.server_dialect().multipart_etag {
+        EtagFormula::Aws => ok("multipart", "ETags of AWS's formula: whole reads of multipart objects are checked against them, or their full-object CRC-32".into(), took),
+        EtagFormula::Other => Check {
+            took,
+            ..warn(
+                "ETags of another formula than AWS's: multipart objects are checked against their full-object CRC-32 where the server keeps one, else their size".into(),
+                "none needed; keep checksum on (the default) where the server keeps checksums",
+            )
+        },
+        _ => warn("not learned: verifyAfterWrite is off, so no upload was checked".into(), "none needed"),
+    }
+}
+
+/// The tenant's multipart uploads left in progress for more than a day: their parts are stored
+/// and billed until aborted.
+async fn uploads(tenant: &Tenant) -> Check {
+    let started = Instant::now();
+    match crate::uploads::left_behind(tenant, "", crate::uploads::DEFAULT_OLDER_THAN).await {
+        Ok(left) if left.is_empty() => ok("uploads", "no multipart upload left in progress for over a day".into(), started.elapsed()),
+        Ok(left) => Check {
+            verdict: Verdict::Warn,
+            ..fail(
+                "uploads",
+                format!("{} multipart uploads left in progress for over a day: their parts are stored and billed", left.len()),
+                "coffer uploads --abort; or set the bucket's lifecycle rule AbortIncompleteMultipartUpload (docs/operations.md)",
+                started.elapsed(),
+            )
+        },
+        Err(crate::Failure::Config(e) | crate::Failure::Missing(e) | crate::Failure::Other(e)) => Check {
+            verdict: Verdict::Warn,
+            ..fail("uploads", format!("cannot list the uploads in progress: {e}"), "none needed to store mail; a key that may list uploads can check", started.elapsed())
+        },
     }
 }
 

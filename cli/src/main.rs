@@ -10,6 +10,7 @@ mod demo;
 mod doctor;
 mod tools;
 mod progress;
+mod uploads;
 
 use std::ops::Bound;
 use std::path::PathBuf;
@@ -111,6 +112,18 @@ enum Command {
     },
     /// Print the size, ETag and Last-Modified of KEY.
     Stat { key: String },
+    /// List the multipart uploads left in progress under PREFIX (all when absent) older than
+    /// --older-than, whose parts are stored and billed until aborted; abort them with --abort
+    /// (a dry run without).
+    Uploads {
+        prefix: Option<String>,
+        /// Only uploads started longer ago than this ("1d", "6h", "0s" for all).
+        #[arg(long, default_value = "1d", value_parser = humantime::parse_duration)]
+        older_than: std::time::Duration,
+        /// Abort them (without it, only say which would be aborted).
+        #[arg(long)]
+        abort: bool,
+    },
     /// Measure Coffer against rust-s3 and a plain-HTTP ceiling on the server of
     /// COFFER_TEST_S3_* (built with `--features bench`).
     #[cfg(feature = "bench")]
@@ -333,6 +346,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Rewrap { prefix, jobs, verbose } => {
             copy::rewrap(&tenant, prefix.as_deref().unwrap_or(""), usize::from(jobs), verbose).await
+        }
+        Command::Uploads { prefix, older_than, abort } => {
+            uploads::run(&tenant, prefix.as_deref().unwrap_or(""), older_than, abort).await
         }
         Command::Doctor => match doctor::run(&tenant, tenant.settings()).await {
             true => Ok(()),

@@ -45,6 +45,7 @@ mod telemetry;
 mod tenant;
 pub mod tls;
 mod transport;
+mod uploads;
 mod warm;
 
 use std::path::PathBuf;
@@ -54,13 +55,14 @@ use std::sync::{Arc, RwLock};
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-pub use dialect::ServerDialect;
+pub use dialect::{EtagFormula, ServerDialect};
 pub use egress::{EgressPolicy, NameResolver, Network, PrivateEndpoints};
 pub use error::{ErrorKind, HostError, StoreError};
 pub use limits::Limits;
 pub use secret::Secret;
 pub use settings::{Checksum, ConfigError, TenantSettings, TenantSettingsBuilder};
 pub use tenant::{Listed, Listing, ObjectInfo, Page, Tenant, TenantStats};
+pub use uploads::{Upload, Uploads};
 
 /// How many objects [`Tenant::list_all`] asks for per page (S3's most).
 pub const DEFAULT_LIST_PAGE: u32 = 1000;

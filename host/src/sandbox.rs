@@ -12,7 +12,7 @@ use wasmtime_wasi_http::{
 };
 
 use crate::bindings::{config, telemetry};
-use crate::dialect::{Learned, ServerDialect};
+use crate::dialect::{EtagFormula, Learned, ServerDialect};
 use crate::settings::{Checksum, TenantSettings};
 use crate::telemetry::CallCounts;
 use crate::guest_log::GuestLog;
@@ -124,11 +124,25 @@ impl config::Host for TenantState {
 
     fn get_dialect(&mut self) -> config::Dialect {
         let d = self.learned.get();
-        config::Dialect { refuses_checksum_headers: d.refuses_checksum_headers, clock_offset_s: d.clock_offset_s }
+        let multipart_etag = match d.multipart_etag {
+            EtagFormula::Aws => config::EtagFormula::Aws,
+            EtagFormula::Other => config::EtagFormula::Other,
+            _ => config::EtagFormula::Unknown,
+        };
+        config::Dialect { refuses_checksum_headers: d.refuses_checksum_headers, clock_offset_s: d.clock_offset_s, multipart_etag }
     }
 
     fn set_dialect(&mut self, d: config::Dialect) {
-        let learned = ServerDialect { refuses_checksum_headers: d.refuses_checksum_headers, clock_offset_s: d.clock_offset_s };
+        let multipart_etag = match d.multipart_etag {
+            config::EtagFormula::Unknown => EtagFormula::Unknown,
+            config::EtagFormula::Aws => EtagFormula::Aws,
+            config::EtagFormula::Other => EtagFormula::Other,
+        };
+        let learned = ServerDialect {
+            refuses_checksum_headers: d.refuses_checksum_headers,
+            clock_offset_s: d.clock_offset_s,
+            multipart_etag,
+        };
         self.learned.set(self.settings.name(), learned);
     }
 }

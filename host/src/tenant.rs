@@ -452,7 +452,7 @@ impl Tenant {
 
     /// Runs one call of the plugin's store interface in an instance of this tenant's, admitted
     /// by its concurrency limit: the outcome, and what the call counted on its way.
-    async fn run<T>(
+    pub(crate) async fn run<T>(
         &self,
         key: &str,
         call: impl AsyncFnOnce(
@@ -475,7 +475,7 @@ impl Tenant {
     }
 
     /// The call's telemetry event and metrics.
-    fn report(&self, op: Op, key: &str, bytes: u64, started: Instant, counts: CallCounts, outcome: Outcome) {
+    pub(crate) fn report(&self, op: Op, key: &str, bytes: u64, started: Instant, counts: CallCounts, outcome: Outcome) {
         telemetry::record(&self.label, op, key, bytes, counts, started.elapsed(), outcome);
     }
 
@@ -662,7 +662,7 @@ async fn pump<R: AsyncRead + Unpin>(
 }
 
 /// How a call ended, for telemetry: `found` tells an answer about an object that was there.
-fn outcome<T>(result: &Result<T, StoreError>, found: impl Fn(&T) -> bool) -> Outcome {
+pub(crate) fn outcome<T>(result: &Result<T, StoreError>, found: impl Fn(&T) -> bool) -> Outcome {
     match result {
         Ok(value) if found(value) => Outcome::Ok,
         Ok(_) => Outcome::NotFound,

@@ -15,7 +15,7 @@ use wasip2::io::streams::{InputStream, OutputStream, StreamError};
 use crate::bindings::coffer::blobstore::body::{Sink, Source};
 use crate::bindings::coffer::blobstore::{config, telemetry, types};
 use crate::error::{Kind, StoreError};
-use crate::s3::{Body, Check, Dialect, Digests, HttpRequest, HttpResponse, MAX_ANSWER_BYTES, Platform, Received, check_for};
+use crate::s3::{Body, Check, Dialect, Digests, EtagFormula, HttpRequest, HttpResponse, MAX_ANSWER_BYTES, Platform, Received, check_for};
 
 /// How much of an answer's body is asked for per read, or moved per splice.
 const READ_CHUNK: u64 = 256 * 1024;
@@ -115,13 +115,23 @@ impl Platform for WasiPlatform {
 
     fn dialect(&self) -> Dialect {
         let d = config::get_dialect();
-        Dialect { refuses_checksum_headers: d.refuses_checksum_headers, clock_offset_s: d.clock_offset_s }
+        let multipart_etag = match d.multipart_etag {
+            config::EtagFormula::Unknown => EtagFormula::Unknown,
+            config::EtagFormula::Aws => EtagFormula::Aws,
+            config::EtagFormula::Other => EtagFormula::Other,
+        };
+        Dialect { refuses_checksum_headers: d.refuses_checksum_headers, clock_offset_s: d.clock_offset_s, multipart_etag }
     }
 
     fn set_dialect(&self, d: Dialect) {
         config::set_dialect(config::Dialect {
             refuses_checksum_headers: d.refuses_checksum_headers,
             clock_offset_s: d.clock_offset_s,
+            multipart_etag: match d.multipart_etag {
+                EtagFormula::Unknown => config::EtagFormula::Unknown,
+                EtagFormula::Aws => config::EtagFormula::Aws,
+                EtagFormula::Other => config::EtagFormula::Other,
+            },
         });
     }
 }

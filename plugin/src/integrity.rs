@@ -5,7 +5,7 @@
 
 use base64::Engine as _;
 
-use super::{Check, HttpResponse, Received, header_of, multipart};
+use super::{Check, EtagFormula, HttpResponse, Received, header_of, multipart};
 use crate::error::StoreError;
 
 /// What an answer promises its body is, and how to tell.
@@ -79,8 +79,11 @@ pub(super) fn unchecked_composite(headers: &[(String, String)], key: &str) -> Op
 }
 
 /// A body is data only when it is what the server promised: as long as its Content-Length, and,
-/// for a whole object (status 200), with the digest its head promised.
-pub(super) fn check_body(response: &HttpResponse, key: &str) -> Result<(), StoreError> {
+/// for a whole object (status 200), with the digest its head promised. A multipart ETag is a
+/// promise only where the server forms it as AWS does: under another `formula` it is passed
+/// over (the length still counts), and under an unknown one a mismatch is an integrity error
+/// that [`rests_on_parts_etag`] lets the caller settle by learning the formula.
+pub(super) fn check_body(response: &HttpResponse, key: &str, formula: EtagFormula) -> Result<(), StoreError> {
     let Some(received) = &response.received else {
         return Err(StoreError::other(format!("GET key \"{key}\": the body went nowhere")));
     };
@@ -95,6 +98,9 @@ pub(super) fn check_body(response: &HttpResponse, key: &str) -> Result<(), Store
         return Ok(());
     }
     let Some(expected) = expected(&response.headers) else { return Ok(()) };
+    if matches!(expected.check, Check::Md5OfParts(_)) && formula == EtagFormula::Other {
+        return Ok(());
+    }
     let actual = spelled(expected.check, received);
     if !actual.eq_ignore_ascii_case(expected.value) {
         return Err(StoreError::integrity(format!(
@@ -103,6 +109,12 @@ pub(super) fn check_body(response: &HttpResponse, key: &str) -> Result<(), Store
         )));
     }
     Ok(())
+}
+
+/// Whether a 200 answer's body is checked against a multipart ETag alone (no full-object
+/// checksum came with it): then what the ETag means depends on the server's formula.
+pub(super) fn rests_on_parts_etag(response: &HttpResponse) -> bool {
+    response.status == 200 && expected(&response.headers).is_some_and(|e| matches!(e.check, Check::Md5OfParts(_)))
 }
 
 /// The received digest spelled as the answer spells its promise.

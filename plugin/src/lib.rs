@@ -35,7 +35,7 @@ mod component {
     use crate::bindings::coffer::blobstore::body::{Sink, Source};
     use crate::bindings::coffer::blobstore::config;
     use crate::bindings::exports::coffer::blobstore::store::{ByteRange, Error, ErrorKind, Guest, ObjectInfo};
-    use crate::bindings::coffer::blobstore::types::{Listed, Page};
+    use crate::bindings::coffer::blobstore::types::{Listed, Page, Upload, UploadPage};
     use crate::error::{Kind, StoreError};
     use crate::http::WasiPlatform;
     use crate::s3::{ChecksumMode, Client, Keys, Settings};
@@ -125,6 +125,21 @@ mod component {
                 .map(|o| Listed { key: o.key, size: o.size, etag: o.etag, last_modified: o.last_modified })
                 .collect();
             Ok(Page { objects, next: page.next })
+        }
+
+        fn list_uploads(prefix: String, after: Option<(String, String)>) -> Result<UploadPage, Error> {
+            let after = after.as_ref().map(|(key, id)| (key.as_str(), id.as_str()));
+            let page = client()?.list_uploads(&prefix, after).map_err(to_wit)?;
+            let uploads = page
+                .uploads
+                .into_iter()
+                .map(|u| Upload { key: u.key, upload_id: u.upload_id, initiated: u.initiated })
+                .collect();
+            Ok(UploadPage { uploads, next: page.next })
+        }
+
+        fn abort_upload(key: String, upload_id: String) -> Result<(), Error> {
+            client()?.abort(&key, &upload_id).map_err(to_wit)
         }
     }
 

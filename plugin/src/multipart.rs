@@ -82,9 +82,7 @@ impl<P: Platform> Client<P> {
             if !self.settings.verify_after_write {
                 return Ok(());
             }
-            let Some(problem) =
-                self.written_wrong("multipart upload", key, size, &etag, is_composite_etag)?
-            else {
+            let Some(problem) = self.multipart_written_wrong(key, size, &etag)? else {
                 return Ok(());
             };
             self.platform.verify_failed(&problem);
@@ -104,7 +102,7 @@ impl<P: Platform> Client<P> {
 
     /// CreateMultipartUpload, asking for a full-object CRC-32 where checksums are sent; the
     /// upload's id.
-    fn create_upload(&self, key: &str, part_size: u64, budget: &mut Budget) -> Result<String, StoreError> {
+    pub(super) fn create_upload(&self, key: &str, part_size: u64, budget: &mut Budget) -> Result<String, StoreError> {
         // A 200 without an upload id (S3 may put an error inside a 200) is retried like a 5xx.
         let has_id = |r: &HttpResponse| match r.status {
             200 if xml_field(&r.body, b"UploadId").is_none() => {
@@ -286,8 +284,14 @@ impl<P: Platform> Client<P> {
         }
     }
 
+    /// CompleteMultipartUpload of an upload of one part (the ETag probe's).
+    pub(super) fn complete_one_part(&self, key: &str, upload_id: &str, part_etag: &str) -> Result<(), StoreError> {
+        let part = Part { number: 1, start: 0, len: 0, digests: None };
+        self.complete_upload(key, upload_id, &[part], &[part_etag.to_string()], "", None)
+    }
+
     /// AbortMultipartUpload, with its own retries: the parts sent so far are dropped.
-    fn abort_upload(&self, key: &str, upload_id: &str) -> Result<(), StoreError> {
+    pub(super) fn abort_upload(&self, key: &str, upload_id: &str) -> Result<(), StoreError> {
         let response = self
             .call("DELETE", key)
             .query("uploadId", upload_id)

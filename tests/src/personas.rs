@@ -33,6 +33,9 @@ pub enum Persona {
     ClockAhead(i64),
     /// A server whose answers carry no ETag, so that only a checksum can check a read.
     NoEtag,
+    /// A server whose multipart ETags follow another formula than AWS's (as s3s-fs's once did):
+    /// every multipart ETag it answers with is AWS's with its hex digits reversed.
+    OtherEtagFormula,
 }
 
 /// What a persona remembers between requests.
@@ -120,6 +123,13 @@ impl Persona {
             }
             Persona::NoEtag => {
                 head.headers.remove("etag");
+            }
+            Persona::OtherEtagFormula => {
+                let etag = head.headers.get("etag").and_then(|v| v.to_str().ok()).unwrap_or_default();
+                if let Some((md5, parts)) = etag.trim_matches('"').split_once('-') {
+                    let other = format!("\"{}-{parts}\"", md5.chars().rev().collect::<String>());
+                    head.headers.insert("etag", other.parse().unwrap());
+                }
             }
             _ => {}
         }

@@ -22,3 +22,4 @@ mod streams;
 mod telemetry;
 mod tools;
 mod transport;
+mod uploads;

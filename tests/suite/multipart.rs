@@ -6,8 +6,8 @@
 
 use std::time::Duration;
 
-use coffer_host::{Checksum, ErrorKind, TenantSettingsBuilder};
-use coffer_tests::{Fault, FaultProxy, Peer, Rule, When, blob, note, proxied_tenant, server};
+use coffer_host::{Checksum, ErrorKind, EtagFormula, TenantSettingsBuilder};
+use coffer_tests::{Fault, FaultProxy, Peer, Persona, Rule, When, blob, note, proxied_tenant, server};
 
 /// Parts of 5 MiB (S3's smallest), four at a time, above 5 MiB.
 fn small_parts(b: TenantSettingsBuilder) -> TenantSettingsBuilder {
@@ -114,8 +114,56 @@ async fn damaged_reads_of_a_multipart_object_are_never_returned() {
         let always = FaultProxy::start(&server().endpoint, vec![Rule::new(Fault::FlipByte, "GET", When::Always)]);
         let reader = coffer_tests::coffer().tenant(settings(&always));
         let error = reader.get("read", ..).await.unwrap_err();
+        // A server that keeps no checksums (s3s-fs, Ceph RGW) leaves the multipart ETag to catch it.
+        let caught_by = match Peer::checksums(&format!("{prefix}read")).contains("ChecksumCRC32=") {
+            true => caught_by,
+            false => {
+                note(test, "the server kept no full-object CRC-32: the damage is caught by the multipart ETag");
+                "multipart ETag"
+            }
+        };
         assert!(error.kind() == ErrorKind::Integrity && error.message().contains(caught_by), "{test}: {error:?}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_with_another_multipart_etag_formula_has_every_valid_blob_served() {
+    // Its multipart ETags are not AWS's: a put is verified by its size (each part was checked on
+    // the way in by its Content-MD5), a read by the full-object CRC-32 where the server kept
+    // one, else by its length. Neither is ever refused as damaged.
+    let none = |b: TenantSettingsBuilder| small_parts(b).checksum(Checksum::None);
+    let proxy = FaultProxy::start_as(&server().endpoint, Persona::OtherEtagFormula, vec![]);
+    let (writer, _) = proxied_tenant(&proxy.endpoint, "other-formula", none);
+    let data = blob(12 * MIB, 68);
+    writer.put("blob", &data).await.unwrap();
+    assert_eq!(writer.server_dialect().multipart_etag, EtagFormula::Other);
+    assert!(writer.get("blob", ..).await.unwrap().unwrap() == data, "the writer reads it back");
+
+    // A tenant that has not learned it (another process, say): its first read asks, and is served.
+    let prefix = writer.settings().key_prefix().to_string();
+    let reader = coffer_tests::coffer().tenant(none(coffer_tests::builder("t", &proxy.endpoint, &prefix)).build().unwrap());
+    assert!(reader.get("blob", ..).await.unwrap().unwrap() == data, "a new tenant reads it");
+    assert_eq!(reader.server_dialect().multipart_etag, EtagFormula::Other);
+    assert!(Peer::list(&format!("{prefix}.coffer/")).is_empty(), "the probe leaves nothing behind");
+
+    // The same server without the persona: AWS's formula, learned from the verifying HEAD.
+    let (aws, _) = proxied_tenant(&server().endpoint, "aws-formula", none);
+    aws.put("blob", &data).await.unwrap();
+    assert_eq!(aws.server_dialect().multipart_etag, EtagFormula::Aws);
+
+    // Where the server keeps a full-object CRC-32, damage is still caught under another formula.
+    let (with_crc, _) = proxied_tenant(&proxy.endpoint, "other-formula-crc", small_parts);
+    with_crc.put("blob", &data).await.unwrap();
+    let prefix = with_crc.settings().key_prefix().to_string();
+    if !Peer::checksums(&format!("{prefix}blob")).contains("ChecksumCRC32=") {
+        note("other-formula", "this server keeps no full-object CRC-32: under another ETag formula a read is checked by its length alone");
+        return;
+    }
+    let rules = vec![Rule::new(Fault::FlipByte, "GET", When::Always)];
+    let flipping = FaultProxy::start_as(&server().endpoint, Persona::OtherEtagFormula, rules);
+    let reader = coffer_tests::coffer().tenant(small_parts(coffer_tests::builder("t", &flipping.endpoint, &prefix)).build().unwrap());
+    let error = reader.get("blob", ..).await.unwrap_err();
+    assert!(error.kind() == ErrorKind::Integrity && error.message().contains("CRC-32"), "{error:?}");
 }
 
 /// No multipart upload of the tenant's is left in progress (its parts would be kept, and billed).

@@ -28,7 +28,7 @@ mod bindings {
 mod hostile {
     use crate::bindings::coffer::blobstore::body::{Sink, Source};
     use crate::bindings::coffer::blobstore::config;
-    use crate::bindings::coffer::blobstore::types::{Check, Page};
+    use crate::bindings::coffer::blobstore::types::{Check, Page, UploadPage};
     use crate::bindings::exports::coffer::blobstore::store::{ByteRange, Error, ErrorKind, Guest, ObjectInfo};
     use crate::bindings::wasi::http::outgoing_handler;
     use crate::bindings::wasi::http::types::{Fields, OutgoingRequest, Scheme};
@@ -57,6 +57,14 @@ mod hostile {
 
         fn list(_prefix: String, _start_after: Option<String>, _max: u32) -> Result<Page, Error> {
             Ok(Page { objects: Vec::new(), next: None })
+        }
+
+        fn list_uploads(_prefix: String, _after: Option<(String, String)>) -> Result<UploadPage, Error> {
+            Ok(UploadPage { uploads: Vec::new(), next: None })
+        }
+
+        fn abort_upload(_key: String, _upload_id: String) -> Result<(), Error> {
+            Ok(())
         }
     }
 
