@@ -40,6 +40,30 @@ pub struct Server {
     pub secret_key: String,
     /// Whether this is the embedded s3s-fs server, whose known quirks some tests note.
     pub embedded: bool,
+    /// Which server it is, for the tests that some servers cannot show ([`skip_on`]).
+    pub family: Family,
+}
+
+/// The servers the project's scripts start, by what they cannot show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// The embedded s3s-fs server.
+    Embedded,
+    Garage,
+    LocalStack,
+    CephRgw,
+    /// Any other server COFFER_TEST_S3_* names.
+    Other,
+}
+
+/// Whether `test` is skipped on this run's server, one of `servers`, for `why`: the skip is
+/// printed past the test runner's capture as `SKIPPED`, so the run's output shows every one.
+pub fn skip_on(servers: &[Family], test: &str, why: &str) -> bool {
+    let skipped = servers.contains(&server().family);
+    if skipped {
+        let _ = writeln!(std::io::stderr(), "coffer-tests: SKIPPED on {:?}: {test}: {why}", server().family);
+    }
+    skipped
 }
 
 /// The server for this run, found or started once.
@@ -54,14 +78,17 @@ pub fn server() -> &'static Server {
 }
 
 /// Which server the project's scripts started, by the variable each sets (LocalStack's is
-/// checked first: CI starts it after Garage, whose variable stays set).
-fn external_kind() -> &'static str {
-    if std::env::var_os("COFFER_TEST_LOCALSTACK_DIR").is_some() {
-        "LocalStack"
-    } else if std::env::var_os("COFFER_TEST_GARAGE_DIR").is_some() {
-        "Garage"
+/// checked first: CI starts it after Garage, whose variable stays set; Ceph's before both).
+fn external_kind() -> (&'static str, Family) {
+    let set = |var: &str| std::env::var_os(var).is_some();
+    if set("COFFER_TEST_CEPH_DIR") {
+        ("Ceph RGW", Family::CephRgw)
+    } else if set("COFFER_TEST_LOCALSTACK_DIR") {
+        ("LocalStack", Family::LocalStack)
+    } else if set("COFFER_TEST_GARAGE_DIR") {
+        ("Garage", Family::Garage)
     } else {
-        "COFFER_TEST_S3_ENDPOINT"
+        ("COFFER_TEST_S3_ENDPOINT", Family::Other)
     }
 }
 
@@ -69,7 +96,8 @@ fn from_env() -> Option<Server> {
     let var = |name: &str| std::env::var(format!("COFFER_TEST_S3_{name}")).ok().filter(|v| !v.is_empty());
     match (var("ENDPOINT"), var("ACCESS_KEY"), var("SECRET_KEY")) {
         (Some(endpoint), Some(access_key), Some(secret_key)) => Some(Server {
-            kind: format!("external ({})", external_kind()),
+            kind: format!("external ({})", external_kind().0),
+            family: external_kind().1,
             endpoint,
             virtual_host_endpoint: var("VIRTUAL_HOST_ENDPOINT"),
             region: var("REGION").unwrap_or_else(|| "us-east-1".into()),
@@ -105,6 +133,7 @@ fn start_embedded() -> Server {
                 access_key: s3.access_key.clone(),
                 secret_key: s3.secret_key.clone(),
                 embedded: true,
+                family: Family::Embedded,
             })
             .unwrap();
             std::future::pending::<()>().await;

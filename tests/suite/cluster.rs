@@ -1,5 +1,7 @@
-//! A real distributed engine failing: a three-node Garage cluster (replication factor 3) started
-//! for this test, a write loop against it, and one node killed (SIGKILL) in the middle. Writes
+//! Real distributed engines failing: a three-node Garage cluster (replication factor 3) and a
+//! Ceph cluster of three OSDs (pools of size 3, min_size 2), each started for its test, a write
+//! loop against it, and one node killed (SIGKILL) in the middle; on Ceph also with the OSD
+//! started again later (a memstore OSD comes back empty and is refilled from its peers). Writes
 //! must go on, and every write Coffer acknowledged, before or after the kill, must be readable.
 
 use std::path::Path;
@@ -15,21 +17,27 @@ const WRITES: usize = 1000;
 const CALLERS: usize = 8;
 /// The node is killed once this many writes are acknowledged.
 const KILL_AFTER: usize = 300;
+/// With a restart, the node is started again once this many are.
+const RESTART_AFTER: usize = 650;
 
-/// A cluster started by scripts/garage-up, stopped by scripts/garage-down when dropped.
+/// A cluster started by one of the project's scripts, stopped by its partner when dropped.
 struct Cluster {
     vars: Vec<(String, String)>,
+    /// The script that stops it, and the variable naming its folder.
+    down: (&'static str, &'static str),
+    /// What it is, for the figure.
+    what: &'static str,
 }
 
 impl Cluster {
     fn var(&self, name: &str) -> &str {
-        self.vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).unwrap_or_else(|| panic!("garage-up exported no {name}"))
+        self.vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).unwrap_or_else(|| panic!("no {name} exported"))
     }
 }
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        let _ = Command::new(scripts().join("garage-down")).arg(self.var("COFFER_TEST_GARAGE_DIR")).status();
+        let _ = Command::new(scripts().join(self.down.0)).arg(self.var(self.down.1)).status();
     }
 }
 
@@ -37,8 +45,20 @@ fn scripts() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts")
 }
 
-/// Starts the cluster, or says why it cannot (no Garage binary here).
-fn start_cluster() -> Option<Cluster> {
+/// Runs `script` with `args` and reads the `export` lines it prints.
+fn exported(script: &str, args: &[&str]) -> Vec<(String, String)> {
+    let output = Command::new(scripts().join(script)).args(args).output().unwrap();
+    assert!(output.status.success(), "{script} {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .filter_map(|line| line.strip_prefix("export ")?.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.trim_matches('"').to_string()))
+        .collect()
+}
+
+/// A three-node Garage, or `None` when there is no Garage binary here.
+fn garage_cluster() -> Option<Cluster> {
     let found = Command::new(scripts().join("install-garage")).arg("--check").output().unwrap();
     if !found.status.success() {
         assert!(
@@ -49,41 +69,70 @@ fn start_cluster() -> Option<Cluster> {
     }
     let port = std::env::var("COFFER_TEST_CLUSTER_PORT").unwrap_or_else(|_| "3960".into());
     let dir = tempfile::Builder::new().prefix("coffer-cluster-").tempdir().unwrap().keep();
-    let output = Command::new(scripts().join("garage-up"))
-        .args(["--nodes", "3", "--port", &port, "--dir"])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "garage-up --nodes 3 failed: {}", String::from_utf8_lossy(&output.stderr));
-    let vars = String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .filter_map(|line| line.strip_prefix("export ")?.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.trim_matches('"').to_string()))
-        .collect();
-    Some(Cluster { vars })
+    let vars = exported("garage-up", &["--nodes", "3", "--port", &port, "--dir", dir.to_str().unwrap()]);
+    Some(Cluster { vars, down: ("garage-down", "COFFER_TEST_GARAGE_DIR"), what: "3-node Garage, replication 3" })
+}
+
+/// A Ceph cluster of three OSDs, or `None` when Ceph is not installed here.
+fn ceph_cluster() -> Option<Cluster> {
+    let installed = Command::new("sh").args(["-c", "command -v radosgw && command -v ceph-osd"]).output().unwrap();
+    if !installed.status.success() {
+        assert!(
+            std::env::var_os("COFFER_TEST_CEPH_DIR").is_none(),
+            "Ceph RGW is running for this suite but radosgw or ceph-osd is not on PATH"
+        );
+        return None;
+    }
+    let vars = exported("ceph-up", &["--osds", "3"]);
+    Some(Cluster { vars, down: ("ceph-down", "COFFER_TEST_CEPH_DIR"), what: "Ceph RGW, 3 memstore OSDs, size 3, min_size 2" })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_go_on_and_nothing_acknowledged_is_lost_when_a_node_dies() {
-    let Some(cluster) = start_cluster() else {
-        note(
-            "writes_go_on_and_nothing_acknowledged_is_lost_when_a_node_dies",
-            "SKIPPED: no Garage binary (scripts/install-garage builds one; CI has it)",
-        );
+    let Some(cluster) = garage_cluster() else {
+        note("cluster: garage", "SKIPPED: no Garage binary (scripts/install-garage builds one; CI has it)");
         return;
     };
+    kill_one_during_writes(&cluster, "COFFER_TEST_GARAGE_PIDS", None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_acknowledged_is_lost_when_a_ceph_osd_dies_or_comes_back_empty() {
+    for restart in [false, true] {
+        let Some(cluster) = ceph_cluster() else {
+            note("cluster: ceph", "SKIPPED: Ceph is not installed (scripts/ceph-up installs it as root; CI has it)");
+            return;
+        };
+        let restart = restart.then(|| -> Box<dyn FnOnce() + Send> {
+            let dir = cluster.var("COFFER_TEST_CEPH_DIR").to_string();
+            let conf = cluster.var("CEPH_CONF").to_string();
+            Box::new(move || {
+                let keyring = format!("{dir}/osd2/keyring");
+                let status = Command::new("ceph-osd").args(["-c", &conf, "-i", "2", "--keyring", &keyring]).status().unwrap();
+                assert!(status.success(), "ceph-osd -i 2 did not start again");
+            })
+        });
+        kill_one_during_writes(&cluster, "COFFER_TEST_CEPH_OSD_PIDS", restart).await;
+    }
+}
+
+/// Writes [`WRITES`] blobs, [`CALLERS`] at a time, killing the cluster's third node after
+/// [`KILL_AFTER`] are acknowledged (and starting it again with `restart` after
+/// [`RESTART_AFTER`]); then reads every acknowledged one back and reports the counts.
+async fn kill_one_during_writes(cluster: &Cluster, pids_var: &str, restart: Option<Box<dyn FnOnce() + Send>>) {
     let settings = TenantSettings::builder("cluster")
         .bucket(cluster.var("COFFER_TEST_S3_BUCKET"))
         .region(cluster.var("COFFER_TEST_S3_REGION"))
         .endpoint(cluster.var("COFFER_TEST_S3_ENDPOINT"))
         .access_key(cluster.var("COFFER_TEST_S3_ACCESS_KEY"))
         .secret_key(cluster.var("COFFER_TEST_S3_SECRET_KEY"))
-        .timeout(Duration::from_secs(5));
+        // Ceph holds writes until the monitor marks the OSD down (its heartbeat grace).
+        .timeout(Duration::from_secs(15));
     let store = Arc::new(coffer().tenant(settings.build().unwrap()));
-    let pids: Vec<String> = cluster.var("COFFER_TEST_GARAGE_PIDS").split_whitespace().map(str::to_string).collect();
+    let pids: Vec<String> = cluster.var(pids_var).split_whitespace().map(str::to_string).collect();
     assert_eq!(pids.len(), 3);
-    let victim = pids[2].clone();
+    let (victim, restarted) = (pids[2].clone(), restart.is_some());
+    let restart = Arc::new(std::sync::Mutex::new(restart));
 
     let acknowledged = Arc::new(AtomicUsize::new(0));
     let killed_at = Arc::new(std::sync::Mutex::new(None::<usize>));
@@ -91,15 +140,21 @@ async fn writes_go_on_and_nothing_acknowledged_is_lost_when_a_node_dies() {
     let writes = {
         let (store, acknowledged, killed_at) = (store.clone(), acknowledged.clone(), killed_at.clone());
         in_parallel(WRITES, CALLERS, move |i| {
-            let (store, acknowledged, killed_at, victim) =
-                (store.clone(), acknowledged.clone(), killed_at.clone(), victim.clone());
+            let (store, acknowledged, killed_at, victim, restart) =
+                (store.clone(), acknowledged.clone(), killed_at.clone(), victim.clone(), restart.clone());
             async move {
-                if acknowledged.load(Ordering::SeqCst) >= KILL_AFTER {
+                let acked = acknowledged.load(Ordering::SeqCst);
+                if acked >= KILL_AFTER {
                     let mut killed = killed_at.lock().unwrap();
                     if killed.is_none() {
                         let status = Command::new("kill").args(["-9", &victim]).status().unwrap();
                         assert!(status.success(), "kill -9 {victim}");
                         *killed = Some(i);
+                    }
+                }
+                if acked >= RESTART_AFTER {
+                    if let Some(start_again) = restart.lock().unwrap().take() {
+                        start_again();
                     }
                 }
                 let begun = Instant::now();
@@ -115,7 +170,7 @@ async fn writes_go_on_and_nothing_acknowledged_is_lost_when_a_node_dies() {
     let took = started.elapsed();
     let killed_at = killed_at.lock().unwrap().expect("the node was killed during the loop");
 
-    // Every acknowledged write, read back with one node still down.
+    // Every acknowledged write, read back (with the node still down, or back and refilling).
     let found = {
         let store = store.clone();
         in_parallel(WRITES, CALLERS, move |i| {
@@ -130,11 +185,13 @@ async fn writes_go_on_and_nothing_acknowledged_is_lost_when_a_node_dies() {
     let mut latencies: Vec<Duration> = writes.iter().map(|(_, took)| *took).collect();
     latencies.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let again = if restarted { format!(", started again after write {RESTART_AFTER}") } else { String::new() };
     note(
         "figure: killed node",
         &format!(
-            "3-node Garage, replication 3, node 3 killed (SIGKILL) after write {killed_at}: {WRITES} writes, {acked} acknowledged \
+            "{}, node 3 killed (SIGKILL) after write {killed_at}{again}: {WRITES} writes, {acked} acknowledged \
              ({acked_after} of {} after the kill), {} acknowledged but lost, p50 {:.1} ms, max {:.1} ms, {:.1} s in all",
+            cluster.what,
             WRITES - killed_at,
             lost.len(),
             ms(latencies[latencies.len() / 2]),

@@ -4,7 +4,7 @@
 //! another client may have stored; and retries counted per request.
 
 use coffer_host::{ErrorKind, Tenant};
-use coffer_tests::{Fault, FaultProxy, Peer, Persona, Rule, When, blob, proxied_tenant, server};
+use coffer_tests::{Family, Fault, FaultProxy, Peer, Persona, Rule, When, blob, proxied_tenant, server};
 
 /// Stalwart's sequence (put, get, ranged get, stat, delete, get after delete) and a multipart
 /// put of 17 MiB (over the default 16 MiB threshold, so parts of 8, 8 and 1 MiB), read back.
@@ -106,6 +106,12 @@ async fn parts_are_equal_sized_but_the_last() {
 
 #[tokio::test]
 async fn a_server_an_hour_ahead_is_served_after_one_corrected_signature() {
+    // The persona plays a skewed clock in front of the real server; a server that checks a
+    // request's date against its own (correct) clock refuses the corrected signature.
+    let why = "the server checks request dates against its own clock, which the persona in front of it cannot move";
+    if coffer_tests::skip_on(&[Family::Embedded, Family::CephRgw], "clock-ahead", why) {
+        return;
+    }
     let proxy = FaultProxy::start_as(&server().endpoint, Persona::ClockAhead(3600), vec![]);
     let (store, _) = proxied_tenant(&proxy.endpoint, "clock-ahead", |b| b.max_retries(0));
     store.put("k", b"on time").await.unwrap();
@@ -139,6 +145,10 @@ async fn reads_check_each_checksum_kind_another_client_stored() {
 
 #[tokio::test]
 async fn a_multipart_upload_keeps_a_full_object_crc32_that_reads_check() {
+    let why = "the server keeps no checksums (s3s-fs stores none for a multipart upload; Ceph RGW 16 ignores them): reads check multipart objects by their ETag instead (the multipart module)";
+    if coffer_tests::skip_on(&[Family::Embedded, Family::CephRgw], "full-object", why) {
+        return;
+    }
     let (store, _) = proxied_tenant(&server().endpoint, "full-object", |b| b);
     let prefix = store.settings().key_prefix().to_string();
     let data = blob(17 << 20, 66);

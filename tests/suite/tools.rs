@@ -3,7 +3,7 @@
 
 use std::process::{Command, Stdio};
 
-use coffer_tests::{Peer, coffer_bin, in_parallel, proxied_tenant, server, tenant_toml};
+use coffer_tests::{Peer, coffer_bin, in_parallel, note, proxied_tenant, server, tenant_toml};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ls_matches_boto3_over_several_pages() {
@@ -42,8 +42,16 @@ async fn ls_matches_boto3_over_several_pages() {
         Peer::list(&prefix).into_iter().map(|k| k.strip_prefix(&prefix).unwrap().to_string()).collect();
     assert_eq!(listed.iter().map(|o| o.key.clone()).collect::<Vec<_>>(), from_boto3);
     assert_eq!(from_boto3.len(), 1100);
+    // s3s-fs lists no ETags (a listing of its answers `<ETag>` empty); every other server does.
+    let etag_len = match server().embedded {
+        true => {
+            note("ls", "the embedded s3s-fs server lists no ETags: the listing's ETag column is checked empty");
+            0
+        }
+        false => 32,
+    };
     let first = listed.iter().find(|o| o.key == "mail/00000").unwrap();
-    assert_eq!((first.size, first.etag.len()), (1, 32));
+    assert_eq!((first.size, first.etag.len()), (1, etag_len));
 
     // The CLI, under a prefix.
     let dir = tempfile::tempdir().unwrap();
@@ -58,7 +66,9 @@ async fn ls_matches_boto3_over_several_pages() {
     assert!(summary.contains("275 objects"), "{summary}");
     let line = String::from_utf8_lossy(&long.stdout).lines().next().unwrap().to_string();
     let columns: Vec<&str> = line.split_whitespace().collect();
-    assert!(columns.len() == 4 && columns[1] == "1" && columns[2].len() == 32 && columns[3] == "other/00003", "{line}");
+    let etag_column = if etag_len == 0 { 3 } else { 4 };
+    assert!(columns.len() == etag_column && columns[1] == "1" && columns[etag_column - 1] == "other/00003", "{line}");
+    assert!(etag_len == 0 || columns[2].len() == 32, "{line}");
 }
 
 #[tokio::test]
