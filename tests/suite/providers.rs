@@ -125,6 +125,10 @@ async fn a_server_an_hour_ahead_is_served_after_one_corrected_signature() {
 
 #[tokio::test]
 async fn reads_check_each_checksum_kind_another_client_stored() {
+    let why = "Ceph RGW 16 keeps none of the checksums boto3 sends: with the ETag hidden, no check is left to show";
+    if coffer_tests::skip_on(&[Family::CephRgw], "checksum-kinds", why) {
+        return;
+    }
     // boto3 stores the object with each algorithm; the proxy hides the ETag, so that only the
     // checksum can tell, and flips a byte of the first read: Coffer reads again.
     for algorithm in ["CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256"] {

@@ -203,17 +203,21 @@ async fn a_new_plugin_version_loads_without_dropping_calls_in_flight() {
     let cache = tempfile::tempdir().unwrap();
     let host = Coffer::with_options(HostOptions { cache_dir: Some(cache.path().to_path_buf()), ..Default::default() }).unwrap();
     let store = Arc::new(host.tenant(coffer_tests::settings(&unique_prefix("reload"), |b| b)));
+    // Each caller goes on until the new version is loaded, and for two calls after.
+    let loaded = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let callers: Vec<_> = (0..8)
         .map(|c| {
-            let store = store.clone();
+            let (store, loaded) = (store.clone(), loaded.clone());
             tokio::spawn(async move {
-                let mut done = 0;
+                let (mut done, mut after) = (0, 0);
                 let started = Instant::now();
-                while started.elapsed() < Duration::from_secs(3) {
+                while after < 2 && started.elapsed() < Duration::from_secs(60) {
+                    let seen = loaded.load(std::sync::atomic::Ordering::SeqCst);
                     let data = blob(4096, c * 1000 + done);
                     store.put(&format!("c{c}-{done}"), &data).await.unwrap();
                     assert_eq!(store.get(&format!("c{c}-{done}"), ..).await.unwrap(), Some(data));
                     done += 1;
+                    after += u64::from(seen);
                 }
                 done
             })
@@ -224,6 +228,7 @@ async fn a_new_plugin_version_loads_without_dropping_calls_in_flight() {
     let mut next_version = coffer_host::PLUGIN_WASM.to_vec();
     next_version.extend_from_slice(&custom_section("coffer-version", b"next"));
     host.load_plugin(&next_version).unwrap();
+    loaded.store(true, std::sync::atomic::Ordering::SeqCst);
     let mut calls = 0;
     for caller in callers {
         calls += caller.await.expect("no call in flight failed");

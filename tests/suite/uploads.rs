@@ -12,8 +12,8 @@ fn an_upload_left_by_a_killed_put_is_listed_and_aborted() {
     if skip_on(&[Family::Embedded], "uploads", why) {
         return;
     }
-    // The completion never answers: the put is killed with its parts stored.
-    let proxy = FaultProxy::start(&server().endpoint, vec![Rule::new(Fault::Stall, "POST", When::Always).on_query("uploadId=")]);
+    // The last part is stored but never answered: the put is killed before its completion.
+    let proxy = FaultProxy::start(&server().endpoint, vec![Rule::new(Fault::Stall, "PUT", When::Always).on_query("partNumber=3&")]);
     let prefix = unique_prefix("uploads");
     let dir = tempfile::tempdir().unwrap();
     let extra = "multipartThreshold = \"5MiB\"\npartSize = \"5MiB\"\n";
@@ -22,11 +22,12 @@ fn an_upload_left_by_a_killed_put_is_listed_and_aborted() {
     std::fs::write(dir.path().join("big"), coffer_tests::blob(11 << 20, 70)).unwrap();
     let mut put = Command::new(coffer_bin()).args(["put", "mail/big", "big"]).current_dir(dir.path()).stderr(Stdio::null()).spawn().unwrap();
     let started = Instant::now();
-    while proxy.requests("POST") < 2 {
-        assert!(started.elapsed() < Duration::from_secs(60), "the put never reached its completion");
-        assert!(put.try_wait().unwrap().is_none(), "the put ended before its completion");
+    while proxy.requests("PUT") < 3 {
+        assert!(started.elapsed() < Duration::from_secs(60), "the put never sent its last part");
+        assert!(put.try_wait().unwrap().is_none(), "the put ended before its last part");
         std::thread::sleep(Duration::from_millis(20));
     }
+    std::thread::sleep(Duration::from_millis(500)); // the part reaches the server
     put.kill().unwrap(); // SIGKILL
     put.wait().unwrap();
     assert_eq!(Peer::uploads_in_progress(&prefix), 1, "the killed put left its upload");
