@@ -52,23 +52,29 @@ pub struct TenantConfig {
     pub security_token: Option<SecretSource>,
     pub profile: Option<String>,
     /// Without keys or a profile, take the host's AWS_* environment or default profile.
+    #[serde(default, deserialize_with = "crate::lenient::bool")]
     pub ambient_credentials: Option<bool>,
     #[serde(default)]
     pub key_prefix: String,
     pub timeout: Option<String>,
     /// e.g. "2m": the bound of a whole call.
     pub call_timeout: Option<String>,
+    #[serde(default, deserialize_with = "crate::lenient::number")]
     pub max_retries: Option<u32>,
+    #[serde(default, deserialize_with = "crate::lenient::bool")]
     pub verify_after_write: Option<bool>,
+    #[serde(default, deserialize_with = "crate::lenient::bool")]
     pub virtual_hosted_style: Option<bool>,
     /// "auto" (the default), "crc32" or "none".
     pub checksum: Option<String>,
+    #[serde(default, deserialize_with = "crate::lenient::bool")]
     pub allow_invalid_certs: Option<bool>,
     pub ca_file: Option<PathBuf>,
     /// e.g. "16MiB": larger puts are multipart uploads.
     pub multipart_threshold: Option<String>,
     /// e.g. "8MiB".
     pub part_size: Option<String>,
+    #[serde(default, deserialize_with = "crate::lenient::number")]
     pub part_concurrency: Option<u32>,
     pub limits: Option<LimitsConfig>,
     pub encryption: Option<EncryptionConfig>,
@@ -95,6 +101,7 @@ pub struct LimitsConfig {
     pub memory: Option<String>,
     /// e.g. "10s".
     pub cpu_time: Option<String>,
+    #[serde(default, deserialize_with = "crate::lenient::number")]
     pub concurrency: Option<usize>,
 }
 
@@ -137,6 +144,38 @@ impl Config {
             message: format!("{}{}{}", field_at(text, e.span()), e.message(), location(text, e.span())),
         })?;
         Ok(Config { origin: origin.to_string(), base_dir: PathBuf::new(), file, warnings: Vec::new() })
+    }
+
+    /// One tenant's settings from key/value pairs with the config file's names (a mail
+    /// server's own settings store, the C library's `coffer_settings_set`): a dot nests
+    /// (`secretKey.env`, `limits.memory`, `encryption.oldKeys.k1`), every value is a string,
+    /// and the pairs go through the same table and checks as the file's `[tenants.NAME]`.
+    pub fn tenant_from_pairs<'a>(
+        name: &str,
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<TenantSettings, ConfigError> {
+        let origin = format!("the settings of tenant \"{name}\"");
+        let bad = |message: String| ConfigError::Parse { origin: origin.clone(), message };
+        let mut table = toml::Table::new();
+        for (key, value) in pairs {
+            let mut at = &mut table;
+            let mut names = key.split('.').peekable();
+            while let Some(part) = names.next() {
+                if names.peek().is_none() {
+                    at.insert(part.to_string(), toml::Value::String(value.to_string()));
+                    break;
+                }
+                let inner = at.entry(part.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+                at = inner.as_table_mut().ok_or_else(|| bad(format!("{key}: {part} is a value, not a table")))?;
+            }
+        }
+        // As a config file's text, so that an error names the field as the file's do.
+        let mut tenants = toml::Table::new();
+        tenants.insert(name.to_string(), toml::Value::Table(table));
+        let mut file = toml::Table::new();
+        file.insert("tenants".to_string(), toml::Value::Table(tenants));
+        let text = toml::to_string(&file).map_err(|e| bad(e.to_string()))?;
+        Config::parse(&text, &origin)?.tenant(Some(name))
     }
 
     /// The host's egress policy, from the `[host]` table (the default without one).

@@ -33,6 +33,7 @@ pub mod egress;
 pub mod encryption;
 mod error;
 mod guest_log;
+mod lenient;
 mod pools;
 pub mod limits;
 pub mod quickack;
@@ -97,6 +98,25 @@ pub struct HostOptions {
     pub max_connections_per_endpoint: Option<usize>,
     /// Connections open at once across the host; [`DEFAULT_MAX_CONNECTIONS`] when `None`.
     pub max_connections: Option<usize>,
+    /// How plugin instances get their memory: [`Allocation::Pooling`] by default.
+    pub allocation: Allocation,
+}
+
+/// How plugin instances get their memory. Either way each instance keeps its tenant's limits
+/// (linear memory, CPU per call, calls at once: [`Limits`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Allocation {
+    /// A pool of instance slots reserved up front (about 8 TiB of address space for the default
+    /// [`DEFAULT_MAX_INSTANCES`], almost none of it backed by memory): a sandbox per call costs
+    /// microseconds. It cannot start in a process with an address-space limit (`ulimit -v`,
+    /// Dovecot's `vsz_limit`, systemd's `LimitAS`).
+    #[default]
+    Pooling,
+    /// Each instance's memory is allocated when it is made, and its linear memory reserves no
+    /// more than it uses (bounds-checked, moved as it grows): the host runs in a bounded
+    /// address space, at the cost of some microseconds per new instance. `max_instances` does
+    /// not apply.
+    OnDemand,
 }
 
 pub const DEFAULT_MAX_INSTANCES: u32 = 1000;
@@ -140,7 +160,7 @@ impl Coffer {
 
     pub fn with_options(options: HostOptions) -> Result<Coffer, HostError> {
         let max_instances = options.max_instances.unwrap_or(DEFAULT_MAX_INSTANCES);
-        let engine = engine(max_instances).map_err(HostError::Engine)?;
+        let engine = engine(max_instances, options.allocation).map_err(HostError::Engine)?;
         let linker = linker(&engine).map_err(HostError::Engine)?;
         let sweeper = Arc::new(warm::Sweeper::default());
         let ticking = start_epoch_ticker(&engine, sweeper.clone());
@@ -202,16 +222,31 @@ impl Coffer {
 }
 
 /// The engine: epoch interruption for the CPU limit, and the pooling allocator so that a
-/// sandbox per call costs microseconds.
-fn engine(max_instances: u32) -> anyhow::Result<Engine> {
-    let mut pool = PoolingAllocationConfig::default();
-    pool.total_component_instances(max_instances)
-        .total_core_instances(max_instances.saturating_mul(4))
-        .total_memories(max_instances.saturating_mul(2))
-        .total_tables(max_instances.saturating_mul(4))
-        .total_stacks(max_instances);
+/// sandbox per call costs microseconds, or (bounded) instances allocated on demand with linear
+/// memories that reserve only what they use.
+fn engine(max_instances: u32, allocation: Allocation) -> anyhow::Result<Engine> {
     let mut config = wasmtime::Config::new();
-    config.epoch_interruption(true).allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    config.epoch_interruption(true);
+    match allocation {
+        Allocation::Pooling => {
+            let mut pool = PoolingAllocationConfig::default();
+            pool.total_component_instances(max_instances)
+                .total_core_instances(max_instances.saturating_mul(4))
+                .total_memories(max_instances.saturating_mul(2))
+                .total_tables(max_instances.saturating_mul(4))
+                .total_stacks(max_instances);
+            config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        }
+        Allocation::OnDemand => {
+            config
+                .allocation_strategy(InstanceAllocationStrategy::OnDemand)
+                .memory_reservation(0)
+                .memory_guard_size(0)
+                .memory_reservation_for_growth(1 << 20)
+                // One compiling thread: each of cranelift's would reserve address space of its own.
+                .parallel_compilation(false);
+        }
+    }
     Ok(Engine::new(&config)?)
 }
 
