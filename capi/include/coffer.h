@@ -333,6 +333,17 @@ struct coffer_tenant *coffer_tenant_from_file(struct coffer *host,
                                               struct coffer_error **err);
 
 /**
+ * The tenant `template` of the config file at `path`, its key prefix followed by `suffix`
+ * (a mail domain's `example.org/`, say): one entry of the file serving many tenants, each its
+ * own sandbox, named `TEMPLATE:SUFFIX`. NULL on failure.
+ */
+struct coffer_tenant *coffer_tenant_from_template(struct coffer *host,
+                                                  const char *path,
+                                                  const char *template_,
+                                                  const char *suffix,
+                                                  struct coffer_error **err);
+
+/**
  * Frees a tenant; NULL is ignored. Calls in flight on other threads must have returned.
  */
 void coffer_tenant_free(struct coffer_tenant *tenant);

@@ -220,6 +220,24 @@ pub unsafe extern "C" fn coffer_tenant_from_file(
     })
 }
 
+/// The tenant `template` of the config file at `path`, its key prefix followed by `suffix`
+/// (a mail domain's `example.org/`, say): one entry of the file serving many tenants, each its
+/// own sandbox, named `TEMPLATE:SUFFIX`. NULL on failure.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn coffer_tenant_from_template(
+    host: *mut coffer,
+    path: *const c_char,
+    template: *const c_char,
+    suffix: *const c_char,
+    err: *mut *mut coffer_error,
+) -> *mut coffer_tenant {
+    guard(err, std::ptr::null_mut(), || {
+        let (path, template, suffix) = (text(path, "path")?, text(template, "template")?, text(suffix, "suffix")?);
+        let config = Config::load(std::path::Path::new(path)).map_err(config_error)?;
+        tenant_of(host, config.tenant_from_template(template, suffix).map_err(config_error)?)
+    })
+}
+
 fn tenant_of(host: *mut coffer, settings: coffer_host::TenantSettings) -> Result<*mut coffer_tenant, coffer_error> {
     let host = host as *const coffer;
     if host.is_null() {

@@ -223,6 +223,26 @@ impl Config {
         validate(&self.origin, &self.base_dir, &name, &self.file.tenants[&name], &credentials::process_env)
     }
 
+    /// The tenant `template` with `suffix` appended to its key prefix, as a tenant of its own
+    /// named `TEMPLATE:SUFFIX`: one config entry serving many (a mail server's domains sharing a
+    /// bucket and keys), each still its own sandbox. The suffix may not climb out of the prefix.
+    pub fn tenant_from_template(&self, template: &str, suffix: &str) -> Result<TenantSettings, ConfigError> {
+        let mut tenant = match self.file.tenants.get(template) {
+            Some(tenant) => tenant.clone(),
+            None => {
+                let known = self.file.tenants.keys().cloned().collect();
+                return Err(ConfigError::UnknownTenant { origin: self.origin.clone(), wanted: template.into(), known });
+            }
+        };
+        let name = format!("{template}:{suffix}");
+        if suffix.is_empty() || suffix.split('/').any(|part| part == ".." || part == ".") || suffix.starts_with('/') {
+            let message = format!("the key prefix suffix \"{suffix}\" is empty, absolute, or climbs out with . or ..");
+            return Err(ConfigError::Field { origin: self.origin.clone(), tenant: name, field: "keyPrefix", message });
+        }
+        tenant.key_prefix.push_str(suffix);
+        validate(&self.origin, &self.base_dir, &name, &tenant, &credentials::process_env)
+    }
+
     /// Every tenant, each validated on its own: one bad tenant does not stop the others.
     pub fn tenants(&self) -> BTreeMap<String, Result<TenantSettings, ConfigError>> {
         self.file

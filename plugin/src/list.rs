@@ -80,6 +80,23 @@ impl<P: Platform> Client<P> {
     }
 }
 
+/// Adds an element's text, or the character an entity or character reference stands for, to
+/// `text`: the one place the listings' parsers read XML text.
+pub(super) fn push_text(event: &Event<'_>, text: &mut String) -> Result<(), String> {
+    match event {
+        Event::Text(t) => text.push_str(&t.xml10_content().map_err(|e| format!("bad XML text: {e}"))?),
+        Event::GeneralRef(r) => {
+            let name = r.decode().map_err(|e| format!("bad XML: {e}"))?.into_owned();
+            match r.resolve_char_ref() {
+                Ok(Some(c)) => text.push(c),
+                _ => text.push_str(quick_xml::escape::resolve_predefined_entity(&name).unwrap_or_default()),
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 /// What a ListObjectsV2 answer holds, keys as listed (decoded, prefix included).
 struct RawPage {
     objects: Vec<Listed>,
@@ -107,14 +124,7 @@ fn parse_page(body: &[u8]) -> Result<RawPage, String> {
                 field = name;
                 text.clear();
             }
-            Ok(Event::Text(t)) => text.push_str(&t.xml10_content().map_err(|e| format!("bad XML text: {e}"))?),
-            Ok(Event::GeneralRef(r)) => {
-                let name = r.decode().map_err(|e| format!("bad XML: {e}"))?.into_owned();
-                match r.resolve_char_ref() {
-                    Ok(Some(c)) => text.push(c),
-                    _ => text.push_str(quick_xml::escape::resolve_predefined_entity(&name).unwrap_or_default()),
-                }
-            }
+            Ok(event @ (Event::Text(_) | Event::GeneralRef(_))) => push_text(&event, &mut text)?,
             Ok(Event::End(tag)) => {
                 let name = tag.local_name();
                 match (name.as_ref(), current.as_mut()) {

@@ -93,14 +93,7 @@ fn parse_uploads(body: &[u8]) -> Result<RawUploads, String> {
                 }
                 text.clear();
             }
-            Ok(Event::Text(t)) => text.push_str(&t.xml10_content().map_err(|e| format!("bad XML text: {e}"))?),
-            Ok(Event::GeneralRef(r)) => {
-                let name = r.decode().map_err(|e| format!("bad XML: {e}"))?.into_owned();
-                match r.resolve_char_ref() {
-                    Ok(Some(c)) => text.push(c),
-                    _ => text.push_str(quick_xml::escape::resolve_predefined_entity(&name).unwrap_or_default()),
-                }
-            }
+            Ok(event @ (Event::Text(_) | Event::GeneralRef(_))) => super::list::push_text(&event, &mut text)?,
             Ok(Event::End(tag)) => {
                 let value = std::mem::take(&mut text);
                 match (tag.local_name().as_ref(), current.as_mut()) {

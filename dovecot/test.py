@@ -1,0 +1,217 @@
+#!/usr/bin/env python3
+"""Dovecot with mail attachments kept in S3 through libfs_coffer.so, end to end.
+
+Starts a Dovecot 2.3 instance of its own (config, base_dir, users in two domains, loopback
+ports, its default vsz_limit), with mail_attachment_fs = coffer:... on the S3 server of
+COFFER_TEST_S3_*, then:
+- `doveadm fs put/stat/get/iter/delete` with the driver round-trip a file;
+- messages with a 300 KiB attachment, for a user of each domain, delivered over LMTP
+  (smtplib.LMTP), read back over IMAP (imaplib): BODY[] is the bytes delivered, and a partial
+  BODY[]<start.length> is right;
+- the attachments are objects under each domain's own key prefix (boto3 lists and reads them),
+  and none of them is on local disk.
+
+Run as root (it installs the driver into Dovecot's module folder and starts Dovecot):
+  dovecot/build && eval "$(scripts/garage-up)" && python3 dovecot/test.py DRIVER.so
+Prints "dovecot: N passed, 0 failed" and exits 0 when every check holds.
+"""
+import email.message
+import imaplib
+import os
+import pathlib
+import pwd
+import shutil
+import smtplib
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import boto3
+from botocore.config import Config
+
+MODULES = pathlib.Path("/usr/lib/dovecot/modules")
+checks = {"passed": 0, "failed": 0}
+
+
+def check(cond, what):
+    checks["passed" if cond else "failed"] += 1
+    print(("ok    " if cond else "FAIL  ") + what, flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def s3():
+    return boto3.client(
+        "s3", endpoint_url=os.environ["COFFER_TEST_S3_ENDPOINT"], region_name=os.environ.get("COFFER_TEST_S3_REGION", "us-east-1"),
+        aws_access_key_id=os.environ["COFFER_TEST_S3_ACCESS_KEY"], aws_secret_access_key=os.environ["COFFER_TEST_S3_SECRET_KEY"],
+        config=Config(s3={"addressing_style": "path"}))
+
+
+def keys_under(prefix):
+    pages = s3().get_paginator("list_objects_v2").paginate(Bucket=os.environ.get("COFFER_TEST_S3_BUCKET", "coffer-test"), Prefix=prefix)
+    return [o["Key"] for page in pages for o in page.get("Contents", [])]
+
+
+def setup(root, driver, prefix):
+    if subprocess.run(["id", "vmail"], capture_output=True).returncode != 0:
+        subprocess.run(["useradd", "--system", "--no-create-home", "vmail"], check=True)
+    installed = MODULES / "libfs_coffer.so"
+    if installed.is_symlink() or installed.exists():
+        installed.unlink()
+    installed.symlink_to(driver)
+    for d in ["run", "state", "home", "cache"]:
+        (root / d).mkdir(parents=True)
+    os.chmod(root, 0o755)
+    vmail = pwd.getpwnam("vmail")
+    for d in ["home", "cache"]:
+        os.chown(root / d, vmail.pw_uid, vmail.pw_gid)
+    (root / "passwd").write_text("alice@one.test:{PLAIN}secret1::::::\nbob@two.test:{PLAIN}secret2::::::\n")
+    bucket = os.environ.get("COFFER_TEST_S3_BUCKET", "coffer-test")
+    (root / "coffer.toml").write_text(f"""[tenants.mail]
+bucket = "{bucket}"
+region = "{os.environ.get('COFFER_TEST_S3_REGION', 'us-east-1')}"
+endpoint = "{os.environ['COFFER_TEST_S3_ENDPOINT']}"
+accessKey = "{os.environ['COFFER_TEST_S3_ACCESS_KEY']}"
+secretKey = "{os.environ['COFFER_TEST_S3_SECRET_KEY']}"
+keyPrefix = "{prefix}"
+""")
+    os.chmod(root / "coffer.toml", 0o644)
+    lmtp, imap = free_port(), free_port()
+    (root / "dovecot.conf").write_text(f"""
+base_dir = {root}/run
+state_dir = {root}/state
+log_path = {root}/dovecot.log
+instance_name = coffer-test-{os.getpid()}
+protocols = imap lmtp
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {root}/passwd
+}}
+userdb {{
+  driver = static
+  args = uid=vmail gid=vmail home={root}/home/%d/%n
+}}
+mail_location = mdbox:~/mdbox
+mail_attachment_dir = /attachments
+mail_attachment_fs = coffer:config={root}/coffer.toml:tenant=mail:prefix=%d/:cache={root}/cache
+mail_attachment_min_size = 128k
+service lmtp {{
+  inet_listener lmtp {{
+    address = 127.0.0.1
+    port = {lmtp}
+  }}
+  unix_listener lmtp {{
+    mode = 0600
+  }}
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {imap}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+""")
+    return root / "dovecot.conf", lmtp, imap
+
+
+def message(sender, to, attachment):
+    m = email.message.EmailMessage()
+    m["From"], m["To"], m["Subject"] = sender, to, "attachment for " + to
+    m.set_content("Hello, the attachment follows.\r\n")
+    m.add_attachment(attachment, maintype="application", subtype="octet-stream", filename="report.bin")
+    return m.as_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
+def main():
+    driver = pathlib.Path(sys.argv[1]).resolve()
+    prefix = f"dovecot-{os.getpid()}-{int(time.time())}/"
+    root = pathlib.Path(tempfile.mkdtemp(prefix="coffer-dovecot-"))
+    conf, lmtp_port, imap_port = setup(root, driver, prefix)
+    subprocess.run(["dovecot", "-c", str(conf)], check=True)
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", imap_port), 0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        run_checks(root, conf, lmtp_port, imap_port, prefix)
+    finally:
+        subprocess.run(["doveadm", "-c", str(conf), "stop"], capture_output=True)
+        log = (root / "dovecot.log").read_text(errors="replace") if (root / "dovecot.log").exists() else ""
+        if checks["failed"]:
+            print("--- dovecot.log\n" + log[-4000:])
+        shutil.rmtree(root, ignore_errors=True)
+    print(f"dovecot: {checks['passed']} passed, {checks['failed']} failed")
+    sys.exit(1 if checks["failed"] else 0)
+
+
+def run_checks(root, conf, lmtp_port, imap_port, prefix):
+    # doveadm fs with the driver, on the template tenant.
+    fs_args = f"config={root}/coffer.toml:tenant=mail:prefix=doveadm/:cache={root}/cache"
+    local = root / "local.bin"
+    local.write_bytes(os.urandom(200_000))
+    doveadm = lambda *args: subprocess.run(["doveadm", "-c", str(conf), "fs", *args], capture_output=True)
+    put = doveadm("put", "coffer", fs_args, str(local), "dir/file1")
+    check(put.returncode == 0, f"doveadm fs put ({put.stderr.decode().strip()[:300]})")
+    stat = doveadm("stat", "coffer", fs_args, "dir/file1")
+    check(b"200000" in stat.stdout, f"doveadm fs stat shows the size ({stat.stdout.decode().strip()})")
+    get = doveadm("get", "coffer", fs_args, "dir/file1")
+    check(get.stdout == local.read_bytes(), "doveadm fs get returns the bytes put")
+    listed = doveadm("iter", "coffer", fs_args, "dir/")
+    check(listed.returncode == 0 and listed.stdout.decode().split() == ["file1"], f"doveadm fs iter lists it ({listed.stdout.decode().strip()} {listed.stderr.decode().strip()[:200]})")
+    check(keys_under(prefix + "doveadm/") == [prefix + "doveadm/dir/file1"], "it is an object under the tenant's prefix")
+    deleted = doveadm("delete", "coffer", fs_args, "dir/file1")
+    check(deleted.returncode == 0 and keys_under(prefix + "doveadm/") == [], "doveadm fs delete removes it")
+
+    # Delivery over LMTP, for a user of each domain.
+    users = {"alice@one.test": "secret1", "bob@two.test": "secret2"}
+    delivered = {}
+    for user in users:
+        attachment = os.urandom(300 * 1024)
+        raw = message("sender@example.net", user, attachment)
+        with smtplib.LMTP("127.0.0.1", lmtp_port) as lmtp:
+            refused = lmtp.sendmail("sender@example.net", [user], raw)
+        check(not refused, f"LMTP delivers to {user}")
+        delivered[user] = raw
+    for user, domain in [("alice@one.test", "one.test"), ("bob@two.test", "two.test")]:
+        objects = keys_under(f"{prefix}{domain}/")
+        check(len(objects) == 1, f"{user}'s attachment is one object under {prefix}{domain}/ ({objects})")
+    local_files = [p for p in (root / "home").rglob("*") if p.is_file() and p.stat().st_size >= 300 * 1024]
+    check(local_files == [], f"no attachment is on local disk ({local_files})")
+
+    # Read back over IMAP.
+    for user, password in users.items():
+        imap = imaplib.IMAP4("127.0.0.1", imap_port)
+        imap.login(user, password)
+        imap.select("INBOX")
+        typ, data = imap.fetch("1", "(BODY.PEEK[])")
+        body = data[0][1] if typ == "OK" else b""
+        # LMTP puts Return-Path, Delivered-To and Received in front of what it was given.
+        added = body[: len(body) - len(delivered[user])]
+        check(body.endswith(delivered[user]) and added.startswith(b"Return-Path:") and b"\r\n\r\n" not in added,
+              f"IMAP BODY[] of {user}'s message is the bytes delivered, after LMTP's trace headers ({len(body)} bytes)")
+        start = len(body) // 2
+        typ, data = imap.fetch("1", f"(BODY.PEEK[]<{start}.1000>)")
+        part = data[0][1] if typ == "OK" else b""
+        check(part == body[start:start + 1000], f"a partial BODY[]<{start}.1000> of {user}'s is right")
+        typ, data = imap.fetch("1", "(BODYSTRUCTURE)")
+        check(typ == "OK" and b"report.bin" in data[0] and b"APPLICATION" in data[0].upper(), "BODYSTRUCTURE names the attachment")
+        imap.logout()
+
+
+if __name__ == "__main__":
+    main()
