@@ -26,6 +26,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import boto3
@@ -46,6 +47,42 @@ def free_port():
         return s.getsockname()[1]
 
 
+class Switch:
+    """A TCP forwarder in front of the S3 server that can be turned off: then each connection
+    is closed at once, as a server that is down refuses it."""
+
+    def __init__(self, upstream):
+        host, port = upstream.split("//", 1)[1].rsplit(":", 1)
+        self.upstream, self.up = (host, int(port)), True
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.endpoint = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while True:
+            client, _ = self.listener.accept()
+            if not self.up:
+                client.close()
+                continue
+            server = socket.create_connection(self.upstream)
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self.pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def pump(a, b):
+        try:
+            while data := a.recv(65536):
+                b.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (a, b):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+
 def s3():
     return boto3.client(
         "s3", endpoint_url=os.environ["COFFER_TEST_S3_ENDPOINT"], region_name=os.environ.get("COFFER_TEST_S3_REGION", "us-east-1"),
@@ -58,7 +95,7 @@ def keys_under(prefix):
     return [o["Key"] for page in pages for o in page.get("Contents", [])]
 
 
-def setup(root, driver, prefix):
+def setup(root, driver, prefix, endpoint):
     if subprocess.run(["id", "vmail"], capture_output=True).returncode != 0:
         subprocess.run(["useradd", "--system", "--no-create-home", "vmail"], check=True)
     installed = MODULES / "libfs_coffer.so"
@@ -76,7 +113,9 @@ def setup(root, driver, prefix):
     (root / "coffer.toml").write_text(f"""[tenants.mail]
 bucket = "{bucket}"
 region = "{os.environ.get('COFFER_TEST_S3_REGION', 'us-east-1')}"
-endpoint = "{os.environ['COFFER_TEST_S3_ENDPOINT']}"
+endpoint = "{endpoint}"
+timeout = "3s"
+maxRetries = 1
 accessKey = "{os.environ['COFFER_TEST_S3_ACCESS_KEY']}"
 secretKey = "{os.environ['COFFER_TEST_S3_SECRET_KEY']}"
 keyPrefix = "{prefix}"
@@ -139,7 +178,8 @@ def main():
     driver = pathlib.Path(sys.argv[1]).resolve()
     prefix = f"dovecot-{os.getpid()}-{int(time.time())}/"
     root = pathlib.Path(tempfile.mkdtemp(prefix="coffer-dovecot-"))
-    conf, lmtp_port, imap_port = setup(root, driver, prefix)
+    switch = Switch(os.environ["COFFER_TEST_S3_ENDPOINT"])
+    conf, lmtp_port, imap_port = setup(root, driver, prefix, switch.endpoint)
     subprocess.run(["dovecot", "-c", str(conf)], check=True)
     try:
         for _ in range(100):
@@ -149,10 +189,11 @@ def main():
             except OSError:
                 time.sleep(0.1)
         run_checks(root, conf, lmtp_port, imap_port, prefix)
+        s3_down(switch, lmtp_port, imap_port, prefix)
     finally:
         subprocess.run(["doveadm", "-c", str(conf), "stop"], capture_output=True)
         log = (root / "dovecot.log").read_text(errors="replace") if (root / "dovecot.log").exists() else ""
-        if checks["failed"]:
+        if checks["failed"] or os.environ.get("COFFER_DOVECOT_LOG"):
             print("--- dovecot.log\n" + log[-4000:])
         shutil.rmtree(root, ignore_errors=True)
     print(f"dovecot: {checks['passed']} passed, {checks['failed']} failed")
@@ -211,6 +252,52 @@ def run_checks(root, conf, lmtp_port, imap_port, prefix):
         typ, data = imap.fetch("1", "(BODYSTRUCTURE)")
         check(typ == "OK" and b"report.bin" in data[0] and b"APPLICATION" in data[0].upper(), "BODYSTRUCTURE names the attachment")
         imap.logout()
+
+
+def s3_down(switch, lmtp_port, imap_port, prefix):
+    """S3 unreachable during a delivery: LMTP answers a temporary failure and the message is not
+    acknowledged; once S3 is back, the same message is delivered and reads back exactly. A FETCH
+    while S3 is down fails with an IMAP error, not a hang or wrong bytes."""
+    raw = message("sender@example.net", "alice@one.test", os.urandom(300 * 1024))
+    switch.up = False
+    started = time.monotonic()
+    try:
+        with smtplib.LMTP("127.0.0.1", lmtp_port) as lmtp:
+            refused = lmtp.sendmail("sender@example.net", ["alice@one.test"], raw)
+        code = refused.get("alice@one.test", (250,))[0]
+    except smtplib.SMTPDataError as e:
+        code = e.smtp_code
+    except smtplib.SMTPRecipientsRefused as e:
+        code = e.recipients["alice@one.test"][0]
+    took = time.monotonic() - started
+    check(400 <= code < 500, f"with S3 down, LMTP defers the delivery: {code} (in {took:.1f} s)")
+    imap = imaplib.IMAP4("127.0.0.1", imap_port)
+    imap.login("alice@one.test", "secret1")
+    imap.select("INBOX")
+    started = time.monotonic()
+    try:
+        typ, data = imap.fetch("1", "(BODY.PEEK[])")
+        fetched = typ == "OK" and data[0] is not None and isinstance(data[0], tuple)
+    except imaplib.IMAP4.error:
+        fetched = False
+    check(not fetched and time.monotonic() - started < 30, "with S3 down, a FETCH of a message with an attachment fails with an IMAP error, within the bound")
+    try:
+        imap.logout()
+    except imaplib.IMAP4.abort:
+        pass  # Dovecot ends the session after a read error of a message's body
+
+    switch.up = True
+    with smtplib.LMTP("127.0.0.1", lmtp_port) as lmtp:
+        refused = lmtp.sendmail("sender@example.net", ["alice@one.test"], raw)
+    check(not refused, "once S3 is back, the same message is delivered")
+    imap = imaplib.IMAP4("127.0.0.1", imap_port)
+    imap.login("alice@one.test", "secret1")
+    typ, count = imap.select("INBOX")
+    typ, data = imap.fetch(count[0].decode(), "(BODY.PEEK[])")
+    check(typ == "OK" and data[0][1].endswith(raw), "and reads back exactly")
+    check(int(count[0]) == 2, f"and the deferred try left no message behind ({count[0].decode()} in INBOX)")
+    imap.logout()
+    check(len(keys_under(f"{prefix}one.test/")) == 2, "one attachment object more, none from the failed try")
 
 
 if __name__ == "__main__":
