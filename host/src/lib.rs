@@ -33,6 +33,7 @@ pub mod egress;
 pub mod encryption;
 mod error;
 mod guest_log;
+#[cfg(feature = "config-file")]
 mod lenient;
 mod pools;
 pub mod limits;
