@@ -1,0 +1,2 @@
+//! Empty: it makes cargo resolve this crate's build-dependencies (Cargo.toml says why).
+fn main() {}
