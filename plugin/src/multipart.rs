@@ -62,7 +62,7 @@ impl<P: Platform> Client<P> {
         // The upload's own retries: its re-sends after a failed verification count against them.
         let mut budget = Budget::default();
         loop {
-            let upload_id = self.create_upload(key, part_size, &mut budget)?;
+            let upload_id = self.create_upload(key, part_size, self.sends_checksums(), &mut budget)?;
             // The server took the upload's checksum headers, or (`auto`) refused them just now.
             let crc32 = self.sends_checksums();
             let uploaded = self.upload_parts(key, &path, &upload_id, source, &mut parts, crc32).and_then(|part_etags| {
@@ -102,7 +102,9 @@ impl<P: Platform> Client<P> {
 
     /// CreateMultipartUpload, asking for a full-object CRC-32 where checksums are sent; the
     /// upload's id.
-    pub(super) fn create_upload(&self, key: &str, part_size: u64, budget: &mut Budget) -> Result<String, StoreError> {
+    /// CreateMultipartUpload. With `checksums`, the upload is declared as keeping a full-object
+    /// CRC-32, and the server then asks every part for its CRC-32.
+    pub(super) fn create_upload(&self, key: &str, part_size: u64, checksums: bool, budget: &mut Budget) -> Result<String, StoreError> {
         // A 200 without an upload id (S3 may put an error inside a 200) is retried like a 5xx.
         let has_id = |r: &HttpResponse| match r.status {
             200 if xml_field(&r.body, b"UploadId").is_none() => {
@@ -116,7 +118,7 @@ impl<P: Platform> Client<P> {
             _ => Ok(()),
         };
         let mut checksum = Vec::new();
-        if self.sends_checksums() {
+        if checksums {
             checksum.push(("x-amz-checksum-algorithm".to_string(), "CRC32".to_string()));
             checksum.push(("x-amz-checksum-type".to_string(), "FULL_OBJECT".to_string()));
         }
