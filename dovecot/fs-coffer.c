@@ -70,6 +70,19 @@ static void coffer_fs_error(struct event *event, struct coffer_error *err)
 	coffer_error_free(err);
 }
 
+/* A call's answer on one object (1 done, 0 no such object, -1 failed with err) as lib-fs takes
+ * it: 0, or -1 with the fs error set. */
+static int fs_coffer_answer(struct event *event, int answer, const char *key, struct coffer_error *err)
+{
+	if (answer == 1)
+		return 0;
+	if (answer == 0)
+		fs_set_error(event, ENOENT, "coffer: %s: no such object", key);
+	else
+		coffer_fs_error(event, err);
+	return -1;
+}
+
 static int spool_fd(struct fs *fs)
 {
 	const char *dir = fs->set.temp_dir != NULL ? fs->set.temp_dir : "/tmp";
@@ -88,6 +101,7 @@ static struct fs *fs_coffer_alloc(void)
 	return &fs->fs;
 }
 
+/* Errors here are Dovecot's "fs_init() failed: coffer: ...": it puts the driver's name first. */
 static int fs_coffer_init(struct fs *_fs, const char *args, const struct fs_settings *set ATTR_UNUSED,
 			  const char **error_r)
 {
@@ -105,12 +119,12 @@ static int fs_coffer_init(struct fs *_fs, const char *args, const struct fs_sett
 		else if (str_begins(*arg, "cache="))
 			cache = *arg + 6;
 		else {
-			*error_r = t_strdup_printf("coffer: unknown argument '%s' (config=FILE:tenant=NAME[:prefix=SUFFIX][:cache=DIR])", *arg);
+			*error_r = t_strdup_printf("unknown argument '%s' (config=FILE:tenant=NAME[:prefix=SUFFIX][:cache=DIR])", *arg);
 			return -1;
 		}
 	}
 	if (config == NULL || tenant == NULL) {
-		*error_r = "coffer: config=FILE and tenant=NAME are required";
+		*error_r = "config=FILE and tenant=NAME are required";
 		return -1;
 	}
 	struct coffer_error *err = NULL;
@@ -120,7 +134,7 @@ static int fs_coffer_init(struct fs *_fs, const char *args, const struct fs_sett
 		options.bounded_memory = true;
 		coffer_host = coffer_new(&options, &err);
 		if (coffer_host == NULL) {
-			*error_r = t_strdup_printf("coffer: the host did not start: %s (if it says memory, raise "
+			*error_r = t_strdup_printf("the host did not start: %s (if it says memory, raise "
 						   "default_vsz_limit or the service's vsz_limit, e.g. to 512M)",
 						   coffer_error_message(err));
 			coffer_error_free(err);
@@ -131,7 +145,7 @@ static int fs_coffer_init(struct fs *_fs, const char *args, const struct fs_sett
 		coffer_tenant_from_file(coffer_host, config, tenant, &err) :
 		coffer_tenant_from_template(coffer_host, config, tenant, prefix, &err);
 	if (fs->tenant == NULL) {
-		*error_r = t_strdup_printf("coffer: %s", coffer_error_message(err));
+		*error_r = t_strdup(coffer_error_message(err));
 		coffer_error_free(err);
 		return -1;
 	}
@@ -267,13 +281,8 @@ static int fs_coffer_stat(struct fs_file *_file, struct stat *st_r)
 	if (found == 1) {
 		st_r->st_size = info.size;
 		st_r->st_mode = S_IFREG | 0600;
-		return 0;
 	}
-	if (found == 0)
-		fs_set_error(_file->event, ENOENT, "coffer: %s: no such object", fs_coffer_key(_file));
-	else
-		coffer_fs_error(_file->event, err);
-	return -1;
+	return fs_coffer_answer(_file->event, found, fs_coffer_key(_file), err);
 }
 
 static int fs_coffer_exists(struct fs_file *_file)
@@ -289,13 +298,7 @@ static int fs_coffer_copy(struct fs_file *src, struct fs_file *dest)
 	struct coffer_fs *fs = coffer_fs_of(dest->fs);
 	struct coffer_error *err = NULL;
 	int copied = coffer_copy(fs->tenant, fs_coffer_key(src), fs_coffer_key(dest), &err);
-	if (copied == 1)
-		return 0;
-	if (copied == 0)
-		fs_set_error(dest->event, ENOENT, "coffer: %s: no such object", fs_coffer_key(src));
-	else
-		coffer_fs_error(dest->event, err);
-	return -1;
+	return fs_coffer_answer(dest->event, copied, fs_coffer_key(src), err);
 }
 
 static int fs_coffer_delete(struct fs_file *_file)
@@ -303,13 +306,7 @@ static int fs_coffer_delete(struct fs_file *_file)
 	struct coffer_fs *fs = coffer_fs_of(_file->fs);
 	struct coffer_error *err = NULL;
 	int existed = coffer_delete(fs->tenant, fs_coffer_key(_file), &err);
-	if (existed == 1)
-		return 0;
-	if (existed == 0)
-		fs_set_error(_file->event, ENOENT, "coffer: %s: no such object", fs_coffer_key(_file));
-	else
-		coffer_fs_error(_file->event, err);
-	return -1;
+	return fs_coffer_answer(_file->event, existed, fs_coffer_key(_file), err);
 }
 
 static struct fs_iter *fs_coffer_iter_alloc(void)
