@@ -1,0 +1,175 @@
+#!/usr/bin/env python3
+"""Dovecot's figures: mail attachments through libfs_coffer.so on an S3 server, against Dovecot's
+own `posix` driver on local disk, in one run (docs/dovecot.md, "Figures").
+
+Two Dovecot instances of the same installation, alike but for mail_attachment_fs, each with a
+process per IMAP session and the default vsz_limit (Dovecot's defaults, imap's service_count = 1):
+- delivery: N messages with a 300 KiB attachment over LMTP, in batches taken in turn;
+- FETCH: BODY[] of each of them in one IMAP session, in batches taken in turn, every body checked;
+- RSS: the imap process of that session, with the driver loaded and without;
+- a new process's first attachment read: S fresh sessions each (connect, log in, select, FETCH
+  BODY[] of one message), the medians and their difference; and the first delivery of all, which
+  finds the plugin's cache empty.
+
+Run as root, on a server named by COFFER_TEST_S3_* (Garage, for the figures in the docs):
+  dovecot/build --release && eval "$(scripts/garage-up)" && python3 dovecot/bench.py \\
+      target/dovecot/libfs_coffer.so [--messages 200] [--sessions 20]
+"""
+import argparse
+import imaplib
+import importlib.util
+import os
+import pathlib
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+
+here = pathlib.Path(__file__).resolve().parent
+spec = importlib.util.spec_from_file_location("dovecot_test", here / "test.py")
+t = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(t)
+
+USER, PASSWORD = "alice@one.test", "secret1"
+BATCH = 10
+
+
+class Instance:
+    def __init__(self, kind, driver_fs, root, attachment_dir):
+        self.kind, self.root = kind, root
+        self.conf, self.lmtp, self.imap = t.dovecot_conf(
+            root, "run", driver_fs, attachment_dir)
+        t.start(self.conf, self.imap)
+        self.deliver_s = self.fetch_s = 0.0
+
+    def login(self):
+        imap = imaplib.IMAP4("127.0.0.1", self.imap)
+        imap.login(USER, PASSWORD)
+        imap.select("INBOX")
+        return imap
+
+    def session_rss_kib(self):
+        """VmRSS of the one imap process the master runs now (the session that is open)."""
+        master = (self.root / "run" / "master.pid").read_text().strip()
+        pids = subprocess.run(["pgrep", "-P", master, "-x", "imap"], capture_output=True, text=True).stdout.split()
+        assert len(pids) == 1, f"{self.kind}: {len(pids)} imap processes, expected the session's one"
+        status = pathlib.Path(f"/proc/{pids[0]}/status").read_text()
+        return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")))
+
+    def stop(self):
+        subprocess.run(["doveadm", "-c", str(self.conf), "stop"], capture_output=True)
+
+
+def coffer_instance(driver, prefix):
+    root = pathlib.Path(tempfile.mkdtemp(prefix="coffer-bench-coffer-"))
+    t.prepare(root)
+    (root / "coffer.toml").write_text(t.tenant("mail", os.environ["COFFER_TEST_S3_ENDPOINT"], prefix))
+    os.chmod(root / "coffer.toml", 0o644)
+    fs = f"coffer:config={root}/coffer.toml:tenant=mail:prefix=%d/:cache={root}/cache"
+    return Instance("coffer", fs, root, "/attachments")
+
+
+def posix_instance():
+    root = pathlib.Path(tempfile.mkdtemp(prefix="coffer-bench-posix-"))
+    t.prepare(root, owned=("home", "attachments"))
+    return Instance("posix", "posix", root, f"{root}/attachments")
+
+
+def timed(f):
+    started = time.perf_counter()
+    f()
+    return time.perf_counter() - started
+
+
+def deliver_all(instances, raws):
+    first = {i.kind: timed(lambda i=i: expect(t.deliver(i.lmtp, USER, raws[0]) == 250, i, "first delivery"))
+             for i in instances}
+    for start in range(1, len(raws), BATCH):
+        for i in instances:
+            batch = raws[start:start + BATCH]
+            i.deliver_s += timed(lambda i=i, batch=batch: [expect(t.deliver(i.lmtp, USER, raw) == 250, i, "delivery")
+                                                          for raw in batch])
+    return first
+
+
+def fetch_all(instances, raws):
+    sessions = {i.kind: i.login() for i in instances}
+    for start in range(0, len(raws), BATCH):
+        for i in instances:
+            def batch(i=i):
+                for n in range(start, min(start + BATCH, len(raws))):
+                    typ, data = sessions[i.kind].fetch(str(n + 1), "(BODY.PEEK[])")
+                    expect(typ == "OK" and data[0][1].endswith(raws[n]), i, f"FETCH of message {n + 1}")
+            i.fetch_s += timed(batch)
+    rss = {i.kind: i.session_rss_kib() for i in instances}
+    for imap in sessions.values():
+        imap.logout()
+    return rss
+
+
+def first_reads(instances, count, sessions):
+    """Each a new imap process: connect, log in, select, FETCH BODY[] of one message."""
+    times = {i.kind: [] for i in instances}
+    for s in range(sessions):
+        for i in instances:
+            def session(i=i):
+                imap = i.login()
+                typ, data = imap.fetch(str(s % count + 1), "(BODY.PEEK[])")
+                expect(typ == "OK" and len(data[0][1]) > 300 * 1024, i, "a new session's FETCH")
+                imap.logout()
+            times[i.kind].append(timed(session))
+            time.sleep(0.05)  # let the session's process end before the next
+    return times
+
+
+def expect(cond, instance, what):
+    if not cond:
+        raise SystemExit(f"dovecot bench: {instance.kind}: {what} failed; see {instance.root}/dovecot.log")
+
+
+def main():
+    args = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    args.add_argument("driver")
+    args.add_argument("--messages", type=int, default=200)
+    args.add_argument("--sessions", type=int, default=20)
+    args = args.parse_args()
+    t.install(pathlib.Path(args.driver).resolve())
+    prefix = f"dovecot-bench-{os.getpid()}-{int(time.time())}/"
+    raws = [t.message("sender@example.net", USER, os.urandom(300 * 1024)) for _ in range(args.messages)]
+    instances = [coffer_instance(pathlib.Path(args.driver).resolve(), prefix), posix_instance()]
+    try:
+        first = deliver_all(instances, raws)
+        rss = fetch_all(instances, raws)
+        cold = first_reads(instances, len(raws), args.sessions)
+    finally:
+        for i in instances:
+            i.stop()
+    coffer, posix = instances
+    n = len(raws) - 1
+    rate = lambda s, count: count / s if s else float("inf")
+    median = {k: statistics.median(v) * 1000 for k, v in cold.items()}
+    print(f"Dovecot, {len(raws)} messages with a 300 KiB attachment; coffer on {os.environ['COFFER_TEST_S3_ENDPOINT']}")
+    print(f"{'':34} {'coffer':>10} {'posix':>10} {'ratio':>7}")
+    d_c, d_p = rate(coffer.deliver_s, n), rate(posix.deliver_s, n)
+    f_c, f_p = rate(coffer.fetch_s, len(raws)), rate(posix.fetch_s, len(raws))
+    print(f"{'LMTP delivery, messages/s':34} {d_c:10.1f} {d_p:10.1f} {d_c / d_p:6.2f}x")
+    print(f"{'IMAP FETCH BODY[], messages/s':34} {f_c:10.1f} {f_p:10.1f} {f_c / f_p:6.2f}x")
+    print(f"{'imap process RSS, MiB':34} {rss['coffer'] / 1024:10.1f} {rss['posix'] / 1024:10.1f}")
+    print(f"{'new session first read, ms p50':34} {median['coffer']:10.1f} {median['posix']:10.1f}"
+          f"   +{median['coffer'] - median['posix']:.1f} ms")
+    print(f"{'first delivery (cache empty), ms':34} {first['coffer'] * 1000:10.1f} {first['posix'] * 1000:10.1f}")
+    for i in instances:
+        shutil.rmtree(i.root, ignore_errors=True)
+    remove_objects(prefix)
+
+
+def remove_objects(prefix):
+    keys = t.keys_under(prefix)
+    bucket = os.environ.get("COFFER_TEST_S3_BUCKET", "coffer-test")
+    for start in range(0, len(keys), 1000):
+        t.s3().delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys[start:start + 1000]]})
+
+
+if __name__ == "__main__":
+    main()
