@@ -256,8 +256,10 @@ impl<'a> Flight<'a> {
                 Rest::Spliced { input, left, starved } => {
                     let moved = match stream.splice(input, permitted.min(*left)) {
                         Ok(moved) => moved,
-                        // Closed with the source still open: the host stopped taking the body.
-                        Err(StreamError::Closed) if !matches!(input.read(0), Err(StreamError::Closed)) => {
+                        // Closed: either side may be. The body stream closed is the host having
+                        // stopped taking the body; the source cannot tell, since the splice may
+                        // have read its last bytes before the write found the body closed.
+                        Err(StreamError::Closed) if matches!(stream.check_write(), Err(StreamError::Closed)) => {
                             host_closed = true;
                             break;
                         }
