@@ -4,7 +4,7 @@
 Starts a Dovecot 2.3 instance of its own (config, base_dir, users in two domains, loopback
 ports, its default vsz_limit), with mail_attachment_fs = coffer:... on the S3 server of
 COFFER_TEST_S3_*, then:
-- `doveadm fs put/stat/get/iter/delete` with the driver round-trip a file;
+- `doveadm fs put/stat/get/iter/copy/delete` with the driver round-trip a file;
 - messages with a 300 KiB attachment, for a user of each domain, delivered over LMTP
   (smtplib.LMTP), read back over IMAP (imaplib): BODY[] is the bytes delivered, and a partial
   BODY[]<start.length> is right;
@@ -293,8 +293,13 @@ def run_checks(root, conf, lmtp_port, imap_port, prefix):
     listed = doveadm("iter", "coffer", fs_args, "dir/")
     check(listed.returncode == 0 and listed.stdout.decode().split() == ["file1"], f"doveadm fs iter lists it ({listed.stdout.decode().strip()} {listed.stderr.decode().strip()[:200]})")
     check(keys_under(prefix + "doveadm/") == [prefix + "doveadm/dir/file1"], "it is an object under the tenant's prefix")
-    deleted = doveadm("delete", "coffer", fs_args, "dir/file1")
-    check(deleted.returncode == 0 and keys_under(prefix + "doveadm/") == [], "doveadm fs delete removes it")
+    copied = doveadm("copy", "coffer", fs_args, "dir/file1", "dir/file2")
+    check(copied.returncode == 0 and doveadm("get", "coffer", fs_args, "dir/file2").stdout == local.read_bytes(),
+          f"doveadm fs copy makes a second object with the same bytes ({copied.stderr.decode().strip()[:200]})")
+    deleted = [doveadm("delete", "coffer", fs_args, name) for name in ["dir/file1", "dir/file2"]]
+    check(all(d.returncode == 0 for d in deleted) and keys_under(prefix + "doveadm/") == [], "doveadm fs delete removes them")
+    exists = doveadm("stat", "coffer", fs_args, "dir/file1")
+    check(exists.returncode != 0 and "no such object" in exists.stderr.decode(), f"and stat says so ({exists.stderr.decode().strip()[:200]})")
     # sis needs a parent whose copy is a hard link (fast-copy, st_nlink, st_ino); S3 has none.
     sis = doveadm("put", "sis", "coffer:" + fs_args, str(local), "dir/ab/cd/abcd-1")
     said = sis.stderr.decode().strip()
