@@ -100,10 +100,8 @@ impl<P: Platform> Client<P> {
         composite_of(&self.platform, parts.iter().map(|p| p.digests.as_ref().map_or([0; 16], |d| d.md5)))
     }
 
-    /// CreateMultipartUpload, asking for a full-object CRC-32 where checksums are sent; the
-    /// upload's id.
-    /// CreateMultipartUpload. With `checksums`, the upload is declared as keeping a full-object
-    /// CRC-32, and the server then asks every part for its CRC-32.
+    /// CreateMultipartUpload; the upload's id. With `checksums`, the upload is declared as
+    /// keeping a full-object CRC-32, and the server then asks every part for its CRC-32.
     pub(super) fn create_upload(&self, key: &str, part_size: u64, checksums: bool, budget: &mut Budget) -> Result<String, StoreError> {
         // A 200 without an upload id (S3 may put an error inside a 200) is retried like a 5xx.
         let has_id = |r: &HttpResponse| match r.status {
