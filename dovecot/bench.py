@@ -16,7 +16,6 @@ Run as root, on a server named by COFFER_TEST_S3_* (Garage, for the figures in t
       target/dovecot/libfs_coffer.so [--messages 200] [--sessions 20]
 """
 import argparse
-import imaplib
 import importlib.util
 import os
 import pathlib
@@ -44,10 +43,7 @@ class Instance:
         self.deliver_s = self.fetch_s = 0.0
 
     def login(self):
-        imap = imaplib.IMAP4("127.0.0.1", self.imap)
-        imap.login(USER, PASSWORD)
-        imap.select("INBOX")
-        return imap
+        return t.inbox(self.imap, USER, PASSWORD)[0]
 
     def session_rss_kib(self):
         """VmRSS of the one imap process the master runs now (the session that is open)."""

@@ -236,6 +236,14 @@ def deliver(lmtp_port, user, raw):
         return e.recipients[user][0]
 
 
+def inbox(imap_port, user, password):
+    """An IMAP session on the instance's port, logged in as user, with INBOX selected; and the
+    select's answer (its message count)."""
+    imap = imaplib.IMAP4("127.0.0.1", imap_port)
+    imap.login(user, password)
+    return imap, imap.select("INBOX")
+
+
 def stored(key):
     return s3().get_object(Bucket=os.environ.get("COFFER_TEST_S3_BUCKET", "coffer-test"), Key=key)["Body"].read()
 
@@ -326,9 +334,7 @@ def run_checks(root, conf, lmtp_port, imap_port, prefix):
 
     # Read back over IMAP.
     for user, password in users.items():
-        imap = imaplib.IMAP4("127.0.0.1", imap_port)
-        imap.login(user, password)
-        imap.select("INBOX")
+        imap, _ = inbox(imap_port, user, password)
         typ, data = imap.fetch("1", "(BODY.PEEK[])")
         body = data[0][1] if typ == "OK" else b""
         # LMTP puts Return-Path, Delivered-To and Received in front of what it was given.
@@ -362,9 +368,7 @@ def ciphertext_only(key, attachment, user):
 
 def expunge_and_purge(conf, imap_port, prefix):
     """Expunging a message and `doveadm purge` remove its attachment's object from the bucket."""
-    imap = imaplib.IMAP4("127.0.0.1", imap_port)
-    imap.login("bob@two.test", "secret2")
-    imap.select("INBOX")
+    imap, _ = inbox(imap_port, "bob@two.test", "secret2")
     imap.store("1:*", "+FLAGS", "(\\Deleted)")
     typ, _ = imap.expunge()
     imap.logout()
@@ -418,9 +422,7 @@ def moved_in_from_posix(root, prefix):
         old, "run-coffer", f"coffer:config={root}/coffer.toml:tenant=mail:prefix=moved/%d/:cache={root}/cache")
     start(conf, imap_port)
     try:
-        imap = imaplib.IMAP4("127.0.0.1", imap_port)
-        imap.login("alice@one.test", "secret1")
-        imap.select("INBOX")
+        imap, _ = inbox(imap_port, "alice@one.test", "secret1")
         typ, data = imap.fetch("1", "(BODY.PEEK[])")
         imap.logout()
         check(typ == "OK" and data[0][1].endswith(raw), "and with the driver named, IMAP reads the old message exactly")
@@ -439,9 +441,7 @@ def s3_down(switch, lmtp_port, imap_port, prefix):
     code = deliver(lmtp_port, "alice@one.test", raw)
     took = time.monotonic() - started
     check(400 <= code < 500, f"with S3 down, LMTP defers the delivery: {code} (in {took:.1f} s)")
-    imap = imaplib.IMAP4("127.0.0.1", imap_port)
-    imap.login("alice@one.test", "secret1")
-    imap.select("INBOX")
+    imap, _ = inbox(imap_port, "alice@one.test", "secret1")
     started = time.monotonic()
     try:
         typ, data = imap.fetch("1", "(BODY.PEEK[])")
@@ -456,9 +456,7 @@ def s3_down(switch, lmtp_port, imap_port, prefix):
 
     switch.up = True
     check(deliver(lmtp_port, "alice@one.test", raw) == 250, "once S3 is back, the same message is delivered")
-    imap = imaplib.IMAP4("127.0.0.1", imap_port)
-    imap.login("alice@one.test", "secret1")
-    typ, count = imap.select("INBOX")
+    imap, (typ, count) = inbox(imap_port, "alice@one.test", "secret1")
     typ, data = imap.fetch(count[0].decode(), "(BODY.PEEK[])")
     check(typ == "OK" and data[0][1].endswith(raw), "and reads back exactly")
     check(int(count[0]) == 2, f"and the deferred try left no message behind ({count[0].decode()} in INBOX)")
