@@ -255,5 +255,4 @@ fn hex_lower(bytes: &[u8]) -> String {
 }
 
 #[cfg(test)]
-#[path = "sigv4_tests.rs"]
 mod tests;

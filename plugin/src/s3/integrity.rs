@@ -5,7 +5,8 @@
 
 use base64::Engine as _;
 
-use super::{Check, EtagFormula, HttpResponse, Received, header_of, multipart};
+use super::encoding::{PART_SIZE_HEADER, hex, is_composite_etag, is_md5_etag};
+use super::{Check, EtagFormula, HttpResponse, Received, header_of};
 use crate::error::StoreError;
 
 /// What an answer promises its body is, and how to tell.
@@ -50,8 +51,8 @@ fn expected(headers: &[(String, String)]) -> Option<Expected<'_>> {
         return Some(Expected { check: Check::Md5, value: etag, name: "ETag (MD5)" });
     }
     // A multipart object Coffer wrote: its ETag from the MD5s of its parts.
-    let part_size = header_of(headers, multipart::PART_SIZE_HEADER).and_then(|v| v.trim().parse::<u64>().ok());
-    if let Some(part_size) = part_size.filter(|&size| size > 0 && multipart::is_composite_etag(etag)) {
+    let part_size = header_of(headers, PART_SIZE_HEADER).and_then(|v| v.trim().parse::<u64>().ok());
+    if let Some(part_size) = part_size.filter(|&size| size > 0 && is_composite_etag(etag)) {
         return Some(Expected { check: Check::Md5OfParts(part_size), value: etag, name: "multipart ETag" });
     }
     let (value, check, name) = HASHES.iter().find_map(|&(h, check, name)| Some((full(h)?, check, name)))?;
@@ -128,14 +129,4 @@ fn spelled(check: Check, received: &Received) -> String {
             format!("{}-{}", hex(&received.digest), received.size.div_ceil(part_size).max(1))
         }
     }
-}
-
-/// Single-part uploads have the MD5 of the body as ETag; multipart ones `md5-N`, and some
-/// backends use other schemes. Only a 32-hex-digit ETag is compared.
-pub(super) fn is_md5_etag(etag: &str) -> bool {
-    etag.len() == 32 && etag.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
-pub(super) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

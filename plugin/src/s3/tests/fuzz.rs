@@ -66,7 +66,7 @@ proptest! {
 
     #[test]
     fn fuzz_xml_fields(body in xmlish()) {
-        let _ = multipart::xml_field(&body, b"UploadId");
+        let _ = encoding::xml_field(&body, b"UploadId");
     }
 
     #[test]

@@ -13,19 +13,14 @@
 
 use std::collections::VecDeque;
 
-use base64::Engine as _;
-use quick_xml::Reader;
-use quick_xml::events::Event;
 
 use super::call::Budget;
-use super::integrity::{hex, is_md5_etag};
+use super::encoding::{PART_SIZE_HEADER, base64, composite_of, hex, is_md5_etag, xml_field};
 use super::request::Payload;
 use super::{Body, Client, HttpResponse, Platform};
 use crate::error::{StoreError, parse_error_body};
 use crate::retry;
 
-/// The metadata header that records the part size of a multipart object.
-pub const PART_SIZE_HEADER: &str = "x-amz-meta-coffer-part-size";
 /// S3's largest part count.
 pub const MAX_PARTS: u64 = 10_000;
 
@@ -321,52 +316,6 @@ fn crc32_of_parts(parts: &[Part]) -> u32 {
     whole.finalize()
 }
 
-fn base64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-/// The ETag S3 gives a multipart object: the MD5 of the parts' MD5s, then `-` and the count.
-fn composite_of(platform: &impl Platform, md5s: impl Iterator<Item = [u8; 16]>) -> String {
-    let mut joined = Vec::new();
-    let mut count = 0;
-    for md5 in md5s {
-        joined.extend_from_slice(&md5);
-        count += 1;
-    }
-    format!("{}-{count}", hex(&platform.md5(&joined)))
-}
-
-/// The multipart ETag `data` would have if uploaded in parts of `part_size`.
-#[cfg(test)]
-pub fn composite_etag(platform: &impl Platform, data: &[u8], part_size: usize) -> String {
-    composite_of(platform, data.chunks(part_size.max(1)).map(|part| platform.md5(part)))
-}
-
-/// `32 hex digits-N`.
-pub fn is_composite_etag(etag: &str) -> bool {
-    match etag.split_once('-') {
-        Some((md5, count)) => is_md5_etag(md5) && !count.is_empty() && count.bytes().all(|b| b.is_ascii_digit()),
-        None => false,
-    }
-}
-
-/// The text of the first element named `name` in an XML answer.
-pub(super) fn xml_field(body: &[u8], name: &[u8]) -> Option<String> {
-    let mut reader = Reader::from_reader(body);
-    let mut buf = Vec::new();
-    let mut inside = false;
-    loop {
-        match reader.read_event_into(&mut buf) {
-            Ok(Event::Start(tag)) => inside = tag.local_name().as_ref() == name,
-            Ok(Event::Text(text)) if inside => return text.xml10_content().ok().map(|t| t.into_owned()),
-            Ok(Event::End(_)) => inside = false,
-            Ok(Event::Eof) | Err(_) => return None,
-            _ => {}
-        }
-        buf.clear();
-    }
-}
-
 /// The upload's failure, and that its abort failed too (the parts stay until a lifecycle rule
 /// or a later abort removes them).
 fn with_abort_failure(error: StoreError, upload_id: &str, abort: &StoreError) -> StoreError {
@@ -381,6 +330,7 @@ mod tests {
     use md5::Digest;
 
     use super::*;
+    use crate::s3::encoding::{composite_etag, is_composite_etag};
 
     struct Native;
     impl Platform for Native {

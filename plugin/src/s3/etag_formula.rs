@@ -11,8 +11,7 @@
 use md5::{Digest, Md5};
 
 use super::call::Budget;
-use super::integrity::hex;
-use super::multipart::is_composite_etag;
+use super::encoding::{base64, hex, is_composite_etag};
 use super::request::Payload;
 use super::{Body, Client, Dialect, EtagFormula, Platform};
 use crate::error::StoreError;
@@ -98,14 +97,13 @@ impl<P: Platform> Client<P> {
 
     /// UploadPart 1 of the probe, from the plugin's own bytes: the part's ETag.
     fn probe_part(&self, key: &str, upload_id: &str, md5: &[u8; 16]) -> Result<String, StoreError> {
-        use base64::Engine as _;
         let sha256 = hex(&self.platform.sha256(PROBE_BYTES));
         let response = self
             .call("PUT", key)
             .query("partNumber", "1")
             .query("uploadId", upload_id)
             .header("content-length", &PROBE_BYTES.len().to_string())
-            .header("content-md5", &base64::engine::general_purpose::STANDARD.encode(md5))
+            .header("content-md5", &base64(md5))
             .payload(Payload { body: Body::Bytes(PROBE_BYTES), sha256: &sha256 })
             .send(&mut Budget::default())?;
         match response.status {

@@ -1,9 +1,12 @@
 //! Request building and answer mapping, over a scripted transport. The wire itself is tested
 //! against real S3 servers by the harness in tests/.
 
+use base64::Engine as _;
+use md5::{Digest, Md5};
+
 use super::*;
 use crate::error::Kind;
-use crate::sigv4::{S3Request, SigningKeys, SigningScope};
+use crate::sigv4::{self, S3Request, SigningKeys, SigningScope};
 use std::cell::{Cell, RefCell};
 
 type Headers = Vec<(String, String)>;
@@ -499,7 +502,6 @@ fn a_part_that_keeps_failing_aborts_the_upload() {
     assert_eq!(sent.len(), 5, "create, part 1, part 2 twice (maxRetries 1), abort");
 }
 
-#[path = "fuzz_tests.rs"]
 mod fuzz;
 
 /// B2's answer to a checksum header.
