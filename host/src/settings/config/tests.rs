@@ -174,12 +174,12 @@ fn doc_examples_are_valid_configs() {
             // A CA file named in an example is the reader's own; its loading is tested elsewhere.
             tenant.ca_file = None;
             for source in [&mut tenant.access_key, &mut tenant.secret_key] {
-                if let Some(crate::secret::SecretSource::File { .. }) = source {
-                    *source = Some(crate::secret::SecretSource::Inline("stand-in".into()));
+                if let Some(crate::secrets::secret::SecretSource::File { .. }) = source {
+                    *source = Some(crate::secrets::secret::SecretSource::Inline("stand-in".into()));
                 }
             }
             if let Some(encryption) = tenant.encryption.as_mut() {
-                let key = || crate::secret::SecretSource::Inline("ab".repeat(32));
+                let key = || crate::secrets::secret::SecretSource::Inline("ab".repeat(32));
                 encryption.key = key();
                 encryption.old_keys.values_mut().for_each(|k| *k = key());
             }
@@ -228,7 +228,7 @@ fn tls_trust_is_read_and_checked_at_load() {
 #[test]
 fn limits_have_defaults_and_errors_name_the_field() {
     let t = Config::parse(GOOD, "c").unwrap().tenant(None).unwrap();
-    assert_eq!(t.limits(), crate::limits::Limits::default());
+    assert_eq!(t.limits(), crate::sandbox::limits::Limits::default());
     let text = format!("{GOOD}\n[tenants.acme.limits]\nmemory = \"64MiB\"\ncpuTime = \"2s\"\nconcurrency = 8\n");
     let t = Config::parse(&text, "c").unwrap().tenant(None).unwrap();
     assert_eq!((t.limits().memory, t.limits().cpu_time, t.limits().concurrency), (64 << 20, Duration::from_secs(2), 8));
@@ -267,7 +267,7 @@ fn multipart_settings_have_defaults_and_stay_within_s3_bounds() {
 
 #[test]
 fn the_host_table_sets_the_egress_policy_and_names_bad_fields() {
-    use crate::egress::{EgressPolicy, PrivateEndpoints};
+    use crate::net::egress::{EgressPolicy, PrivateEndpoints};
     let tenant = "[tenants.a]\nbucket = \"b\"\nregion = \"garage\"\nendpoint = \"http://127.0.0.1:3900\"\n";
     let config = Config::parse(tenant, "t.toml").unwrap();
     assert_eq!(config.egress().unwrap(), EgressPolicy::default(), "allow without a [host] table");
@@ -333,7 +333,6 @@ fn values_of_the_wrong_type_name_their_tenant_and_field() {
     assert!(error.starts_with("coffer.toml: [host]: allowNetworks: "), "{error}");
 }
 
-#[path = "fuzz_tests.rs"]
 mod fuzz;
 
 #[test]

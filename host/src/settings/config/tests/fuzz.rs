@@ -6,7 +6,7 @@
 use proptest::prelude::*;
 
 use super::*;
-use crate::egress::Network;
+use crate::net::egress::Network;
 
 /// Every field of a tenant's table, by its file name.
 const FIELDS: &[&str] = &[
@@ -99,7 +99,7 @@ proptest! {
             3 => (Excluded(start), Excluded(end)),
             _ => (Unbounded, Included(end)),
         };
-        let range = crate::tenant::byte_range(&bounds).map(|r| (r.start, r.end));
+        let range = crate::api::tenant::byte_range(&bounds).map(|r| (r.start, r.end));
         if shape == 0 {
             // `a..b` is [a, b): the whole object for 0..u64::MAX, to the end for a..u64::MAX.
             let expected = match (start, end) {

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use wasmtime::Store;
 
-use crate::bindings;
-use crate::sandbox::TenantState;
+use crate::sandbox::bindings;
+use crate::sandbox::state::TenantState;
 
 /// An instance whose linear memory grew past this (a large put) is not kept.
 pub const KEEP_MEMORY: u64 = 16 << 20;

@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::credentials::{self, EnvLookup};
-use crate::egress::{EgressPolicy, PrivateEndpoints};
-use crate::limits::Limits;
-use crate::secret::{SecretSource, readable_by_others};
+use crate::secrets::credentials::{self, EnvLookup};
+use crate::net::egress::{EgressPolicy, PrivateEndpoints};
+use crate::sandbox::limits::Limits;
+use crate::secrets::secret::{SecretSource, readable_by_others};
 use crate::settings::{Checksum, ConfigError, TenantSettings};
 use crate::HostOptions;
 
@@ -52,29 +52,29 @@ pub struct TenantConfig {
     pub security_token: Option<SecretSource>,
     pub profile: Option<String>,
     /// Without keys or a profile, take the host's AWS_* environment or default profile.
-    #[serde(default, deserialize_with = "crate::lenient::bool")]
+    #[serde(default, deserialize_with = "crate::settings::lenient::bool")]
     pub ambient_credentials: Option<bool>,
     #[serde(default)]
     pub key_prefix: String,
     pub timeout: Option<String>,
     /// e.g. "2m": the bound of a whole call.
     pub call_timeout: Option<String>,
-    #[serde(default, deserialize_with = "crate::lenient::number")]
+    #[serde(default, deserialize_with = "crate::settings::lenient::number")]
     pub max_retries: Option<u32>,
-    #[serde(default, deserialize_with = "crate::lenient::bool")]
+    #[serde(default, deserialize_with = "crate::settings::lenient::bool")]
     pub verify_after_write: Option<bool>,
-    #[serde(default, deserialize_with = "crate::lenient::bool")]
+    #[serde(default, deserialize_with = "crate::settings::lenient::bool")]
     pub virtual_hosted_style: Option<bool>,
     /// "auto" (the default), "crc32" or "none".
     pub checksum: Option<String>,
-    #[serde(default, deserialize_with = "crate::lenient::bool")]
+    #[serde(default, deserialize_with = "crate::settings::lenient::bool")]
     pub allow_invalid_certs: Option<bool>,
     pub ca_file: Option<PathBuf>,
     /// e.g. "16MiB": larger puts are multipart uploads.
     pub multipart_threshold: Option<String>,
     /// e.g. "8MiB".
     pub part_size: Option<String>,
-    #[serde(default, deserialize_with = "crate::lenient::number")]
+    #[serde(default, deserialize_with = "crate::settings::lenient::number")]
     pub part_concurrency: Option<u32>,
     pub limits: Option<LimitsConfig>,
     pub encryption: Option<EncryptionConfig>,
@@ -101,7 +101,7 @@ pub struct LimitsConfig {
     pub memory: Option<String>,
     /// e.g. "10s".
     pub cpu_time: Option<String>,
-    #[serde(default, deserialize_with = "crate::lenient::number")]
+    #[serde(default, deserialize_with = "crate::settings::lenient::number")]
     pub concurrency: Option<usize>,
 }
 
@@ -406,5 +406,4 @@ pub fn validate(
 }
 
 #[cfg(test)]
-#[path = "config_tests.rs"]
 mod tests;

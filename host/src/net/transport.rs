@@ -22,9 +22,9 @@ use hyper_util::client::legacy::connect::dns::{GaiResolver, Name};
 use tower_service::Service;
 use wasmtime_wasi_http::{Error as HttpError, WasiBody};
 
-use crate::egress::{EgressPolicy, NameResolver, Refused};
-use crate::pools::{Endpoint, Pools, Shared};
-use crate::tls;
+use crate::net::egress::{EgressPolicy, NameResolver, Refused};
+use crate::net::pools::{Endpoint, Pools, Shared};
+use crate::net::tls;
 
 /// One tenant's way to its endpoint: the shared client of its trust, its endpoint's counts, and
 /// its own byte counts.
@@ -42,7 +42,7 @@ impl Transport {
     /// A tenant's transport to `endpoint` (`scheme://host[:port]`): the client of its trust,
     /// shared with the other tenants of that trust.
     pub(crate) fn new(tenant: &str, trust: &tls::Trust, endpoint: &http::Uri, pools: &Pools) -> Transport {
-        let (shared, endpoint) = pools.client_for(trust, &crate::pools::endpoint_key(endpoint));
+        let (shared, endpoint) = pools.client_for(trust, &crate::net::pools::endpoint_key(endpoint));
         Transport {
             tenant: tenant.to_string(),
             policy: pools.policy().clone(),

@@ -15,7 +15,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::error::ErrorKind;
+use crate::api::error::ErrorKind;
 
 /// The store operation a call made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

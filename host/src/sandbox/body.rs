@@ -14,9 +14,9 @@ use tokio::sync::mpsc;
 use wasmtime::component::Resource;
 use wasmtime_wasi::p2::{DynInputStream, DynOutputStream, InputStream, OutputStream, Pollable, StreamError, StreamResult};
 
-use crate::bindings::body::{HostSink, HostSource};
-use crate::bindings::types::{Check, Digests, Error, ErrorKind, Received};
-use crate::sandbox::TenantState;
+use crate::sandbox::bindings::body::{HostSink, HostSource};
+use crate::sandbox::bindings::types::{Check, Digests, Error, ErrorKind, Received};
+use crate::sandbox::state::TenantState;
 
 /// How many bytes a sink's stream takes per write.
 const SINK_PERMIT: usize = 1 << 20;
@@ -337,7 +337,7 @@ fn lock(state: &Mutex<SinkState>) -> std::sync::MutexGuard<'_, SinkState> {
     state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-impl crate::bindings::body::Host for TenantState {}
+impl crate::sandbox::bindings::body::Host for TenantState {}
 
 impl HostSource for TenantState {
     async fn size(&mut self, source: Resource<Source>) -> u64 {

@@ -11,13 +11,13 @@ use wasmtime_wasi_http::{
     Error as HttpError, RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView,
 };
 
-use crate::bindings::{config, telemetry};
-use crate::dialect::{EtagFormula, Learned, ServerDialect};
+use crate::sandbox::bindings::{config, telemetry};
+use crate::api::dialect::{EtagFormula, Learned, ServerDialect};
 use crate::settings::{Checksum, TenantSettings};
-use crate::telemetry::CallCounts;
-use crate::guest_log::GuestLog;
-use crate::limits::Meter;
-use crate::transport::Transport;
+use crate::api::telemetry::CallCounts;
+use crate::sandbox::guest_log::GuestLog;
+use crate::sandbox::limits::Meter;
+use crate::net::transport::Transport;
 
 /// The data of a tenant's Store.
 pub struct TenantState {
@@ -240,7 +240,7 @@ mod tests {
             authority: "127.0.0.1:3900".into(),
             timeout: Duration::from_secs(5),
             transport: {
-                let pools = crate::pools::Pools::new(Default::default(), None, None, None);
+                let pools = crate::net::pools::Pools::new(Default::default(), None, None, None);
                 Arc::new(Transport::new("acme", &Default::default(), &"http://127.0.0.1:3900".parse().unwrap(), &pools))
             },
             sent: 0,

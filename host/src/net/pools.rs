@@ -29,10 +29,10 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower_service::Service;
 use wasmtime_wasi_http::WasiBody;
 
-use crate::egress::{EgressPolicy, NameResolver};
-use crate::quickack::QuickAckConnector;
-use crate::tls;
-use crate::transport::Resolver;
+use crate::net::egress::{EgressPolicy, NameResolver};
+use crate::net::quickack::QuickAckConnector;
+use crate::net::tls;
+use crate::net::transport::Resolver;
 
 /// How long an idle kept-alive connection is kept. Shorter than the idle limits S3 services
 /// apply, so that a pooled connection is rarely one the server is about to close.

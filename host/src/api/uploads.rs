@@ -4,9 +4,9 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::StoreError;
-use crate::telemetry::Op;
-use crate::tenant::{Tenant, outcome};
+use crate::api::error::StoreError;
+use crate::api::telemetry::Op;
+use crate::api::tenant::{Tenant, outcome};
 
 /// A multipart upload in progress: its key (without the tenant's key prefix), its id, and
 /// when it was started, as the server said.

@@ -11,12 +11,11 @@ use std::time::Duration;
 
 use rustls::pki_types::CertificateDer;
 
-use crate::credentials::{self, Credentials, EnvLookup};
+use crate::secrets::credentials::{self, Credentials, EnvLookup};
 use crate::encryption::{self, Key, KeyRing};
-use crate::limits::{self, Limits};
-use crate::regions;
-use crate::secret::Secret;
-use crate::tls::{self, Trust};
+use crate::sandbox::limits::{self, Limits};
+use crate::secrets::secret::Secret;
+use crate::net::tls::{self, Trust};
 
 /// The region used when a tenant names none.
 pub const DEFAULT_REGION: &str = "us-east-1";
@@ -625,6 +624,11 @@ fn parse_endpoint(endpoint: &str) -> Result<(String, String), String> {
     Ok((scheme, authority.to_ascii_lowercase()))
 }
 
+#[cfg(feature = "config-file")]
+pub mod config;
+#[cfg(feature = "config-file")]
+mod lenient;
+pub mod regions;
+
 #[cfg(test)]
-#[path = "settings_tests.rs"]
 mod tests;

@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use crate::secret::Secret;
+use crate::secrets::secret::Secret;
 
 /// A set of credentials, wherever it came from.
 #[derive(Debug, Clone)]

@@ -13,19 +13,19 @@ use tokio::sync::{Semaphore, SemaphorePermit, mpsc};
 use wasmtime::{CallHook, Store};
 use wasmtime::component::Resource;
 
-use crate::bindings;
-use crate::body::{Sink, Source};
-use crate::dialect::{Learned, ServerDialect};
-use crate::bindings::store::{ByteRange, ObjectInfo as WitInfo};
+use crate::sandbox::bindings;
+use crate::sandbox::body::{Sink, Source};
+use crate::api::dialect::{Learned, ServerDialect};
+use crate::sandbox::bindings::store::{ByteRange, ObjectInfo as WitInfo};
 use crate::encryption::{self, Broken, Header, KeyRing, Opener, Sealer};
-use crate::error::{ErrorKind, StoreError};
-use crate::limits::Limits;
-use crate::sandbox::TenantState;
+use crate::api::error::{ErrorKind, StoreError};
+use crate::sandbox::limits::Limits;
+use crate::sandbox::state::TenantState;
 use crate::settings::TenantSettings;
-use crate::telemetry::{self, CallCounts, Op, Outcome};
-use crate::transport::Transport;
-use crate::warm::{Warm, WarmPool};
-use crate::Shared;
+use crate::api::telemetry::{self, CallCounts, Op, Outcome};
+use crate::net::transport::Transport;
+use crate::sandbox::warm::{Warm, WarmPool};
+use crate::sandbox::engine::Shared;
 
 /// What a backend knows about a stored object.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -734,7 +734,7 @@ mod tests {
 
     #[test]
     fn ranges_map_to_the_wit_and_whole_reads_are_plain() {
-        let r = |range: Option<crate::bindings::store::ByteRange>| range.map(|r| (r.start, r.end));
+        let r = |range: Option<crate::sandbox::bindings::store::ByteRange>| range.map(|r| (r.start, r.end));
         assert_eq!(r(byte_range(&..)), None);
         assert_eq!(r(byte_range(&(0..u64::MAX))), None, "Stalwart's whole blob is one plain GET");
         assert_eq!(r(byte_range(&(0..))), None);

@@ -473,5 +473,4 @@ pub fn open(keys: &KeyRing, name: &str, mut stored: Vec<u8>) -> Result<Vec<u8>, 
 }
 
 #[cfg(test)]
-#[path = "encryption_tests.rs"]
 mod tests;

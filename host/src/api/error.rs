@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::bindings::store::{Error as WitError, ErrorKind as WitKind};
+use crate::sandbox::bindings::store::{Error as WitError, ErrorKind as WitKind};
 
 /// What kind of failure a call met. Match on this, not on the message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -1,0 +1,10 @@
+//! The public API: the host ([`coffer::Coffer`]), a tenant's calls, their errors and
+//! telemetry, and Stalwart's adapter.
+
+pub mod coffer;
+pub mod dialect;
+pub mod error;
+pub mod stalwart;
+pub mod telemetry;
+pub mod tenant;
+pub mod uploads;
