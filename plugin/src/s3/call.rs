@@ -3,7 +3,9 @@
 //! for each attempt, and retried with backoff while the call's budget lasts.
 
 use super::request::Payload;
-use super::{Check, ChecksumMode, Client, Dialect, HttpResponse, Platform};
+use super::client::Client;
+use super::platform::{Check, HttpResponse, Platform};
+use super::settings::{ChecksumMode, Dialect};
 use crate::dialect;
 use crate::error::{StoreError, parse_error_body};
 use crate::retry;

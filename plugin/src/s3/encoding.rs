@@ -6,7 +6,7 @@ use base64::Engine as _;
 use quick_xml::Reader;
 use quick_xml::events::Event;
 
-use super::Platform;
+use super::platform::Platform;
 
 /// The metadata header that records the part size of a multipart object, so that a reader
 /// can check its multipart ETag.

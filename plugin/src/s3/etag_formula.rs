@@ -13,7 +13,9 @@ use md5::{Digest, Md5};
 use super::call::Budget;
 use super::encoding::{base64, hex, is_composite_etag};
 use super::request::Payload;
-use super::{Body, Client, Dialect, EtagFormula, Platform};
+use super::client::Client;
+use super::platform::{Body, Platform};
+use super::settings::{Dialect, EtagFormula};
 use crate::error::StoreError;
 
 /// What the probe uploads.

@@ -6,7 +6,8 @@
 use base64::Engine as _;
 
 use super::encoding::{PART_SIZE_HEADER, hex, is_composite_etag, is_md5_etag};
-use super::{Check, EtagFormula, HttpResponse, Received, header_of};
+use super::platform::{Check, HttpResponse, Received, header_of};
+use super::settings::EtagFormula;
 use crate::error::StoreError;
 
 /// What an answer promises its body is, and how to tell.

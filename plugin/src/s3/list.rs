@@ -7,7 +7,8 @@ use quick_xml::Reader;
 use quick_xml::events::Event;
 
 use super::call::Budget;
-use super::{Client, Platform};
+use super::client::Client;
+use super::platform::{HttpResponse, Platform};
 use crate::error::{StoreError, parse_error_body};
 
 /// The most objects one page holds (S3's own bound).
@@ -38,7 +39,7 @@ impl<P: Platform> Client<P> {
         let what = format!("ListObjectsV2 prefix \"{prefix}\"");
         // A 200 whose body is an error (S3 may answer so), or no listing at all, is retried like
         // the 5xx it stands for: never read as an empty page.
-        let parsed = |r: &super::HttpResponse| match r.status {
+        let parsed = |r: &HttpResponse| match r.status {
             200 => {
                 let inside = parse_error_body(&r.body);
                 if !inside.code.is_empty() {

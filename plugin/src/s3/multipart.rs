@@ -17,7 +17,8 @@ use std::collections::VecDeque;
 use super::call::Budget;
 use super::encoding::{PART_SIZE_HEADER, base64, composite_of, hex, is_md5_etag, xml_field};
 use super::request::Payload;
-use super::{Body, Client, HttpResponse, Platform};
+use super::client::Client;
+use super::platform::{Body, HttpResponse, Platform};
 use crate::error::{StoreError, parse_error_body};
 use crate::retry;
 

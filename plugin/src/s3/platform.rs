@@ -7,7 +7,7 @@ use md5::{Digest, Md5};
 use crate::error::StoreError;
 use crate::sigv4;
 
-use super::Dialect;
+use super::settings::Dialect;
 
 /// Which digest a sink keeps of the bytes it receives (the WIT's `check`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,7 +1,8 @@
 //! One signed request, ready to send: the object's path (validated, prefixed, encoded once),
 //! the headers, and the SigV4 signature with the day's key kept by the client.
 
-use super::{Body, Client, HttpRequest, MAX_KEY_BYTES, Platform};
+use super::client::{Client, MAX_KEY_BYTES};
+use super::platform::{Body, HttpRequest, Platform};
 use crate::error::StoreError;
 use crate::sigv4::{self, S3Request, SigningKeys, SigningScope};
 

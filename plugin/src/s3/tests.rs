@@ -5,6 +5,8 @@ use base64::Engine as _;
 use md5::{Digest, Md5};
 
 use super::*;
+use crate::error::StoreError;
+use encoding::hex;
 use crate::error::Kind;
 use crate::sigv4::{self, S3Request, SigningKeys, SigningScope};
 use std::cell::{Cell, RefCell};

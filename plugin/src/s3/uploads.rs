@@ -6,7 +6,8 @@ use quick_xml::Reader;
 use quick_xml::events::Event;
 
 use super::call::Budget;
-use super::{Client, HttpResponse, Platform};
+use super::client::Client;
+use super::platform::{HttpResponse, Platform};
 use crate::error::{StoreError, classify, parse_error_body};
 
 /// One upload in progress, its key without the tenant's prefix.
