@@ -4,7 +4,7 @@ use quick_xml::Reader;
 use quick_xml::escape::resolve_predefined_entity;
 use quick_xml::events::Event;
 
-/// What kind of failure; lib.rs maps each onto the WIT `error-kind` of the same name.
+/// What kind of failure; component.rs maps each onto the WIT `error-kind` of the same name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     AccessDenied,

@@ -3,7 +3,6 @@
 
 use std::fmt;
 
-use crate::sandbox::bindings::store::{Error as WitError, ErrorKind as WitKind};
 
 /// What kind of failure a call met. Match on this, not on the message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -89,17 +88,9 @@ impl StoreError {
         StoreError { tenant: Some(tenant.to_string()), ..StoreError::new(kind, message) }
     }
 
-    pub(crate) fn from_wit(error: WitError) -> StoreError {
-        let kind = match error.kind {
-            WitKind::AccessDenied => ErrorKind::AccessDenied,
-            WitKind::InvalidKey => ErrorKind::InvalidKey,
-            WitKind::InvalidConfig => ErrorKind::InvalidConfig,
-            WitKind::Timeout => ErrorKind::Timeout,
-            WitKind::Unavailable => ErrorKind::Unavailable,
-            WitKind::Integrity => ErrorKind::Integrity,
-            WitKind::Other => ErrorKind::Other,
-        };
-        StoreError { kind, message: error.message, status: error.status, s3_code: error.s3_code, tenant: None }
+    /// The plugin's failure, as the server answered it (sandbox/bindings.rs maps the WIT's).
+    pub(crate) fn answered(kind: ErrorKind, message: String, status: Option<u16>, s3_code: Option<String>) -> StoreError {
+        StoreError { kind, message, status, s3_code, tenant: None }
     }
 
     pub fn kind(&self) -> ErrorKind {

@@ -524,7 +524,7 @@ impl Tenant {
         let exceeded = warm.store.data().meter.exceeded.as_ref().map(ToString::to_string);
         let outcome = match result {
             Ok(Ok(value)) => Ok(value),
-            Ok(Err(error)) => Err(StoreError::from_wit(error)),
+            Ok(Err(error)) => Err(StoreError::from(error)),
             Err(_) if exceeded.is_some() => Err(StoreError::of_tenant(
                 ErrorKind::LimitExceeded,
                 tenant,

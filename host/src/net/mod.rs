@@ -1,8 +1,10 @@
 //! The network: a tenant's transport (transport.rs), the connection pools tenants share
-//! (pools.rs), TLS trust, the operator's egress policy, and the quick-ACK connector.
+//! (pools.rs), names resolved through the operator's egress policy (resolver.rs, egress.rs),
+//! TLS trust, and the quick-ACK connector.
 
 pub mod egress;
 pub mod pools;
 pub mod quickack;
+pub mod resolver;
 pub mod tls;
 pub mod transport;

@@ -4,8 +4,8 @@
 //! `allowInvalidCerts`) share one HTTP client, and so one rustls config; inside it, connections
 //! are pooled by scheme, host and port. A connection carries no tenant identity: every request
 //! on it is signed by its own tenant, and the egress check runs per request against that
-//! tenant's own endpoint (sandbox.rs), and per connection against the host's policy when its
-//! name is resolved (transport.rs). Tenants with different trust never share a client, and so
+//! tenant's own endpoint (sandbox/state.rs), and per connection against the host's policy when its
+//! name is resolved (resolver.rs). Tenants with different trust never share a client, and so
 //! never a connection.
 //!
 //! Every connection holds a permit of its endpoint (`maxConnectionsPerEndpoint`) and one of the
@@ -32,7 +32,7 @@ use wasmtime_wasi_http::WasiBody;
 use crate::net::egress::{EgressPolicy, NameResolver};
 use crate::net::quickack::QuickAckConnector;
 use crate::net::tls;
-use crate::net::transport::Resolver;
+use crate::net::resolver::Resolver;
 
 /// How long an idle kept-alive connection is kept. Shorter than the idle limits S3 services
 /// apply, so that a pooled connection is rarely one the server is about to close.

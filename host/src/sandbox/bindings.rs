@@ -23,3 +23,21 @@ mod generated {
 pub use generated::coffer::blobstore::{body, config, telemetry, types};
 pub use generated::exports::coffer::blobstore::store;
 pub use generated::{Plugin, PluginPre};
+
+impl From<store::Error> for crate::api::error::StoreError {
+    /// The plugin's error, kind, status and S3 code kept.
+    fn from(error: store::Error) -> Self {
+        use crate::api::error::ErrorKind;
+        use store::ErrorKind as Wit;
+        let kind = match error.kind {
+            Wit::AccessDenied => ErrorKind::AccessDenied,
+            Wit::InvalidKey => ErrorKind::InvalidKey,
+            Wit::InvalidConfig => ErrorKind::InvalidConfig,
+            Wit::Timeout => ErrorKind::Timeout,
+            Wit::Unavailable => ErrorKind::Unavailable,
+            Wit::Integrity => ErrorKind::Integrity,
+            Wit::Other => ErrorKind::Other,
+        };
+        Self::answered(kind, error.message, error.status, error.s3_code)
+    }
+}

@@ -11,12 +11,12 @@ use std::time::Instant;
 use bytes::Bytes;
 use md5::Digest as _;
 use tokio::sync::mpsc;
-use wasmtime::component::Resource;
+use wasmtime::component::{HasData, Resource, ResourceTable};
 use wasmtime_wasi::p2::{DynInputStream, DynOutputStream, InputStream, OutputStream, Pollable, StreamError, StreamResult};
 
 use crate::sandbox::bindings::body::{HostSink, HostSource};
 use crate::sandbox::bindings::types::{Check, Digests, Error, ErrorKind, Received};
-use crate::sandbox::state::TenantState;
+use crate::sandbox::limits::Meter;
 
 /// How many bytes a sink's stream takes per write.
 const SINK_PERMIT: usize = 1 << 20;
@@ -337,9 +337,30 @@ fn lock(state: &Mutex<SinkState>) -> std::sync::MutexGuard<'_, SinkState> {
     state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-impl crate::sandbox::bindings::body::Host for TenantState {}
+/// The host side of the WIT's `body` interface: the part of a call's Store data its bodies
+/// need (the resource table that holds them, and the meter their hashing counts against), as
+/// a view, the way wasi's interfaces take theirs.
+pub struct BodyView<'a> {
+    pub table: &'a mut ResourceTable,
+    pub meter: &'a Meter,
+}
 
-impl HostSource for TenantState {
+/// Names [`BodyView`] to the linker.
+pub struct BodyData;
+
+impl HasData for BodyData {
+    type Data<'a> = BodyView<'a>;
+}
+
+impl BodyView<'_> {
+    fn table(&mut self) -> &mut ResourceTable {
+        self.table
+    }
+}
+
+impl crate::sandbox::bindings::body::Host for BodyView<'_> {}
+
+impl HostSource for BodyView<'_> {
     async fn size(&mut self, source: Resource<Source>) -> u64 {
         self.table().get(&source).map_or(0, |s| s.size)
     }
@@ -373,7 +394,7 @@ impl HostSource for TenantState {
     }
 }
 
-impl HostSink for TenantState {
+impl HostSink for BodyView<'_> {
     async fn reset(&mut self, sink: Resource<Sink>, check: Check) -> Result<(), Error> {
         self.table().get(&sink).map_err(|e| failure(e.to_string()))?.reset(&check)
     }

@@ -10,6 +10,7 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use super::state::TenantState;
+use super::body::BodyData;
 use super::{bindings, cache, limits, warm};
 use crate::api::error::HostError;
 use crate::net::pools::Pools;
@@ -162,7 +163,7 @@ fn linker(engine: &Engine) -> anyhow::Result<Linker<TenantState>> {
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
     bindings::config::add_to_linker::<TenantState, HasSelf<TenantState>>(&mut linker, |state| state)?;
     bindings::telemetry::add_to_linker::<TenantState, HasSelf<TenantState>>(&mut linker, |state| state)?;
-    bindings::body::add_to_linker::<TenantState, HasSelf<TenantState>>(&mut linker, |state| state)?;
+    bindings::body::add_to_linker::<TenantState, BodyData>(&mut linker, TenantState::body)?;
     Ok(linker)
 }
 

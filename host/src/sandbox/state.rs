@@ -12,6 +12,7 @@ use wasmtime_wasi_http::{
 };
 
 use crate::sandbox::bindings::{config, telemetry};
+use crate::sandbox::body::BodyView;
 use crate::api::dialect::{EtagFormula, Learned, ServerDialect};
 use crate::settings::{Checksum, TenantSettings};
 use crate::api::telemetry::CallCounts;
@@ -66,6 +67,11 @@ impl TenantState {
     /// The instance's resources (the call's source or sink among them).
     pub(crate) fn table(&mut self) -> &mut ResourceTable {
         &mut self.table
+    }
+
+    /// What the host side of the WIT's `body` interface sees of this state.
+    pub(crate) fn body(&mut self) -> BodyView<'_> {
+        BodyView { table: &mut self.table, meter: &self.meter }
     }
 
     /// What the call that just ended counted, and a fresh count for the next.

@@ -13,6 +13,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use crate::secrets::env::EnvLookup;
 use crate::secrets::secret::Secret;
 
 /// A set of credentials, wherever it came from.
@@ -23,14 +24,6 @@ pub struct Credentials {
     pub session_token: Option<Secret>,
     /// Where they were found, for messages: "the settings", "profile \"x\" in /path", ...
     pub source: String,
-}
-
-/// Reads a variable of the host's environment (or a test's stand-in for it).
-pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
-
-/// The process environment.
-pub fn process_env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
 /// The credentials of profile `name` (steps 2 and 3).

@@ -2,4 +2,5 @@
 //! environment, a file), and AWS-style profiles and environment credentials.
 
 pub mod credentials;
+pub mod env;
 pub mod secret;

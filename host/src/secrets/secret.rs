@@ -99,11 +99,11 @@ impl SecretSource {
     /// Reads the value: the variable from the host's environment, the file with one trailing
     /// newline trimmed. Done once per tenant at load time.
     pub fn resolve(&self) -> Result<Secret, SecretError> {
-        self.resolve_with(&crate::secrets::credentials::process_env)
+        self.resolve_with(&crate::secrets::env::process_env)
     }
 
     /// [`SecretSource::resolve`] with `env` standing for the host's environment.
-    pub fn resolve_with(&self, env: crate::secrets::credentials::EnvLookup<'_>) -> Result<Secret, SecretError> {
+    pub fn resolve_with(&self, env: crate::secrets::env::EnvLookup<'_>) -> Result<Secret, SecretError> {
         match self {
             SecretSource::Inline(value) => Ok(Secret::new(value.clone())),
             SecretSource::Env { env: var } => env(var).map(Secret::new).ok_or_else(|| SecretError::MissingEnv(var.clone())),

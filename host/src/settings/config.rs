@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::secrets::credentials::{self, EnvLookup};
+use crate::secrets::env::{EnvLookup, process_env};
 use crate::net::egress::{EgressPolicy, PrivateEndpoints};
 use crate::sandbox::limits::Limits;
 use crate::secrets::secret::{SecretSource, readable_by_others};
@@ -220,7 +220,7 @@ impl Config {
             None if known.is_empty() => return Err(ConfigError::NoTenant { origin }),
             None => return Err(ConfigError::AmbiguousTenant { origin, known }),
         };
-        validate(&self.origin, &self.base_dir, &name, &self.file.tenants[&name], &credentials::process_env)
+        validate(&self.origin, &self.base_dir, &name, &self.file.tenants[&name], &process_env)
     }
 
     /// The tenant `template` with `suffix` appended to its key prefix, as a tenant of its own
@@ -240,7 +240,7 @@ impl Config {
             return Err(ConfigError::Field { origin: self.origin.clone(), tenant: name, field: "keyPrefix", message });
         }
         tenant.key_prefix.push_str(suffix);
-        validate(&self.origin, &self.base_dir, &name, &tenant, &credentials::process_env)
+        validate(&self.origin, &self.base_dir, &name, &tenant, &process_env)
     }
 
     /// Every tenant, each validated on its own: one bad tenant does not stop the others.
@@ -248,7 +248,7 @@ impl Config {
         self.file
             .tenants
             .iter()
-            .map(|(name, tenant)| (name.clone(), validate(&self.origin, &self.base_dir, name, tenant, &credentials::process_env)))
+            .map(|(name, tenant)| (name.clone(), validate(&self.origin, &self.base_dir, name, tenant, &process_env)))
             .collect()
     }
 }

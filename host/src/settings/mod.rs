@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use rustls::pki_types::CertificateDer;
 
-use crate::secrets::credentials::{self, Credentials, EnvLookup};
+use crate::secrets::credentials::{self, Credentials};
+use crate::secrets::env::{EnvLookup, process_env};
 use crate::encryption::{self, Key, KeyRing};
 use crate::sandbox::limits::{self, Limits};
 use crate::secrets::secret::Secret;
@@ -416,7 +417,7 @@ impl TenantSettingsBuilder {
 
     /// Validates every setting and resolves the credentials.
     pub fn build(self) -> Result<TenantSettings, ConfigError> {
-        self.build_with_env(&credentials::process_env)
+        self.build_with_env(&process_env)
     }
 
     /// [`build`](Self::build), with `env` standing for the host's environment (read only for a
