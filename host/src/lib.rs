@@ -49,6 +49,7 @@ pub use api::error::{ErrorKind, HostError, StoreError};
 pub use api::tenant::{Listed, Listing, ObjectInfo, Page, Tenant, TenantStats};
 pub use api::uploads::{Upload, Uploads};
 pub use egress::{EgressPolicy, NameResolver, Network, PrivateEndpoints};
+pub use net::interceptor::{Answer, Interceptor, Outgoing};
 pub use limits::Limits;
 pub use net::pools::{DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_ENDPOINT, POOL_IDLE_TIMEOUT};
 pub use sandbox::engine::{Allocation, DEFAULT_MAX_INSTANCES};

@@ -176,3 +176,33 @@ async fn body_bytes_moved_are_counted_for_progress_reports() {
     assert_eq!(store.get("big", ..).await.unwrap().map(|d| d.len()), Some(data.len()));
     assert!(store.stats().bytes_received - before.bytes_received >= data.len() as u64);
 }
+
+/// The embedder's interceptor sees each request after the sandbox's checks, signed, and what
+/// it answers is the server's answer: nothing it answers is sent. What it lets pass is.
+#[tokio::test]
+async fn an_interceptor_answers_in_place_of_the_server_and_lets_the_rest_pass() {
+    use coffer_host::{Answer, Coffer, HostOptions, Interceptor};
+    use std::sync::{Arc, Mutex};
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let interceptor = Interceptor::new(move |request| {
+        let signed = request.header("authorization").is_some_and(|a| a.starts_with(b"AWS4-HMAC-SHA256 "));
+        log.lock().unwrap().push((request.method().to_string(), request.path_and_query().to_string(), signed));
+        // HEADs of "intercepted" are answered here; everything else goes to the server.
+        (request.method() == "HEAD" && request.path_and_query().ends_with("/intercepted")).then(|| Answer {
+            status: 200,
+            headers: vec![("content-length".into(), "7".into()), ("etag".into(), "\"0123456789abcdef0123456789abcdef\"".into())],
+            body: Vec::new(),
+        })
+    });
+    let host = Coffer::with_options(HostOptions { interceptor: Some(interceptor), ..Default::default() }).unwrap();
+    let prefix = coffer_tests::unique_prefix("intercepted");
+    let tenant = host.tenant(coffer_tests::builder("intercept", &server().endpoint, &prefix).build().unwrap());
+    let info = tenant.stat("intercepted").await.unwrap().expect("the interceptor's answer");
+    assert_eq!((info.size, info.etag.as_str()), (7, "0123456789abcdef0123456789abcdef"));
+    assert_eq!(tenant.stat("not-intercepted").await.unwrap(), None, "the server's answer: no such key");
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert!(seen.iter().all(|(method, _, signed)| method == "HEAD" && *signed), "{seen:?}");
+    assert!(seen[0].1.ends_with(&format!("{prefix}intercepted")), "{seen:?}");
+}

@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 use super::error::HostError;
 use super::tenant::Tenant;
 use crate::net::egress::{EgressPolicy, NameResolver};
+use crate::net::interceptor::Interceptor;
 use crate::net::pools::Pools;
 use crate::net::transport::Transport;
 use crate::sandbox::engine::{Allocation, DEFAULT_MAX_INSTANCES, Shared};
@@ -40,6 +41,10 @@ pub struct HostOptions {
     pub max_connections: Option<usize>,
     /// How plugin instances get their memory: [`Allocation::Pooling`] by default.
     pub allocation: Allocation,
+    /// Sees each request a tenant's plugin is about to send, after the sandbox's checks, and
+    /// may answer it instead of the server (`coffer bench` measures the sandbox alone so).
+    /// `None`: every request is sent.
+    pub interceptor: Option<Interceptor>,
 }
 
 /// The engine and the pre-instantiated plugin, built once and shared by every tenant.
@@ -61,6 +66,7 @@ impl Coffer {
             options.resolver,
             options.max_connections_per_endpoint,
             options.max_connections,
+            options.interceptor,
         );
         let shared = Shared::start(max_instances, options.allocation, wasm, options.cache_dir, pools)?;
         Ok(Coffer { shared: Arc::new(shared) })
@@ -84,14 +90,6 @@ impl Coffer {
     /// its tenant's next call takes it, or once idle for 30 s.
     pub fn idle_instances(&self) -> usize {
         self.shared.idle_total.load(Ordering::SeqCst)
-    }
-
-    /// A tenant whose requests are answered at once by the host, never sent: for measuring the
-    /// sandbox alone (`coffer bench`).
-    #[cfg(feature = "bench")]
-    pub fn tenant_answered_at_once(&self, settings: TenantSettings) -> Tenant {
-        let transport = Transport::answering_at_once(settings.name());
-        Tenant::new(self.shared.clone(), settings, transport)
     }
 
     /// Loads another plugin (a new version) for every tenant, without stopping: calls in

@@ -73,6 +73,7 @@ impl Learned {
     pub(crate) fn set(&self, tenant: &str, learned: ServerDialect) {
         if learned.refuses_checksum_headers && !self.refuses_checksum_headers.swap(true, Ordering::Relaxed) {
             tracing::warn!(
+                target: "coffer_host::dialect",
                 tenant,
                 "the server refused an x-amz-checksum-* header: this tenant's requests go without them from now on \
                  (integrity rests on Content-MD5 and the MD5 ETag); set checksum = \"none\" to start that way"
@@ -82,6 +83,7 @@ impl Learned {
         let before = EtagFormula::from_u8(self.multipart_etag.swap(formula.as_u8(), Ordering::Relaxed));
         if formula == EtagFormula::Other && before != formula {
             tracing::warn!(
+                target: "coffer_host::dialect",
                 tenant,
                 "the server's multipart ETags do not follow AWS's formula: this tenant's multipart objects are \
                  checked against their full-object CRC-32 where the server keeps one, else their size"
@@ -90,6 +92,7 @@ impl Learned {
         let offset = learned.clock_offset_s;
         if self.clock_offset_s.swap(offset, Ordering::Relaxed) != offset {
             tracing::warn!(
+                target: "coffer_host::dialect",
                 tenant,
                 clock_offset_s = offset,
                 "the server refused a request for its date: its clock is {offset} s from this host's, and this \

@@ -1,8 +1,9 @@
 //! The network: a tenant's transport (transport.rs), the connection pools tenants share
 //! (pools.rs), names resolved through the operator's egress policy (resolver.rs, egress.rs),
-//! TLS trust, and the quick-ACK connector.
+//! TLS trust, the quick-ACK connector, and the embedder's interceptor (interceptor.rs).
 
 pub mod egress;
+pub mod interceptor;
 pub mod pools;
 pub mod quickack;
 pub mod resolver;

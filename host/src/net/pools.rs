@@ -30,6 +30,7 @@ use tower_service::Service;
 use wasmtime_wasi_http::WasiBody;
 
 use crate::net::egress::{EgressPolicy, NameResolver};
+use crate::net::interceptor::Interceptor;
 use crate::net::quickack::QuickAckConnector;
 use crate::net::tls;
 use crate::net::resolver::Resolver;
@@ -52,6 +53,8 @@ pub(crate) type HttpClient = Client<Capped<HttpsConnector<QuickAckConnector<Http
 pub(crate) struct Pools {
     policy: Arc<EgressPolicy>,
     resolver: Option<NameResolver>,
+    /// The embedder's, handed to each tenant's transport.
+    interceptor: Option<Interceptor>,
     per_endpoint: usize,
     total: Arc<Semaphore>,
     max_total: usize,
@@ -109,11 +112,13 @@ impl Pools {
         resolver: Option<NameResolver>,
         per_endpoint: Option<usize>,
         total: Option<usize>,
+        interceptor: Option<Interceptor>,
     ) -> Pools {
         let max_total = total.unwrap_or(DEFAULT_MAX_CONNECTIONS).max(1);
         Pools {
             policy,
             resolver,
+            interceptor,
             per_endpoint: per_endpoint.unwrap_or(DEFAULT_MAX_CONNECTIONS_PER_ENDPOINT).max(1),
             total: Arc::new(Semaphore::new(max_total)),
             max_total,
@@ -123,6 +128,10 @@ impl Pools {
 
     pub(crate) fn policy(&self) -> &Arc<EgressPolicy> {
         &self.policy
+    }
+
+    pub(crate) fn interceptor(&self) -> Option<&Interceptor> {
+        self.interceptor.as_ref()
     }
 
     /// The client for `trust` (made when no tenant holds one), and the endpoint `authority`
@@ -326,7 +335,7 @@ mod tests {
 
     #[test]
     fn tenants_share_a_client_only_with_the_same_trust() {
-        let pools = Pools::new(Arc::default(), None, None, None);
+        let pools = Pools::new(Arc::default(), None, None, None, None);
         let roots = tls::Trust::default();
         let any = tls::Trust { allow_invalid_certs: true, ..Default::default() };
         let (a, a_end) = pools.client_for(&roots, "http://127.0.0.1:3900");

@@ -66,7 +66,7 @@ fn allowed(policy: &EgressPolicy, name: &str, addrs: Vec<SocketAddr>) -> Result<
         match policy.check(addr.ip()) {
             Ok(()) => kept.push(addr),
             Err(refused) => {
-                tracing::warn!(name, "outgoing connection denied: {name} resolves to {refused}");
+                tracing::warn!(target: "coffer_host::transport", name, "outgoing connection denied: {name} resolves to {refused}");
                 first_refusal.get_or_insert(refused);
             }
         }

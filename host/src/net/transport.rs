@@ -20,6 +20,7 @@ use http_body_util::BodyExt;
 use wasmtime_wasi_http::{Error as HttpError, WasiBody};
 
 use crate::net::egress::{EgressPolicy, Refused};
+use crate::net::interceptor::{Answer, Interceptor};
 use crate::net::pools::{Endpoint, Pools, Shared};
 use crate::net::tls;
 
@@ -28,8 +29,10 @@ use crate::net::tls;
 pub struct Transport {
     tenant: String,
     policy: Arc<EgressPolicy>,
-    shared: Option<Arc<Shared>>,
-    endpoint: Option<Arc<Endpoint>>,
+    shared: Arc<Shared>,
+    endpoint: Arc<Endpoint>,
+    /// The embedder's, which may answer a request instead of the server.
+    interceptor: Option<Interceptor>,
     /// Body bytes sent and received so far, for progress reports.
     sent: Arc<AtomicU64>,
     received: Arc<AtomicU64>,
@@ -43,22 +46,9 @@ impl Transport {
         Transport {
             tenant: tenant.to_string(),
             policy: pools.policy().clone(),
-            shared: Some(shared),
-            endpoint: Some(endpoint),
-            sent: Arc::default(),
-            received: Arc::default(),
-        }
-    }
-
-    /// A transport that sends nothing and answers every request at once with an empty 200
-    /// (the ETag of no bytes): what is left to measure is the sandbox.
-    #[cfg(feature = "bench")]
-    pub fn answering_at_once(tenant: &str) -> Transport {
-        Transport {
-            tenant: tenant.to_string(),
-            policy: Arc::default(),
-            shared: None,
-            endpoint: None,
+            shared,
+            endpoint,
+            interceptor: pools.interceptor().cloned(),
             sent: Arc::default(),
             received: Arc::default(),
         }
@@ -72,13 +62,13 @@ impl Transport {
     /// How many connections have been opened (attempted) to the tenant's endpoint so far, by
     /// it and the tenants that share its connections.
     pub fn connections_opened(&self) -> u64 {
-        self.endpoint.as_ref().map_or(0, |e| e.opened.load(Ordering::Relaxed))
+        self.endpoint.opened.load(Ordering::Relaxed)
     }
 
     /// How many connections to the tenant's endpoint are open now (shared with the tenants of
     /// the same trust).
     pub fn connections_open(&self) -> usize {
-        self.endpoint.as_ref().map_or(0, |e| e.open.load(Ordering::Relaxed))
+        self.endpoint.open.load(Ordering::Relaxed)
     }
 
     /// Sends one request, the whole attempt bounded by `attempt`: connect, TLS, the request
@@ -90,18 +80,13 @@ impl Transport {
         attempt: Duration,
         between_bytes: Duration,
     ) -> Result<http::Response<WasiBody>, HttpError> {
-        let Some(shared) = &self.shared else {
-            let empty = http_body_util::Empty::new().map_err(|never: std::convert::Infallible| match never {});
-            return Ok(http::Response::builder()
-                .header("content-length", "0")
-                .header("etag", "\"d41d8cd98f00b204e9800998ecf8427e\"")
-                .body(empty.boxed_unsync())
-                .expect("a valid response"));
-        };
+        if let Some(answer) = self.interceptor.as_ref().and_then(|i| i.answer(&request)) {
+            return Ok(as_response(answer));
+        }
         // An endpoint written as an address is connected to without a lookup: check it here.
         let literal = request.uri().host().and_then(|h| h.trim_start_matches('[').trim_end_matches(']').parse().ok());
         if let Some(refused) = literal.and_then(|ip| self.policy.check(ip).err()) {
-            tracing::warn!(tenant = %self.tenant, uri = %request.uri(), "outgoing request denied: {refused}");
+            tracing::warn!(target: "coffer_host::transport", tenant = %self.tenant, uri = %request.uri(), "outgoing request denied: {refused}");
             return Err(HttpError::HttpRequestDenied);
         }
         let deadline = tokio::time::Instant::now() + attempt;
@@ -109,8 +94,8 @@ impl Transport {
         let request = request.map(|body| Counted { inner: body, bytes: sent }.boxed_unsync());
         // Counted as in flight until its answer's head arrives: while some are, a connection
         // the pool opens will be used (pools.rs, `Capped`).
-        let in_flight = self.endpoint.as_ref().map(|e| InFlight::count(e));
-        let answered = tokio::time::timeout_at(deadline, shared.client.request(request)).await;
+        let in_flight = InFlight::count(&self.endpoint);
+        let answered = tokio::time::timeout_at(deadline, self.shared.client.request(request)).await;
         drop(in_flight);
         let response = match answered {
             Ok(Ok(response)) => response,
@@ -126,14 +111,28 @@ impl Transport {
         let story = chain(error);
         let code = code_for(error);
         if matches!(code, HttpError::TlsCertificateError | HttpError::TlsProtocolError | HttpError::TlsAlertReceived { .. }) {
-            tracing::warn!(tenant = %self.tenant, "TLS with the endpoint failed: {story}");
+            tracing::warn!(target: "coffer_host::transport", tenant = %self.tenant, "TLS with the endpoint failed: {story}");
         } else if matches!(code, HttpError::HttpRequestDenied) {
-            tracing::warn!(tenant = %self.tenant, "outgoing connection denied: {story}");
+            tracing::warn!(target: "coffer_host::transport", tenant = %self.tenant, "outgoing connection denied: {story}");
         } else {
-            tracing::debug!(tenant = %self.tenant, "request failed: {story}");
+            tracing::debug!(target: "coffer_host::transport", tenant = %self.tenant, "request failed: {story}");
         }
         code
     }
+}
+
+/// An interceptor's answer as the server's would be.
+fn as_response(answer: Answer) -> http::Response<WasiBody> {
+    let body = http_body_util::Full::new(Bytes::from(answer.body)).map_err(|never: std::convert::Infallible| match never {});
+    let mut response = http::Response::builder().status(answer.status);
+    for (name, value) in &answer.headers {
+        response = response.header(name, value);
+    }
+    response.body(body.boxed_unsync()).unwrap_or_else(|e| {
+        tracing::warn!(target: "coffer_host::transport", "an interceptor's answer is not a valid response ({e}): answered 502");
+        let empty = http_body_util::Empty::new().map_err(|never: std::convert::Infallible| match never {});
+        http::Response::builder().status(502).body(empty.boxed_unsync()).expect("a valid response")
+    })
 }
 
 fn chain(error: &(dyn std::error::Error + 'static)) -> String {

@@ -26,12 +26,12 @@ pub fn load_or_compile(engine: &Engine, wasm: &[u8], dir: Option<&Path>) -> anyh
         // compatibility hash (it is in the name), into a directory of the user's own.
         match unsafe { Component::deserialize_file(engine, &path) } {
             Ok(component) => return Ok(component),
-            Err(e) => tracing::warn!(path = %path.display(), "ignoring unusable precompiled plugin: {e:#}"),
+            Err(e) => tracing::warn!(target: "coffer_host::cache", path = %path.display(), "ignoring unusable precompiled plugin: {e:#}"),
         }
     }
     let precompiled = engine.precompile_component(wasm)?;
     if let Err(e) = store_atomically(dir, &path, &precompiled) {
-        tracing::warn!(dir = %dir.display(), "cannot cache the precompiled plugin: {e}");
+        tracing::warn!(target: "coffer_host::cache", dir = %dir.display(), "cannot cache the precompiled plugin: {e}");
     }
     // SAFETY: these bytes were just produced by this engine's `precompile_component`.
     Ok(unsafe { Component::deserialize(engine, &precompiled) }?)

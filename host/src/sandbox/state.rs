@@ -156,16 +156,16 @@ impl config::Host for TenantState {
 impl telemetry::Host for TenantState {
     fn retrying(&mut self, reason: String) {
         self.reported.retries += 1;
-        tracing::debug!(tenant = %self.settings.name(), "retrying: {reason}");
+        tracing::debug!(target: "coffer_host::sandbox", tenant = %self.settings.name(), "retrying: {reason}");
     }
 
     fn verify_failed(&mut self, problem: String) {
         self.reported.verify_failures += 1;
-        tracing::warn!(tenant = %self.settings.name(), "verify-after-write: {problem}");
+        tracing::warn!(target: "coffer_host::sandbox", tenant = %self.settings.name(), "verify-after-write: {problem}");
     }
 
     fn unchecked(&mut self, reason: String) {
-        tracing::info!(tenant = %self.settings.name(), "{reason}");
+        tracing::info!(target: "coffer_host::sandbox", tenant = %self.settings.name(), "{reason}");
     }
 }
 
@@ -216,7 +216,7 @@ impl WasiHttpHooks for Egress {
     ) -> SendFuture {
         drop(fut);
         if !self.allows(request.uri()) {
-            tracing::warn!(tenant = %self.tenant, uri = %request.uri(), "outgoing request denied: not the tenant's endpoint");
+            tracing::warn!(target: "coffer_host::sandbox", tenant = %self.tenant, uri = %request.uri(), "outgoing request denied: not the tenant's endpoint");
             return Box::new(async { Err(HttpError::HttpRequestDenied) });
         }
         self.sent += 1;
@@ -246,7 +246,7 @@ mod tests {
             authority: "127.0.0.1:3900".into(),
             timeout: Duration::from_secs(5),
             transport: {
-                let pools = crate::net::pools::Pools::new(Default::default(), None, None, None);
+                let pools = crate::net::pools::Pools::new(Default::default(), None, None, None, None);
                 Arc::new(Transport::new("acme", &Default::default(), &"http://127.0.0.1:3900".parse().unwrap(), &pools))
             },
             sent: 0,

@@ -112,7 +112,7 @@ impl SecretSource {
                     std::fs::read_to_string(file).map_err(|source| SecretError::File { path: file.clone(), source })?,
                 );
                 if let Some(warning) = readable_by_others(file) {
-                    tracing::warn!("{warning}");
+                    tracing::warn!(target: "coffer_host::secret", "{warning}");
                 }
                 let value = text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(&text);
                 Ok(Secret::new(value))

@@ -132,7 +132,7 @@ impl Config {
                 })
         });
         if let Some(warning) = holds_secrets.then(|| readable_by_others(path)).flatten() {
-            tracing::warn!("{warning}");
+            tracing::warn!(target: "coffer_host::config", "{warning}");
             config.warnings.push(warning);
         }
         Ok(config)
