@@ -14,8 +14,8 @@ mod generated {
             "wasi:io": wasmtime_wasi::p2::bindings::io,
             "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
             "wasi:random": wasmtime_wasi::p2::bindings::random,
-            "coffer:blobstore/body.source": crate::sandbox::body::Source,
-            "coffer:blobstore/body.sink": crate::sandbox::body::Sink,
+            "coffer:blobstore/body.source": crate::sandbox::body::source::Source,
+            "coffer:blobstore/body.sink": crate::sandbox::body::sink::Sink,
         },
     });
 }

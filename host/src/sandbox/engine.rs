@@ -10,7 +10,7 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use super::state::TenantState;
-use super::body::BodyData;
+use super::body::host::BodyData;
 use super::{bindings, cache, limits, warm};
 use crate::api::error::HostError;
 use crate::net::pools::Pools;

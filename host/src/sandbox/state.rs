@@ -12,7 +12,7 @@ use wasmtime_wasi_http::{
 };
 
 use crate::sandbox::bindings::{config, telemetry};
-use crate::sandbox::body::BodyView;
+use crate::sandbox::body::host::BodyView;
 use crate::api::dialect::{EtagFormula, Learned, ServerDialect};
 use crate::settings::{Checksum, TenantSettings};
 use crate::api::telemetry::CallCounts;

@@ -4,14 +4,15 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
 use crate::secrets::env::{EnvLookup, process_env};
 use crate::net::egress::{EgressPolicy, PrivateEndpoints};
 use crate::sandbox::limits::Limits;
-use crate::secrets::secret::{SecretSource, readable_by_others};
-use crate::settings::{Checksum, ConfigError, TenantSettings};
+use crate::secrets::secret::{Secret, SecretSource, readable_by_others};
+use crate::settings::{Checksum, ConfigError, TenantSettings, TenantSettingsBuilder};
 use crate::HostOptions;
 
 /// The file as written.
@@ -306,103 +307,131 @@ pub fn validate(
     t: &TenantConfig,
     env: EnvLookup<'_>,
 ) -> Result<TenantSettings, ConfigError> {
-    let field = |field: &'static str, message: String| ConfigError::Field {
-        origin: origin.to_string(),
-        tenant: name.to_string(),
-        field,
-        message,
-    };
-    let secret = |name: &'static str, source: &SecretSource| {
-        source.in_dir(base_dir).resolve_with(env).map_err(|e| field(name, e.to_string()))
-    };
-    let duration = |name: &'static str, text: &str, example: &str| {
+    let read = Reader { origin, base_dir, tenant: name, env };
+    let b = TenantSettings::builder(name).origin(origin).bucket(&t.bucket).key_prefix(&t.key_prefix);
+    let b = read.where_and_who(b, t)?;
+    let b = read.how(b, t)?;
+    let b = read.limits_and_encryption(b, t)?;
+    b.build_with_env(env)
+}
+
+/// Reads a tenant's file values into the builder; each error names the field.
+struct Reader<'a> {
+    origin: &'a str,
+    base_dir: &'a Path,
+    tenant: &'a str,
+    env: EnvLookup<'a>,
+}
+
+impl Reader<'_> {
+    fn field(&self, field: &'static str, message: String) -> ConfigError {
+        ConfigError::Field { origin: self.origin.to_string(), tenant: self.tenant.to_string(), field, message }
+    }
+
+    fn secret(&self, name: &'static str, source: &SecretSource) -> Result<Secret, ConfigError> {
+        source.in_dir(self.base_dir).resolve_with(self.env).map_err(|e| self.field(name, e.to_string()))
+    }
+
+    fn duration(&self, name: &'static str, text: &str, example: &str) -> Result<Duration, ConfigError> {
         humantime::parse_duration(text)
-            .map_err(|e| field(name, format!("\"{text}\" is not a duration ({e}); e.g. \"{example}\"")))
-    };
-    let size = |name: &'static str, text: &str, example: &str| {
+            .map_err(|e| self.field(name, format!("\"{text}\" is not a duration ({e}); e.g. \"{example}\"")))
+    }
+
+    fn size(&self, name: &'static str, text: &str, example: &str) -> Result<u64, ConfigError> {
         text.parse::<bytesize::ByteSize>()
             .map(|size| size.as_u64())
-            .map_err(|e| field(name, format!("\"{text}\" is not a size ({e}); e.g. \"{example}\"")))
-    };
+            .map_err(|e| self.field(name, format!("\"{text}\" is not a size ({e}); e.g. \"{example}\"")))
+    }
 
-    let mut b = TenantSettings::builder(name).origin(origin).bucket(&t.bucket).key_prefix(&t.key_prefix);
-    if let Some(region) = &t.region {
-        b = b.region(region);
-    }
-    if let Some(endpoint) = &t.endpoint {
-        b = b.endpoint(endpoint);
-    }
-    if let Some(source) = &t.access_key {
-        b = b.access_key(secret("accessKey", source)?);
-    }
-    if let Some(source) = &t.secret_key {
-        b = b.secret_key(secret("secretKey", source)?);
-    }
-    // `sessionToken` wins when both are set; `securityToken` is Stalwart's other name.
-    match (&t.session_token, &t.security_token) {
-        (Some(source), _) => b = b.session_token(secret("sessionToken", source)?),
-        (None, Some(source)) => b = b.session_token(secret("securityToken", source)?),
-        (None, None) => {}
-    }
-    if let Some(profile) = &t.profile {
-        b = b.profile(profile);
-    }
-    b = b.ambient_credentials(t.ambient_credentials.unwrap_or(false));
-    if let Some(text) = &t.timeout {
-        b = b.timeout(duration("timeout", text, "30s")?);
-    }
-    if let Some(text) = &t.call_timeout {
-        b = b.call_timeout(duration("callTimeout", text, "2m")?);
-    }
-    if let Some(retries) = t.max_retries {
-        b = b.max_retries(retries);
-    }
-    if let Some(verify) = t.verify_after_write {
-        b = b.verify_after_write(verify);
-    }
-    if let Some(virtual_hosted) = t.virtual_hosted_style {
-        b = b.virtual_hosted_style(virtual_hosted);
-    }
-    if let Some(text) = &t.checksum {
-        let checksum = Checksum::parse(text)
-            .ok_or_else(|| field("checksum", format!("\"{text}\" is not \"auto\", \"crc32\" or \"none\"")))?;
-        b = b.checksum(checksum);
-    }
-    if let Some(allow) = t.allow_invalid_certs {
-        b = b.allow_invalid_certs(allow);
-    }
-    if let Some(path) = &t.ca_file {
-        b = b.ca_file(base_dir.join(path));
-    }
-    if let Some(text) = &t.multipart_threshold {
-        b = b.multipart_threshold(size("multipartThreshold", text, "16MiB")?);
-    }
-    if let Some(text) = &t.part_size {
-        b = b.part_size(size("partSize", text, "8MiB")?);
-    }
-    if let Some(parts) = t.part_concurrency {
-        b = b.part_concurrency(parts);
-    }
-    if let Some(l) = &t.limits {
-        let mut limits = Limits::default();
-        if let Some(text) = &l.memory {
-            limits.memory = size("limits.memory", text, "256MiB")?;
+    /// The endpoint and the credentials.
+    fn where_and_who(&self, mut b: TenantSettingsBuilder, t: &TenantConfig) -> Result<TenantSettingsBuilder, ConfigError> {
+        if let Some(region) = &t.region {
+            b = b.region(region);
         }
-        if let Some(text) = &l.cpu_time {
-            limits.cpu_time = duration("limits.cpuTime", text, "10s")?;
+        if let Some(endpoint) = &t.endpoint {
+            b = b.endpoint(endpoint);
         }
-        if let Some(concurrency) = l.concurrency {
-            limits.concurrency = concurrency;
+        if let Some(source) = &t.access_key {
+            b = b.access_key(self.secret("accessKey", source)?);
         }
-        b = b.limits(limits);
+        if let Some(source) = &t.secret_key {
+            b = b.secret_key(self.secret("secretKey", source)?);
+        }
+        // `sessionToken` wins when both are set; `securityToken` is Stalwart's other name.
+        match (&t.session_token, &t.security_token) {
+            (Some(source), _) => b = b.session_token(self.secret("sessionToken", source)?),
+            (None, Some(source)) => b = b.session_token(self.secret("securityToken", source)?),
+            (None, None) => {}
+        }
+        if let Some(profile) = &t.profile {
+            b = b.profile(profile);
+        }
+        Ok(b.ambient_credentials(t.ambient_credentials.unwrap_or(false)))
     }
-    if let Some(e) = &t.encryption {
-        b = b.encryption(&e.key_id, secret("encryption.key", &e.key)?);
-        for (id, source) in &e.old_keys {
-            b = b.old_encryption_key(id, secret("encryption.oldKeys", source)?);
+
+    /// How requests are made: time bounds, retries, checks, TLS trust, parts.
+    fn how(&self, mut b: TenantSettingsBuilder, t: &TenantConfig) -> Result<TenantSettingsBuilder, ConfigError> {
+        if let Some(text) = &t.timeout {
+            b = b.timeout(self.duration("timeout", text, "30s")?);
         }
+        if let Some(text) = &t.call_timeout {
+            b = b.call_timeout(self.duration("callTimeout", text, "2m")?);
+        }
+        if let Some(retries) = t.max_retries {
+            b = b.max_retries(retries);
+        }
+        if let Some(verify) = t.verify_after_write {
+            b = b.verify_after_write(verify);
+        }
+        if let Some(virtual_hosted) = t.virtual_hosted_style {
+            b = b.virtual_hosted_style(virtual_hosted);
+        }
+        if let Some(text) = &t.checksum {
+            let checksum = Checksum::parse(text)
+                .ok_or_else(|| self.field("checksum", format!("\"{text}\" is not \"auto\", \"crc32\" or \"none\"")))?;
+            b = b.checksum(checksum);
+        }
+        if let Some(allow) = t.allow_invalid_certs {
+            b = b.allow_invalid_certs(allow);
+        }
+        if let Some(path) = &t.ca_file {
+            b = b.ca_file(self.base_dir.join(path));
+        }
+        if let Some(text) = &t.multipart_threshold {
+            b = b.multipart_threshold(self.size("multipartThreshold", text, "16MiB")?);
+        }
+        if let Some(text) = &t.part_size {
+            b = b.part_size(self.size("partSize", text, "8MiB")?);
+        }
+        if let Some(parts) = t.part_concurrency {
+            b = b.part_concurrency(parts);
+        }
+        Ok(b)
     }
-    b.build_with_env(env)
+
+    /// The sandbox's limits, and client-side encryption.
+    fn limits_and_encryption(&self, mut b: TenantSettingsBuilder, t: &TenantConfig) -> Result<TenantSettingsBuilder, ConfigError> {
+        if let Some(l) = &t.limits {
+            let mut limits = Limits::default();
+            if let Some(text) = &l.memory {
+                limits.memory = self.size("limits.memory", text, "256MiB")?;
+            }
+            if let Some(text) = &l.cpu_time {
+                limits.cpu_time = self.duration("limits.cpuTime", text, "10s")?;
+            }
+            if let Some(concurrency) = l.concurrency {
+                limits.concurrency = concurrency;
+            }
+            b = b.limits(limits);
+        }
+        if let Some(e) = &t.encryption {
+            b = b.encryption(&e.key_id, self.secret("encryption.key", &e.key)?);
+            for (id, source) in &e.old_keys {
+                b = b.old_encryption_key(id, self.secret("encryption.oldKeys", source)?);
+            }
+        }
+        Ok(b)
+    }
 }
 
 #[cfg(test)]

@@ -420,6 +420,74 @@ impl TenantSettingsBuilder {
         self.build_with_env(&process_env)
     }
 
+    /// The scheme and authority requests go to (the endpoint's, or the AWS region's), and the
+    /// authority with the bucket in front in virtual-hosted style.
+    fn resolved_endpoint(&self, bucket: &str, region: &str) -> Result<(String, String, String), (&'static str, String)> {
+        let endpoint = match &self.endpoint {
+            Some(endpoint) => endpoint.clone(),
+            None if regions::is_known(region) => regions::aws_endpoint(region),
+            None => {
+                let nearest = regions::nearest(region);
+                return Err((
+                    "region",
+                    format!("\"{region}\" is not an AWS region; did you mean \"{nearest}\"? (for another S3 service, set endpoint too)"),
+                ));
+            }
+        };
+        let (scheme, authority) = parse_endpoint(&endpoint).map_err(|m| ("endpoint", m))?;
+        if self.virtual_hosted_style {
+            check_bucket_as_host_name(bucket).map_err(|m| ("virtualHostedStyle", m))?;
+        }
+        let request_authority = match self.virtual_hosted_style {
+            true => format!("{bucket}.{authority}"),
+            false => authority.clone(),
+        };
+        Ok((scheme, authority, request_authority))
+    }
+
+    /// The time bounds and the part sizes within what works and what S3 allows.
+    fn check_bounds(&self) -> Result<(), (&'static str, String)> {
+        if self.timeout.is_zero() {
+            return Err(("timeout", "must be more than zero".into()));
+        }
+        if self.call_timeout < self.timeout {
+            return Err((
+                "callTimeout",
+                format!(
+                    "{} is shorter than timeout ({}): a call could not make one whole attempt",
+                    humantime::format_duration(self.call_timeout),
+                    humantime::format_duration(self.timeout)
+                ),
+            ));
+        }
+        for (name, size) in [("multipartThreshold", self.multipart_threshold), ("partSize", self.part_size)] {
+            if !(MIN_PART_SIZE..=MAX_PART_SIZE).contains(&size) {
+                return Err((name, format!("{} is outside S3's bounds, 5MiB to 5GiB", bytesize::ByteSize(size))));
+            }
+        }
+        if !(1..=64).contains(&self.part_concurrency) {
+            return Err(("partConcurrency", format!("{} is not between 1 and 64", self.part_concurrency)));
+        }
+        Ok(())
+    }
+
+    /// The TLS trust: the tenant's own CA certificates, read and parsed now.
+    fn trust(&self) -> Result<Trust, (&'static str, String)> {
+        let ca_certs = match &self.ca {
+            None => Vec::new(),
+            Some(CaSource::File(path)) => tls::load_ca_file(path).map_err(|m| ("caFile", m))?,
+            Some(CaSource::Pem(pem)) => tls::parse_ca_pem(pem, "caPem").map_err(|m| ("caPem", m))?,
+        };
+        Ok(Trust {
+            allow_invalid_certs: self.allow_invalid_certs,
+            ca_file: match &self.ca {
+                Some(CaSource::File(path)) => Some(path.clone()),
+                _ => None,
+            },
+            ca_certs: ca_certs.into_iter().map(CertificateDer::into_owned).collect(),
+        })
+    }
+
     /// [`build`](Self::build), with `env` standing for the host's environment (read only for a
     /// profile's file and for ambient credentials).
     pub(crate) fn build_with_env(self, env: EnvLookup<'_>) -> Result<TenantSettings, ConfigError> {
@@ -437,60 +505,10 @@ impl TenantSettingsBuilder {
         if region.is_empty() {
             return Err(field("region", "must not be empty".into()));
         }
-        let endpoint = match &self.endpoint {
-            Some(endpoint) => endpoint.clone(),
-            None if regions::is_known(&region) => regions::aws_endpoint(&region),
-            None => {
-                let nearest = regions::nearest(&region);
-                return Err(field(
-                    "region",
-                    format!("\"{region}\" is not an AWS region; did you mean \"{nearest}\"? (for another S3 service, set endpoint too)"),
-                ));
-            }
-        };
-        let (scheme, authority) = parse_endpoint(&endpoint).map_err(|m| field("endpoint", m))?;
-        if self.virtual_hosted_style {
-            check_bucket_as_host_name(&bucket).map_err(|m| field("virtualHostedStyle", m))?;
-        }
-        let request_authority = match self.virtual_hosted_style {
-            true => format!("{bucket}.{authority}"),
-            false => authority.clone(),
-        };
-        if self.timeout.is_zero() {
-            return Err(field("timeout", "must be more than zero".into()));
-        }
-        if self.call_timeout < self.timeout {
-            return Err(field(
-                "callTimeout",
-                format!(
-                    "{} is shorter than timeout ({}): a call could not make one whole attempt",
-                    humantime::format_duration(self.call_timeout),
-                    humantime::format_duration(self.timeout)
-                ),
-            ));
-        }
-        for (name, size) in [("multipartThreshold", self.multipart_threshold), ("partSize", self.part_size)] {
-            if !(MIN_PART_SIZE..=MAX_PART_SIZE).contains(&size) {
-                return Err(field(name, format!("{} is outside S3's bounds, 5MiB to 5GiB", bytesize::ByteSize(size))));
-            }
-        }
-        if !(1..=64).contains(&self.part_concurrency) {
-            return Err(field("partConcurrency", format!("{} is not between 1 and 64", self.part_concurrency)));
-        }
+        let (scheme, authority, request_authority) = self.resolved_endpoint(&bucket, &region).map_err(|(f, m)| field(f, m))?;
+        self.check_bounds().map_err(|(f, m)| field(f, m))?;
         check_limits(&self.limits).map_err(|(f, m)| field(f, m))?;
-        let ca_certs = match &self.ca {
-            None => Vec::new(),
-            Some(CaSource::File(path)) => tls::load_ca_file(path).map_err(|m| field("caFile", m))?,
-            Some(CaSource::Pem(pem)) => tls::parse_ca_pem(pem, "caPem").map_err(|m| field("caPem", m))?,
-        };
-        let trust = Trust {
-            allow_invalid_certs: self.allow_invalid_certs,
-            ca_file: match &self.ca {
-                Some(CaSource::File(path)) => Some(path.clone()),
-                _ => None,
-            },
-            ca_certs: ca_certs.into_iter().map(CertificateDer::into_owned).collect(),
-        };
+        let trust = self.trust().map_err(|(f, m)| field(f, m))?;
         let encryption = self.key_ring().map_err(|(f, m)| field(f, m))?;
         let mut credentials = self.credentials(env).map_err(|(f, m)| field(f, m))?;
         // A token set in the settings wins over one found with the keys.
