@@ -54,6 +54,7 @@ pub use limits::Limits;
 pub use net::pools::{DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_ENDPOINT, POOL_IDLE_TIMEOUT};
 pub use sandbox::engine::{Allocation, DEFAULT_MAX_INSTANCES};
 pub use secret::Secret;
+pub use settings::endpoint::Endpoint;
 pub use settings::{Checksum, ConfigError, TenantSettings, TenantSettingsBuilder};
 
 /// How many objects [`Tenant::list_all`] asks for per page (S3's most).

@@ -75,9 +75,7 @@ impl Coffer {
     /// A handle on one tenant's store. Cheap to clone; each call runs in an instance of the
     /// tenant's own.
     pub fn tenant(&self, settings: TenantSettings) -> Tenant {
-        let endpoint = format!("{}://{}", settings.scheme(), settings.request_authority());
-        let endpoint = endpoint.parse().unwrap_or_default();
-        let transport = Transport::new(settings.name(), settings.trust(), &endpoint, &self.shared.pools);
+        let transport = Transport::new(settings.name(), settings.trust(), settings.request_endpoint(), &self.shared.pools);
         Tenant::new(self.shared.clone(), settings, transport)
     }
 

@@ -31,6 +31,7 @@ use wasmtime_wasi_http::WasiBody;
 
 use crate::net::egress::{EgressPolicy, NameResolver};
 use crate::net::interceptor::Interceptor;
+use crate::settings::endpoint::{default_port, pool_key};
 use crate::net::quickack::QuickAckConnector;
 use crate::net::tls;
 use crate::net::resolver::Resolver;
@@ -58,11 +59,11 @@ pub(crate) struct Pools {
     per_endpoint: usize,
     total: Arc<Semaphore>,
     max_total: usize,
-    clients: Mutex<HashMap<TrustKey, Weak<Shared>>>,
+    clients: Mutex<HashMap<TrustKey, Weak<SharedClient>>>,
 }
 
 /// One client, shared by the tenants of one trust, and its endpoints' counts and caps.
-pub(crate) struct Shared {
+pub(crate) struct SharedClient {
     pub(crate) client: HttpClient,
     endpoints: Arc<Endpoints>,
 }
@@ -71,12 +72,12 @@ pub(crate) struct Shared {
 struct Endpoints {
     per_endpoint: usize,
     total: Arc<Semaphore>,
-    by_authority: Mutex<HashMap<String, Arc<Endpoint>>>,
+    by_authority: Mutex<HashMap<String, Arc<EndpointCounts>>>,
 }
 
 /// One endpoint of a shared client.
 #[derive(Debug)]
-pub(crate) struct Endpoint {
+pub(crate) struct EndpointCounts {
     permits: Arc<Semaphore>,
     /// Connections opened (attempted) so far.
     pub(crate) opened: AtomicU64,
@@ -136,7 +137,7 @@ impl Pools {
 
     /// The client for `trust` (made when no tenant holds one), and the endpoint `authority`
     /// (`scheme://host:port`) of it.
-    pub(crate) fn client_for(&self, trust: &tls::Trust, authority: &str) -> (Arc<Shared>, Arc<Endpoint>) {
+    pub(crate) fn client_for(&self, trust: &tls::Trust, authority: &str) -> (Arc<SharedClient>, Arc<EndpointCounts>) {
         let key = TrustKey::of(trust);
         let mut clients = self.clients.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let shared = match clients.get(&key).and_then(Weak::upgrade) {
@@ -157,7 +158,7 @@ impl Pools {
         self.max_total - self.total.available_permits()
     }
 
-    fn build(&self, trust: &tls::Trust) -> Shared {
+    fn build(&self, trust: &tls::Trust) -> SharedClient {
         let resolver = Resolver::new(GaiResolver::new(), self.resolver.clone(), self.policy.clone());
         let mut http = HttpConnector::new_with_resolver(resolver);
         http.enforce_http(false);
@@ -178,17 +179,17 @@ impl Pools {
             .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .pool_max_idle_per_host(self.per_endpoint)
             .build(Capped { inner: https, endpoints: endpoints.clone() });
-        Shared { client, endpoints }
+        SharedClient { client, endpoints }
     }
 }
 
 impl Endpoints {
-    fn get(&self, authority: &str) -> Arc<Endpoint> {
+    fn get(&self, authority: &str) -> Arc<EndpointCounts> {
         let mut by_authority = self.by_authority.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         by_authority
             .entry(authority.to_ascii_lowercase())
             .or_insert_with(|| {
-                Arc::new(Endpoint {
+                Arc::new(EndpointCounts {
                     permits: Arc::new(Semaphore::new(self.per_endpoint)),
                     opened: AtomicU64::new(0),
                     open: AtomicUsize::new(0),
@@ -199,11 +200,11 @@ impl Endpoints {
     }
 }
 
-/// `scheme://host:port` of a URI, the default port spelled out, as endpoints are keyed.
-pub(crate) fn endpoint_key(uri: &http::Uri) -> String {
+/// The pool key of the URI a connector is handed: its endpoint's ([`Endpoint::pool_key`](crate::settings::endpoint::Endpoint::pool_key)).
+fn endpoint_key(uri: &http::Uri) -> String {
     let scheme = uri.scheme_str().unwrap_or("http");
-    let port = uri.port_u16().unwrap_or(if scheme.eq_ignore_ascii_case("https") { 443 } else { 80 });
-    format!("{scheme}://{}:{port}", uri.host().unwrap_or_default()).to_ascii_lowercase()
+    let port = uri.port_u16().unwrap_or(default_port(scheme));
+    pool_key(scheme, uri.host().unwrap_or_default(), port)
 }
 
 /// A connector that opens a connection only with a permit of its endpoint and one of the host,
@@ -269,7 +270,7 @@ where
 pub(crate) struct Held<T> {
     io: T,
     _permits: (OwnedSemaphorePermit, OwnedSemaphorePermit),
-    endpoint: Arc<Endpoint>,
+    endpoint: Arc<EndpointCounts>,
 }
 
 impl<T> Drop for Held<T> {

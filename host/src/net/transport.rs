@@ -21,16 +21,17 @@ use wasmtime_wasi_http::{Error as HttpError, WasiBody};
 
 use crate::net::egress::{EgressPolicy, Refused};
 use crate::net::interceptor::{Answer, Interceptor};
-use crate::net::pools::{Endpoint, Pools, Shared};
+use crate::net::pools::{EndpointCounts, Pools, SharedClient};
 use crate::net::tls;
+use crate::settings;
 
 /// One tenant's way to its endpoint: the shared client of its trust, its endpoint's counts, and
 /// its own byte counts.
 pub struct Transport {
     tenant: String,
     policy: Arc<EgressPolicy>,
-    shared: Arc<Shared>,
-    endpoint: Arc<Endpoint>,
+    shared: Arc<SharedClient>,
+    endpoint: Arc<EndpointCounts>,
     /// The embedder's, which may answer a request instead of the server.
     interceptor: Option<Interceptor>,
     /// Body bytes sent and received so far, for progress reports.
@@ -39,10 +40,10 @@ pub struct Transport {
 }
 
 impl Transport {
-    /// A tenant's transport to `endpoint` (`scheme://host[:port]`): the client of its trust,
-    /// shared with the other tenants of that trust.
-    pub(crate) fn new(tenant: &str, trust: &tls::Trust, endpoint: &http::Uri, pools: &Pools) -> Transport {
-        let (shared, endpoint) = pools.client_for(trust, &crate::net::pools::endpoint_key(endpoint));
+    /// A tenant's transport to `endpoint`: the client of its trust, shared with the other
+    /// tenants of that trust.
+    pub(crate) fn new(tenant: &str, trust: &tls::Trust, endpoint: &settings::endpoint::Endpoint, pools: &Pools) -> Transport {
+        let (shared, endpoint) = pools.client_for(trust, &endpoint.pool_key());
         Transport {
             tenant: tenant.to_string(),
             policy: pools.policy().clone(),
@@ -245,10 +246,10 @@ impl Body for Bounded {
 }
 
 /// A request in flight to an endpoint, counted while it lives.
-struct InFlight<'a>(&'a Endpoint);
+struct InFlight<'a>(&'a EndpointCounts);
 
 impl<'a> InFlight<'a> {
-    fn count(endpoint: &'a Endpoint) -> InFlight<'a> {
+    fn count(endpoint: &'a EndpointCounts) -> InFlight<'a> {
         endpoint.in_flight.fetch_add(1, Ordering::Relaxed);
         InFlight(endpoint)
     }

@@ -14,6 +14,7 @@ use wasmtime_wasi_http::{
 use crate::sandbox::bindings::{config, telemetry};
 use crate::sandbox::body::host::BodyView;
 use crate::api::dialect::{EtagFormula, Learned, ServerDialect};
+use crate::settings::endpoint::Endpoint;
 use crate::settings::{Checksum, TenantSettings};
 use crate::api::telemetry::CallCounts;
 use crate::sandbox::guest_log::GuestLog;
@@ -39,8 +40,7 @@ impl TenantState {
     pub fn new(settings: Arc<TenantSettings>, transport: Arc<Transport>, learned: Arc<Learned>) -> Self {
         let egress = Egress {
             tenant: settings.name().to_string(),
-            scheme: settings.scheme().to_string(),
-            authority: settings.request_authority().to_string(),
+            endpoint: settings.request_endpoint().clone(),
             timeout: settings.timeout(),
             transport,
             sent: 0,
@@ -174,8 +174,8 @@ impl telemetry::Host for TenantState {
 /// through the tenant's own transport (its TLS trust, its pooled connections).
 struct Egress {
     tenant: String,
-    scheme: String,
-    authority: String,
+    /// Where the tenant's requests go (its endpoint, with the bucket in virtual-hosted style).
+    endpoint: Endpoint,
     timeout: Duration,
     transport: Arc<Transport>,
     /// Requests let through in the call in progress.
@@ -193,7 +193,7 @@ impl Egress {
     fn allows(&self, uri: &http::Uri) -> bool {
         let scheme = uri.scheme_str().unwrap_or_default();
         let authority = uri.authority().map(|a| a.as_str()).unwrap_or_default();
-        scheme.eq_ignore_ascii_case(&self.scheme) && authority.eq_ignore_ascii_case(&self.authority)
+        scheme.eq_ignore_ascii_case(self.endpoint.scheme()) && authority.eq_ignore_ascii_case(self.endpoint.authority())
     }
 
     fn clamp(&self, options: Option<RequestOptions>) -> RequestOptions {
@@ -242,12 +242,12 @@ mod tests {
     fn egress() -> Egress {
         Egress {
             tenant: "acme".into(),
-            scheme: "http".into(),
-            authority: "127.0.0.1:3900".into(),
+            endpoint: Endpoint::parse("http://127.0.0.1:3900").unwrap(),
             timeout: Duration::from_secs(5),
             transport: {
                 let pools = crate::net::pools::Pools::new(Default::default(), None, None, None, None);
-                Arc::new(Transport::new("acme", &Default::default(), &"http://127.0.0.1:3900".parse().unwrap(), &pools))
+                let endpoint = Endpoint::parse("http://127.0.0.1:3900").unwrap();
+                Arc::new(Transport::new("acme", &Default::default(), &endpoint, &pools))
             },
             sent: 0,
         }
@@ -266,7 +266,7 @@ mod tests {
         ] {
             assert!(!e.allows(&denied.parse().unwrap()), "{denied}");
         }
-        let aws = Egress { scheme: "https".into(), authority: "s3.eu-west-1.amazonaws.com".into(), ..egress() };
+        let aws = Egress { endpoint: Endpoint::parse("https://s3.eu-west-1.amazonaws.com").unwrap(), ..egress() };
         assert!(aws.allows(&"https://s3.eu-west-1.amazonaws.com/b/k".parse().unwrap()));
         assert!(!aws.allows(&"https://s3.eu-west-1.amazonaws.com:443/b/k".parse().unwrap()), "only the spelling handed over");
         assert!(!aws.allows(&"https://s3.eu-west-1.amazonaws.com:8443/b/k".parse().unwrap()));

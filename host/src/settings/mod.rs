@@ -17,6 +17,7 @@ use crate::encryption::{self, Key, KeyRing};
 use crate::sandbox::limits::{self, Limits};
 use crate::secrets::secret::Secret;
 use crate::net::tls::{self, Trust};
+use endpoint::Endpoint;
 
 /// The region used when a tenant names none.
 pub const DEFAULT_REGION: &str = "us-east-1";
@@ -100,11 +101,11 @@ pub struct TenantSettings {
     name: String,
     bucket: String,
     region: String,
-    scheme: String,
-    /// The endpoint's host and port, the port dropped when it is the scheme's default.
-    authority: String,
-    /// Where requests go: the authority, with the bucket in front in virtual-hosted style.
-    request_authority: String,
+    /// The endpoint, as given or as the region's.
+    endpoint: Endpoint,
+    /// Where requests go: the endpoint, with the bucket in front of its host in virtual-hosted
+    /// style.
+    request_endpoint: Endpoint,
     key_prefix: String,
     timeout: Duration,
     call_timeout: Duration,
@@ -139,19 +140,24 @@ impl TenantSettings {
     }
     /// `scheme://authority`, no path, no default port.
     pub fn endpoint(&self) -> String {
-        format!("{}://{}", self.scheme, self.authority)
+        self.endpoint.to_string()
     }
     pub fn scheme(&self) -> &str {
-        &self.scheme
+        self.endpoint.scheme()
     }
     /// The endpoint's `host[:port]`, without the scheme's default port.
     pub fn authority(&self) -> &str {
-        &self.authority
+        self.endpoint.authority()
     }
     /// The authority requests go to: the endpoint's, with the bucket in front of it in
     /// virtual-hosted style.
     pub fn request_authority(&self) -> &str {
-        &self.request_authority
+        self.request_endpoint.authority()
+    }
+    /// Where requests go (scheme, host, port and pool key): the endpoint, with the bucket in
+    /// front of its host in virtual-hosted style.
+    pub fn request_endpoint(&self) -> &Endpoint {
+        &self.request_endpoint
     }
     pub fn key_prefix(&self) -> &str {
         &self.key_prefix
@@ -422,7 +428,7 @@ impl TenantSettingsBuilder {
 
     /// The scheme and authority requests go to (the endpoint's, or the AWS region's), and the
     /// authority with the bucket in front in virtual-hosted style.
-    fn resolved_endpoint(&self, bucket: &str, region: &str) -> Result<(String, String, String), (&'static str, String)> {
+    fn resolved_endpoint(&self, bucket: &str, region: &str) -> Result<(Endpoint, Endpoint), (&'static str, String)> {
         let endpoint = match &self.endpoint {
             Some(endpoint) => endpoint.clone(),
             None if regions::is_known(region) => regions::aws_endpoint(region),
@@ -434,15 +440,15 @@ impl TenantSettingsBuilder {
                 ));
             }
         };
-        let (scheme, authority) = parse_endpoint(&endpoint).map_err(|m| ("endpoint", m))?;
+        let endpoint = Endpoint::parse(&endpoint).map_err(|m| ("endpoint", m))?;
         if self.virtual_hosted_style {
             check_bucket_as_host_name(bucket).map_err(|m| ("virtualHostedStyle", m))?;
         }
-        let request_authority = match self.virtual_hosted_style {
-            true => format!("{bucket}.{authority}"),
-            false => authority.clone(),
+        let request_endpoint = match self.virtual_hosted_style {
+            true => endpoint.with_bucket(bucket),
+            false => endpoint.clone(),
         };
-        Ok((scheme, authority, request_authority))
+        Ok((endpoint, request_endpoint))
     }
 
     /// The time bounds and the part sizes within what works and what S3 allows.
@@ -505,7 +511,7 @@ impl TenantSettingsBuilder {
         if region.is_empty() {
             return Err(field("region", "must not be empty".into()));
         }
-        let (scheme, authority, request_authority) = self.resolved_endpoint(&bucket, &region).map_err(|(f, m)| field(f, m))?;
+        let (endpoint, request_endpoint) = self.resolved_endpoint(&bucket, &region).map_err(|(f, m)| field(f, m))?;
         self.check_bounds().map_err(|(f, m)| field(f, m))?;
         check_limits(&self.limits).map_err(|(f, m)| field(f, m))?;
         let trust = self.trust().map_err(|(f, m)| field(f, m))?;
@@ -519,9 +525,8 @@ impl TenantSettingsBuilder {
             name: self.name,
             bucket,
             region,
-            scheme,
-            authority,
-            request_authority,
+            endpoint,
+            request_endpoint,
             key_prefix: self.key_prefix,
             timeout: self.timeout,
             call_timeout: self.call_timeout,
@@ -622,31 +627,11 @@ fn check_bucket_as_host_name(bucket: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// `scheme://host[:port]` → (scheme, authority without the scheme's default port). The one
-/// place a default port is dropped: the plugin signs, and the egress check compares, what this
-/// returns.
-fn parse_endpoint(endpoint: &str) -> Result<(String, String), String> {
-    let url = url::Url::parse(endpoint).map_err(|e| format!("\"{endpoint}\" is not a URL ({e})"))?;
-    let scheme = url.scheme().to_string();
-    if scheme != "http" && scheme != "https" {
-        return Err(format!("\"{endpoint}\": the scheme must be http or https"));
-    }
-    if url.path() != "/" || url.query().is_some() || !url.username().is_empty() {
-        return Err(format!("\"{endpoint}\": give only scheme://host[:port], no path, query or user"));
-    }
-    let host = url.host_str().ok_or_else(|| format!("\"{endpoint}\" has no host"))?;
-    // Url::port() is None for the scheme's default port.
-    let authority = match url.port() {
-        Some(port) => format!("{host}:{port}"),
-        None => host.to_string(),
-    };
-    Ok((scheme, authority.to_ascii_lowercase()))
-}
-
 #[cfg(feature = "config-file")]
 pub mod config;
 #[cfg(feature = "config-file")]
 mod lenient;
+pub mod endpoint;
 pub mod regions;
 
 #[cfg(test)]
