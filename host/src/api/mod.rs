@@ -4,7 +4,10 @@
 pub mod coffer;
 pub mod dialect;
 pub mod error;
+pub mod objects;
+mod sealed;
 pub mod stalwart;
+mod stream;
 pub mod telemetry;
 pub mod tenant;
 pub mod uploads;

@@ -9,5 +9,6 @@ pub mod cache;
 pub mod engine;
 pub mod guest_log;
 pub mod limits;
+pub mod runner;
 pub mod state;
 pub mod warm;
