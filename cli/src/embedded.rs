@@ -31,7 +31,8 @@ pub struct EmbeddedS3 {
 impl EmbeddedS3 {
     /// Starts a server on a free port of 127.0.0.1 with one bucket, `bucket`.
     pub async fn start(bucket: &str) -> anyhow::Result<EmbeddedS3> {
-        let root = tempfile::Builder::new().prefix("coffer-s3s-").tempdir()?;
+        sweep_stale_roots();
+        let root = tempfile::Builder::new().prefix(&format!("{ROOT_PREFIX}{}-", std::process::id())).tempdir()?;
         std::fs::create_dir(root.path().join(bucket))?;
         let access_key = "coffer-demo-access".to_string();
         let secret_key = format!("coffer-demo-{:016x}", rand_seed());
@@ -96,3 +97,25 @@ fn rand_seed() -> u64 {
     use std::hash::{BuildHasher, RandomState};
     RandomState::new().hash_one(std::time::SystemTime::now())
 }
+
+/// The start of the name of a server's folder in the temporary directory, before its process id.
+const ROOT_PREFIX: &str = "coffer-s3s-";
+
+/// Removes the folders that servers of processes no longer running left behind. A server held
+/// in a static (as the test suite's is) is never dropped, so its folder outlives its process;
+/// without this each run of the suite would leave its objects, hundreds of MiB, in the
+/// temporary directory.
+fn sweep_stale_roots() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix(ROOT_PREFIX)).and_then(|rest| rest.split('-').next()) else {
+            continue;
+        };
+        let Ok(pid) = pid.parse::<u32>() else { continue };
+        if pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists() && cfg!(target_os = "linux") {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+

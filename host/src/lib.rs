@@ -34,14 +34,14 @@ mod sandbox;
 mod secrets;
 mod settings;
 
-// The modules the CLI, the C library and the tests reach by path.
+// The modules reached by path: the config file, Stalwart's adapter, the encrypted format
+// (for independent readers of it), and the two pieces `coffer bench` and `coffer doctor` share
+// with the host so that they measure and check what it does (the quick-ACK connector; the
+// TLS client configuration of a tenant's trust). The rest is the crate's own.
 #[cfg(feature = "config-file")]
 pub use settings::config;
 pub use api::stalwart;
-pub use net::{egress, quickack, tls};
-pub use sandbox::limits;
-pub use secrets::{credentials, secret};
-pub use settings::regions;
+pub use net::{quickack, tls};
 
 pub use api::coffer::{Coffer, HostOptions, PLUGIN_WASM};
 pub use api::dialect::{EtagFormula, ServerDialect};
@@ -49,12 +49,12 @@ pub use api::error::{ErrorKind, HostError, StoreError};
 pub use api::objects::{Listed, ObjectInfo, Page, TenantStats};
 pub use api::tenant::{Listing, Tenant};
 pub use api::uploads::{Upload, Uploads};
-pub use egress::{EgressPolicy, NameResolver, Network, PrivateEndpoints};
+pub use net::egress::{EgressPolicy, NameResolver, Network, PrivateEndpoints};
 pub use net::interceptor::{Answer, Interceptor, Outgoing};
-pub use limits::Limits;
+pub use sandbox::limits::Limits;
 pub use net::pools::{DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_ENDPOINT, POOL_IDLE_TIMEOUT};
 pub use sandbox::engine::{Allocation, DEFAULT_MAX_INSTANCES};
-pub use secret::Secret;
+pub use secrets::secret::Secret;
 pub use settings::endpoint::Endpoint;
 pub use settings::{Checksum, ConfigError, TenantSettings, TenantSettingsBuilder};
 
