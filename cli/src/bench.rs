@@ -55,14 +55,14 @@ fn host() -> anyhow::Result<Coffer> {
 /// A host whose tenants' requests are answered at once, through the interceptor seam, with
 /// an empty 200 (the ETag of no bytes): what is left to measure is the sandbox.
 fn answering_host() -> anyhow::Result<Coffer> {
-    let empty = Answer {
+    let empty = Arc::new(Answer {
         status: 200,
         headers: vec![
             ("content-length".into(), "0".into()),
             ("etag".into(), "\"d41d8cd98f00b204e9800998ecf8427e\"".into()),
         ],
         body: Vec::new(),
-    };
+    });
     let interceptor = Interceptor::new(move |_| Some(empty.clone()));
     let options = HostOptions { max_instances: MAX_INSTANCES.get().copied(), interceptor: Some(interceptor), ..Default::default() };
     Ok(Coffer::with_options(options)?)

@@ -189,10 +189,12 @@ async fn an_interceptor_answers_in_place_of_the_server_and_lets_the_rest_pass() 
         let signed = request.header("authorization").is_some_and(|a| a.starts_with(b"AWS4-HMAC-SHA256 "));
         log.lock().unwrap().push((request.method().to_string(), request.path_and_query().to_string(), signed));
         // HEADs of "intercepted" are answered here; everything else goes to the server.
-        (request.method() == "HEAD" && request.path_and_query().ends_with("/intercepted")).then(|| Answer {
-            status: 200,
-            headers: vec![("content-length".into(), "7".into()), ("etag".into(), "\"0123456789abcdef0123456789abcdef\"".into())],
-            body: Vec::new(),
+        (request.method() == "HEAD" && request.path_and_query().ends_with("/intercepted")).then(|| {
+            Arc::new(Answer {
+                status: 200,
+                headers: vec![("content-length".into(), "7".into()), ("etag".into(), "\"0123456789abcdef0123456789abcdef\"".into())],
+                body: Vec::new(),
+            })
         })
     });
     let host = Coffer::with_options(HostOptions { interceptor: Some(interceptor), ..Default::default() }).unwrap();

@@ -43,20 +43,21 @@ pub struct Answer {
     pub body: Vec<u8>,
 }
 
-/// What an [`Interceptor`] calls: `None` lets the request go to the server.
-pub type Intercept = dyn Fn(&Outgoing<'_>) -> Option<Answer> + Send + Sync;
+/// What an [`Interceptor`] calls: `None` lets the request go to the server. The answer is
+/// shared, so that one made once can be given to every request at no cost.
+pub type Intercept = dyn Fn(&Outgoing<'_>) -> Option<Arc<Answer>> + Send + Sync;
 
 /// Set in [`crate::HostOptions`]: every tenant's requests pass it.
 #[derive(Clone)]
 pub struct Interceptor(pub Arc<Intercept>);
 
 impl Interceptor {
-    pub fn new(intercept: impl Fn(&Outgoing<'_>) -> Option<Answer> + Send + Sync + 'static) -> Interceptor {
+    pub fn new(intercept: impl Fn(&Outgoing<'_>) -> Option<Arc<Answer>> + Send + Sync + 'static) -> Interceptor {
         Interceptor(Arc::new(intercept))
     }
 
     /// The answer for `request`, when the interceptor gives one.
-    pub(crate) fn answer<B>(&self, request: &http::Request<B>) -> Option<Answer> {
+    pub(crate) fn answer<B>(&self, request: &http::Request<B>) -> Option<Arc<Answer>> {
         (self.0)(&Outgoing { method: request.method(), uri: request.uri(), headers: request.headers() })
     }
 }

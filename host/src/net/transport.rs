@@ -123,8 +123,8 @@ impl Transport {
 }
 
 /// An interceptor's answer as the server's would be.
-fn as_response(answer: Answer) -> http::Response<WasiBody> {
-    let body = http_body_util::Full::new(Bytes::from(answer.body)).map_err(|never: std::convert::Infallible| match never {});
+fn as_response(answer: Arc<Answer>) -> http::Response<WasiBody> {
+    let body = http_body_util::Full::new(Bytes::copy_from_slice(&answer.body)).map_err(|never: std::convert::Infallible| match never {});
     let mut response = http::Response::builder().status(answer.status);
     for (name, value) in &answer.headers {
         response = response.header(name, value);
