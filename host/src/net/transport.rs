@@ -124,12 +124,18 @@ impl Transport {
 
 /// An interceptor's answer as the server's would be.
 fn as_response(answer: Arc<Answer>) -> http::Response<WasiBody> {
-    let body = http_body_util::Full::new(Bytes::copy_from_slice(&answer.body)).map_err(|never: std::convert::Infallible| match never {});
+    // An empty body is boxed without an allocation.
+    let body = match answer.body.is_empty() {
+        true => http_body_util::Empty::new().map_err(|never: std::convert::Infallible| match never {}).boxed_unsync(),
+        false => http_body_util::Full::new(Bytes::copy_from_slice(&answer.body))
+            .map_err(|never: std::convert::Infallible| match never {})
+            .boxed_unsync(),
+    };
     let mut response = http::Response::builder().status(answer.status);
     for (name, value) in &answer.headers {
         response = response.header(name, value);
     }
-    response.body(body.boxed_unsync()).unwrap_or_else(|e| {
+    response.body(body).unwrap_or_else(|e| {
         tracing::warn!(target: "coffer_host::transport", "an interceptor's answer is not a valid response ({e}): answered 502");
         let empty = http_body_util::Empty::new().map_err(|never: std::convert::Infallible| match never {});
         http::Response::builder().status(502).body(empty.boxed_unsync()).expect("a valid response")
