@@ -29,7 +29,7 @@ impl Tenant {
         opener: Option<Opener>,
     ) -> (Result<Option<u64>, StoreError>, CallCounts) {
         let (sender, mut chunks) = mpsc::channel::<Bytes>(STREAM_CHUNKS);
-        let call = self.run(key, async move |plugin, store| {
+        let call = self.runner.run(key, async move |plugin, store| {
             let work = store.data().meter.host_work();
             let sink = store.data_mut().table().push(Sink::streaming(sender, work))?;
             let found = plugin.call_get(&mut *store, key, range, Resource::new_borrow(sink.rep())).await;
@@ -83,7 +83,7 @@ impl Tenant {
         let (sender, chunks) = mpsc::channel(STREAM_CHUNKS);
         let sealer = self.settings().encryption().map(|keys| Sealer::new(keys, &self.object_name(key), len));
         let stored_len = sealer.as_ref().map_or(len, |_| encryption::sealed_len(len));
-        let call = self.run(key, async |plugin, store| put_body(plugin, store, key, Source::streamed(stored_len, chunks)).await);
+        let call = self.runner.run(key, async |plugin, store| put_body(plugin, store, key, Source::streamed(stored_len, chunks)).await);
         tokio::pin!(call);
         let pump = pump(&mut reader, sender, len, sealer);
         tokio::pin!(pump);

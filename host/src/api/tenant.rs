@@ -54,7 +54,7 @@ impl Listing {
 #[derive(Clone)]
 pub struct Tenant {
     /// The tenant's sandbox: settings, transport, warm instances, admission.
-    runner: Arc<Runner>,
+    pub(super) runner: Arc<Runner>,
     /// The tenant's name for telemetry labels, shared rather than copied on every call.
     label: Arc<str>,
 }
@@ -105,7 +105,7 @@ impl Tenant {
 
     /// The stored bytes of the object, or of `range`, in memory.
     pub(super) async fn get_stored(&self, key: &str, range: Option<ByteRange>) -> (Result<Option<Vec<u8>>, StoreError>, CallCounts) {
-        self.run(key, async |plugin, store| {
+        self.runner.run(key, async |plugin, store| {
             let work = store.data().meter.host_work();
             let sink = store.data_mut().table().push(Sink::memory(work))?;
             let found = plugin.call_get(&mut *store, key, range, Resource::new_borrow(sink.rep())).await;
@@ -151,7 +151,7 @@ impl Tenant {
             Some(keys) => Bytes::from(encryption::seal(keys, &self.object_name(key), data)),
             None => Bytes::copy_from_slice(data),
         };
-        let (result, counts) = self.run(key, async |plugin, store| put_body(plugin, store, key, Source::whole(body)).await).await;
+        let (result, counts) = self.runner.run(key, async |plugin, store| put_body(plugin, store, key, Source::whole(body)).await).await;
         self.report(Op::Put, key, data.len() as u64, started, counts, outcome(&result, |_| true));
         result
     }
@@ -174,7 +174,7 @@ impl Tenant {
     /// Deletes the object; `true` when it existed.
     pub async fn delete(&self, key: &str) -> Result<bool, StoreError> {
         let started = Instant::now();
-        let (result, counts) = self.run(key, async |plugin, store| plugin.call_delete(store, key).await).await;
+        let (result, counts) = self.runner.run(key, async |plugin, store| plugin.call_delete(store, key).await).await;
         self.report(Op::Delete, key, 0, started, counts, outcome(&result, |existed| *existed));
         result
     }
@@ -182,7 +182,7 @@ impl Tenant {
     /// Size, ETag and Last-Modified of the object; `None` when it does not exist.
     pub async fn stat(&self, key: &str) -> Result<Option<ObjectInfo>, StoreError> {
         let started = Instant::now();
-        let (result, counts) = self.run(key, async |plugin, store| plugin.call_stat(store, key).await).await;
+        let (result, counts) = self.runner.run(key, async |plugin, store| plugin.call_stat(store, key).await).await;
         self.report(Op::Stat, key, 0, started, counts, outcome(&result, Option::is_some));
         result.map(|info: Option<WitInfo>| {
             info.map(|i| ObjectInfo { size: self.plain_size(i.size), etag: i.etag, last_modified: i.last_modified })
@@ -194,7 +194,7 @@ impl Tenant {
     pub async fn list(&self, prefix: &str, start_after: Option<&str>, max: u32) -> Result<Page, StoreError> {
         let started = Instant::now();
         let (result, counts) =
-            self.run(prefix, async |plugin, store| plugin.call_list(store, prefix, start_after, max).await).await;
+            self.runner.run(prefix, async |plugin, store| plugin.call_list(store, prefix, start_after, max).await).await;
         let listed = result.as_ref().map_or(0, |p: &bindings::types::Page| p.objects.len() as u64);
         self.report(Op::List, prefix, listed, started, counts, outcome(&result, |_| true));
         result.map(|page| Page {
@@ -219,18 +219,6 @@ impl Tenant {
     /// Every object whose key starts with `prefix`, page after page.
     pub fn list_all(&self, prefix: &str) -> Listing {
         Listing { tenant: self.clone(), prefix: prefix.to_string(), after: None, done: false }
-    }
-
-    /// Runs one call of the plugin's store interface in the tenant's sandbox.
-    pub(crate) async fn run<T>(
-        &self,
-        key: &str,
-        call: impl AsyncFnOnce(
-            &bindings::store::Guest,
-            &mut Store<TenantState>,
-        ) -> wasmtime::Result<Result<T, bindings::store::Error>>,
-    ) -> (Result<T, StoreError>, CallCounts) {
-        self.runner.run(key, call).await
     }
 
     /// The call's telemetry event and metrics.

@@ -77,7 +77,7 @@ impl Tenant {
         let started = Instant::now();
         let after = after.map(|(key, id)| (key.to_string(), id.to_string()));
         let (result, counts) =
-            self.run(prefix, async |plugin, store| plugin.call_list_uploads(store, prefix, after.as_ref().map(|(k, i)| (k.as_str(), i.as_str()))).await).await;
+            self.runner.run(prefix, async |plugin, store| plugin.call_list_uploads(store, prefix, after.as_ref().map(|(k, i)| (k.as_str(), i.as_str()))).await).await;
         let listed = result.as_ref().map_or(0, |p| p.uploads.len() as u64);
         self.report(Op::List, prefix, listed, started, counts, outcome(&result, |_| true));
         result.map(|page| {
@@ -96,7 +96,7 @@ impl Tenant {
     /// gone is not an error.
     pub async fn abort_upload(&self, key: &str, upload_id: &str) -> Result<(), StoreError> {
         let started = Instant::now();
-        let (result, counts) = self.run(key, async |plugin, store| plugin.call_abort_upload(store, key, upload_id).await).await;
+        let (result, counts) = self.runner.run(key, async |plugin, store| plugin.call_abort_upload(store, key, upload_id).await).await;
         self.report(Op::Delete, key, 0, started, counts, outcome(&result, |_| true));
         result
     }
