@@ -7,7 +7,7 @@ use crate::bindings::exports::coffer::blobstore::store::{ByteRange, Error, Error
 use crate::bindings::coffer::blobstore::types::{Listed, Page, Upload, UploadPage};
 use crate::error::{Kind, StoreError};
 use crate::http::WasiPlatform;
-use crate::s3::{ChecksumMode, Client, Keys, Settings};
+use crate::s3::{Client, Keys};
 
 struct Plugin;
 
@@ -24,28 +24,8 @@ fn client() -> Result<&'static Client<WasiPlatform>, Error> {
 }
 
 fn new_client() -> Result<Client<WasiPlatform>, Error> {
-    let s = config::get_settings();
     let c = config::get_credentials();
-    let settings = Settings {
-        bucket: s.bucket,
-        region: s.region,
-        scheme: s.scheme,
-        authority: s.authority,
-        key_prefix: s.key_prefix,
-        timeout_ms: s.timeout_ms,
-        call_timeout_ms: s.call_timeout_ms,
-        max_retries: s.max_retries,
-        verify_after_write: s.verify_after_write,
-        virtual_hosted_style: s.virtual_hosted_style,
-        checksum: match s.checksum {
-            config::ChecksumMode::Auto => ChecksumMode::Auto,
-            config::ChecksumMode::Always => ChecksumMode::Always,
-            config::ChecksumMode::Never => ChecksumMode::Never,
-        },
-        multipart_threshold: s.multipart_threshold,
-        part_size: s.part_size,
-        part_concurrency: s.part_concurrency,
-    };
+    let settings = config::get_settings();
     let keys = Keys {
         access_key_id: c.access_key_id,
         secret_access_key: c.secret_access_key,

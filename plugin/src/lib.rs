@@ -2,7 +2,8 @@
 //!
 //! The WIT world `coffer:blobstore/plugin` is in `wit/`; bindings.rs generates it, and
 //! component.rs adapts its calls to the S3 client in `s3/`, which sends through http.rs. All
-//! but those three build and are tested natively.
+//! but the last two build and are tested natively, the bindings' types included: the client's
+//! settings are the WIT's record, declared once there.
 
 pub mod dialect;
 pub mod error;
@@ -13,7 +14,6 @@ pub mod sigv4;
 #[cfg(target_arch = "wasm32")]
 mod http;
 
-#[cfg(target_arch = "wasm32")]
 mod bindings;
 
 #[cfg(target_arch = "wasm32")]

@@ -15,7 +15,7 @@ use crate::sandbox::bindings::{config, telemetry};
 use crate::sandbox::body::host::BodyView;
 use crate::api::dialect::{EtagFormula, Learned, ServerDialect};
 use crate::settings::endpoint::Endpoint;
-use crate::settings::{Checksum, TenantSettings};
+use crate::settings::TenantSettings;
 use crate::api::telemetry::CallCounts;
 use crate::sandbox::guest_log::GuestLog;
 use crate::sandbox::limits::Meter;
@@ -96,27 +96,7 @@ impl WasiHttpView for TenantState {
 
 impl config::Host for TenantState {
     fn get_settings(&mut self) -> config::Settings {
-        let s = &self.settings;
-        config::Settings {
-            bucket: s.bucket().to_string(),
-            region: s.region().to_string(),
-            scheme: s.scheme().to_string(),
-            authority: s.request_authority().to_string(),
-            key_prefix: s.key_prefix().to_string(),
-            timeout_ms: u64::try_from(s.timeout().as_millis()).unwrap_or(u64::MAX),
-            call_timeout_ms: u64::try_from(s.call_timeout().as_millis()).unwrap_or(u64::MAX),
-            max_retries: s.max_retries(),
-            verify_after_write: s.verify_after_write(),
-            virtual_hosted_style: s.virtual_hosted_style(),
-            checksum: match s.checksum() {
-                Checksum::Crc32 => config::ChecksumMode::Always,
-                Checksum::None => config::ChecksumMode::Never,
-                _ => config::ChecksumMode::Auto,
-            },
-            multipart_threshold: s.multipart_threshold(),
-            part_size: s.part_size(),
-            part_concurrency: s.part_concurrency(),
-        }
+        self.settings.record().clone()
     }
 
     fn get_credentials(&mut self) -> config::Credentials {

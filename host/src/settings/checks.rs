@@ -5,7 +5,7 @@ use rustls::pki_types::CertificateDer;
 
 use super::endpoint::Endpoint;
 use super::regions;
-use super::{CaSource, ConfigError, DEFAULT_REGION, MAX_PART_SIZE, MIN_MEMORY, MIN_PART_SIZE, TenantSettings, TenantSettingsBuilder};
+use super::{CaSource, ConfigError, MIN_MEMORY, TenantSettings, TenantSettingsBuilder, record};
 use crate::encryption::{self, Key, KeyRing};
 use crate::net::tls::{self, Trust};
 use crate::sandbox::limits::{self, Limits};
@@ -33,40 +33,14 @@ impl TenantSettingsBuilder {
             }
         };
         let endpoint = Endpoint::parse(&endpoint).map_err(|m| ("endpoint", m))?;
-        if self.virtual_hosted_style {
+        if self.record.virtual_hosted_style {
             check_bucket_as_host_name(bucket).map_err(|m| ("virtualHostedStyle", m))?;
         }
-        let request_endpoint = match self.virtual_hosted_style {
+        let request_endpoint = match self.record.virtual_hosted_style {
             true => endpoint.with_bucket(bucket),
             false => endpoint.clone(),
         };
         Ok((endpoint, request_endpoint))
-    }
-
-    /// The time bounds and the part sizes within what works and what S3 allows.
-    fn check_bounds(&self) -> Result<(), (&'static str, String)> {
-        if self.timeout.is_zero() {
-            return Err(("timeout", "must be more than zero".into()));
-        }
-        if self.call_timeout < self.timeout {
-            return Err((
-                "callTimeout",
-                format!(
-                    "{} is shorter than timeout ({}): a call could not make one whole attempt",
-                    humantime::format_duration(self.call_timeout),
-                    humantime::format_duration(self.timeout)
-                ),
-            ));
-        }
-        for (name, size) in [("multipartThreshold", self.multipart_threshold), ("partSize", self.part_size)] {
-            if !(MIN_PART_SIZE..=MAX_PART_SIZE).contains(&size) {
-                return Err((name, format!("{} is outside S3's bounds, 5MiB to 5GiB", bytesize::ByteSize(size))));
-            }
-        }
-        if !(1..=64).contains(&self.part_concurrency) {
-            return Err(("partConcurrency", format!("{} is not between 1 and 64", self.part_concurrency)));
-        }
-        Ok(())
     }
 
     /// The TLS trust: the tenant's own CA certificates, read and parsed now.
@@ -95,16 +69,15 @@ impl TenantSettingsBuilder {
             field,
             message,
         };
-        let bucket = self.bucket.clone().unwrap_or_default();
-        if bucket.is_empty() {
+        let mut record = self.record.clone();
+        if record.bucket.is_empty() {
             return Err(field("bucket", "must not be empty".into()));
         }
-        let region = self.region.clone().unwrap_or_else(|| DEFAULT_REGION.to_string());
-        if region.is_empty() {
+        if record.region.is_empty() {
             return Err(field("region", "must not be empty".into()));
         }
-        let (endpoint, request_endpoint) = self.resolved_endpoint(&bucket, &region).map_err(|(f, m)| field(f, m))?;
-        self.check_bounds().map_err(|(f, m)| field(f, m))?;
+        let (endpoint, request_endpoint) = self.resolved_endpoint(&record.bucket, &record.region).map_err(|(f, m)| field(f, m))?;
+        record::check(&record).map_err(|(f, m)| field(f, m))?;
         check_limits(&self.limits).map_err(|(f, m)| field(f, m))?;
         let trust = self.trust().map_err(|(f, m)| field(f, m))?;
         let encryption = self.key_ring().map_err(|(f, m)| field(f, m))?;
@@ -113,22 +86,14 @@ impl TenantSettingsBuilder {
         if let Some(token) = self.session_token {
             credentials.session_token = Some(token);
         }
+        // Where requests go, as the plugin is told: the host lets them reach nothing else.
+        record.scheme = request_endpoint.scheme().to_string();
+        record.authority = request_endpoint.authority().to_string();
         Ok(TenantSettings {
             name: self.name,
-            bucket,
-            region,
+            record,
             endpoint,
             request_endpoint,
-            key_prefix: self.key_prefix,
-            timeout: self.timeout,
-            call_timeout: self.call_timeout,
-            max_retries: self.max_retries,
-            verify_after_write: self.verify_after_write,
-            virtual_hosted_style: self.virtual_hosted_style,
-            checksum: self.checksum,
-            multipart_threshold: self.multipart_threshold,
-            part_size: self.part_size,
-            part_concurrency: self.part_concurrency,
             trust,
             limits: self.limits,
             credentials,

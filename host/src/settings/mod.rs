@@ -6,27 +6,22 @@
 //! (read from the shared credentials file). Derived values (the endpoint's scheme and authority
 //! without a default port, the virtual-host name) are computed here and nowhere else.
 //!
-//! This file holds the types; builder.rs the setters, checks.rs the checks, endpoint.rs the
-//! endpoint, config.rs the file.
+//! This file holds the types; record.rs the settings the plugin is given (the WIT's record,
+//! with their setters, checks and getters), builder.rs the host's own setters, checks.rs the
+//! checks, endpoint.rs the endpoint, config.rs the file.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use crate::secrets::credentials::Credentials;
 use crate::encryption::KeyRing;
 use crate::sandbox::limits::Limits;
 use crate::secrets::secret::Secret;
 use crate::net::tls::Trust;
+use crate::sandbox::bindings::config::Settings as Record;
 use endpoint::Endpoint;
 
 /// The region used when a tenant names none.
 pub const DEFAULT_REGION: &str = "us-east-1";
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
-pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(120);
-pub const DEFAULT_MAX_RETRIES: u32 = 3;
-pub const DEFAULT_MULTIPART_THRESHOLD: u64 = 16 << 20;
-pub const DEFAULT_PART_SIZE: u64 = 8 << 20;
-pub const DEFAULT_PART_CONCURRENCY: u32 = 4;
 /// S3's bounds on a part (all but the last) and on a single PUT: 5 MiB to 5 GiB. The only
 /// definition: the plugin is handed sizes already inside them.
 pub const MIN_PART_SIZE: u64 = 5 << 20;
@@ -99,23 +94,14 @@ impl ConfigError {
 #[derive(Debug, Clone)]
 pub struct TenantSettings {
     name: String,
-    bucket: String,
-    region: String,
+    /// What the plugin is given (record.rs): bucket, region, where requests go, time bounds,
+    /// checks, parts.
+    record: Record,
     /// The endpoint, as given or as the region's.
     endpoint: Endpoint,
     /// Where requests go: the endpoint, with the bucket in front of its host in virtual-hosted
     /// style.
     request_endpoint: Endpoint,
-    key_prefix: String,
-    timeout: Duration,
-    call_timeout: Duration,
-    max_retries: u32,
-    verify_after_write: bool,
-    virtual_hosted_style: bool,
-    checksum: Checksum,
-    multipart_threshold: u64,
-    part_size: u64,
-    part_concurrency: u32,
     trust: Trust,
     limits: Limits,
     credentials: Credentials,
@@ -131,12 +117,6 @@ impl TenantSettings {
 
     pub fn name(&self) -> &str {
         &self.name
-    }
-    pub fn bucket(&self) -> &str {
-        &self.bucket
-    }
-    pub fn region(&self) -> &str {
-        &self.region
     }
     /// `scheme://authority`, no path, no default port.
     pub fn endpoint(&self) -> String {
@@ -159,44 +139,12 @@ impl TenantSettings {
     pub fn request_endpoint(&self) -> &Endpoint {
         &self.request_endpoint
     }
-    pub fn key_prefix(&self) -> &str {
-        &self.key_prefix
-    }
-    pub fn timeout(&self) -> Duration {
-        self.timeout
-    }
-    /// The bound of a whole call, retries and backoff included.
-    pub fn call_timeout(&self) -> Duration {
-        self.call_timeout
-    }
-
-    pub fn max_retries(&self) -> u32 {
-        self.max_retries
-    }
     /// The keys the tenant's blobs are sealed with, when client-side encryption is set
     /// (docs/encryption.md).
     pub fn encryption(&self) -> Option<&KeyRing> {
         self.encryption.as_ref()
     }
 
-    pub fn verify_after_write(&self) -> bool {
-        self.verify_after_write
-    }
-    pub fn virtual_hosted_style(&self) -> bool {
-        self.virtual_hosted_style
-    }
-    pub fn checksum(&self) -> Checksum {
-        self.checksum
-    }
-    pub fn multipart_threshold(&self) -> u64 {
-        self.multipart_threshold
-    }
-    pub fn part_size(&self) -> u64 {
-        self.part_size
-    }
-    pub fn part_concurrency(&self) -> u32 {
-        self.part_concurrency
-    }
     pub fn limits(&self) -> Limits {
         self.limits
     }
@@ -230,26 +178,16 @@ enum CaSource {
 pub struct TenantSettingsBuilder {
     name: String,
     origin: String,
-    bucket: Option<String>,
-    region: Option<String>,
+    /// The plugin's settings as set so far (record.rs).
+    record: Record,
     endpoint: Option<String>,
     access_key: Option<Secret>,
     secret_key: Option<Secret>,
     session_token: Option<Secret>,
     profile: Option<String>,
     ambient_credentials: bool,
-    key_prefix: String,
-    timeout: Duration,
-    call_timeout: Duration,
-    max_retries: u32,
-    verify_after_write: bool,
-    virtual_hosted_style: bool,
-    checksum: Checksum,
     allow_invalid_certs: bool,
     ca: Option<CaSource>,
-    multipart_threshold: u64,
-    part_size: u64,
-    part_concurrency: u32,
     limits: Limits,
     /// The key id and key new objects are sealed with, and older keys still read.
     encryption: Option<(String, Secret)>,
@@ -265,6 +203,7 @@ pub mod endpoint;
 pub mod regions;
 mod builder;
 mod checks;
+mod record;
 
 #[cfg(test)]
 mod tests;

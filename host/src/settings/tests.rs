@@ -1,4 +1,5 @@
 use super::*;
+use std::time::Duration;
 
 /// A tenant built in code, as a mail server does from its own store.
 fn garage() -> TenantSettingsBuilder {
@@ -24,7 +25,7 @@ fn built_in_code_with_defaults_and_derived_values_computed_once() {
     let t = garage().key_prefix("acme/").build_with_env(&|_| None).unwrap();
     assert_eq!((t.name(), t.bucket(), t.region(), t.key_prefix()), ("acme", "mail", "garage", "acme/"));
     assert_eq!((t.scheme(), t.authority(), t.request_authority()), ("http", "127.0.0.1:3900", "127.0.0.1:3900"));
-    assert_eq!((t.timeout(), t.max_retries(), t.verify_after_write()), (DEFAULT_TIMEOUT, 3, true));
+    assert_eq!((t.timeout(), t.max_retries(), t.verify_after_write()), (Duration::from_secs(30), 3, true));
     assert_eq!(t.checksum(), Checksum::Auto);
     assert_eq!(t.credentials_source(), "the settings");
     assert!(!format!("{t:?}").contains("inline-secret-value"), "Debug redacts secrets");

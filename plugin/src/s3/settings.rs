@@ -1,43 +1,9 @@
 //! What the plugin is given by the host for one tenant: its settings, what its calls have
 //! learned of the server (the dialect), and its credentials.
 
-/// What the plugin is given by the host for one tenant.
-pub struct Settings {
-    pub bucket: String,
-    pub region: String,
-    /// "http" or "https".
-    pub scheme: String,
-    /// Where requests go, normalised by the host: `host[:port]` without a default port, with
-    /// the bucket in front in virtual-hosted style.
-    pub authority: String,
-    pub key_prefix: String,
-    pub timeout_ms: u64,
-    /// The bound of a whole call, retries and backoff included.
-    pub call_timeout_ms: u64,
-    pub max_retries: u32,
-    pub verify_after_write: bool,
-    /// `bucket.host/key` rather than `host/bucket/key`.
-    pub virtual_hosted_style: bool,
-    /// Whether requests carry `x-amz-checksum-*` headers.
-    pub checksum: ChecksumMode,
-    /// A put of more bytes than this is a multipart upload.
-    pub multipart_threshold: u64,
-    /// The size of each part but the last.
-    pub part_size: u64,
-    /// How many parts of one upload are sent at once.
-    pub part_concurrency: u32,
-}
-
-/// Whether requests carry `x-amz-checksum-*` headers (the WIT's `checksum-mode`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChecksumMode {
-    /// They do until the server refuses one; then the tenant's requests go without.
-    Auto,
-    /// They always do.
-    Always,
-    /// They never do, `x-amz-checksum-mode` included.
-    Never,
-}
+/// The tenant's settings, as the WIT's `config.settings` record declares them (wit/coffer.wit):
+/// the host builds it once, checked, and the client reads it as is.
+pub use crate::bindings::coffer::blobstore::config::{ChecksumMode, Settings};
 
 /// What the tenant's calls have learned about its server (the WIT's `dialect`), kept by the
 /// host for all of the tenant's instances.
