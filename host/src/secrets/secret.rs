@@ -97,7 +97,8 @@ impl SecretSource {
     }
 
     /// Reads the value: the variable from the host's environment, the file with one trailing
-    /// newline trimmed. Done once per tenant at load time.
+    /// newline trimmed. (Tenants resolve theirs with `resolve_with`, at load time.)
+    #[cfg(test)]
     pub fn resolve(&self) -> Result<Secret, SecretError> {
         self.resolve_with(&crate::secrets::env::process_env)
     }

@@ -22,7 +22,8 @@ impl TenantSettingsBuilder {
             allow_invalid_certs: false,
             ca: None,
             limits: Limits::default(),
-            encryption: None,
+            encryption_key_id: None,
+            encryption_key: None,
             old_encryption_keys: Vec::new(),
         }
     }
@@ -84,12 +85,32 @@ impl TenantSettingsBuilder {
         self.limits = limits;
         self
     }
+    /// One of the limits changed, as the config file gives them.
+    #[cfg(feature = "config-file")]
+    pub(crate) fn with_limits(mut self, change: impl FnOnce(&mut Limits)) -> Self {
+        change(&mut self.limits);
+        self
+    }
 
     /// Client-side encryption (docs/encryption.md): new objects are sealed with `key` (32
     /// bytes, as 64 hex digits or in base64) under the id `key_id` (1 to 32 letters, digits,
     /// `.`, `_`, `-`), which is written in each object's header.
     pub fn encryption(mut self, key_id: impl Into<String>, key: impl Into<Secret>) -> Self {
-        self.encryption = Some((key_id.into(), key.into()));
+        self.encryption_key_id = Some(key_id.into());
+        self.encryption_key = Some(key.into());
+        self
+    }
+    /// The id half of [`encryption`](Self::encryption), as the config file gives it: one key
+    /// at a time.
+    #[cfg(feature = "config-file")]
+    pub(crate) fn encryption_key_id(mut self, key_id: String) -> Self {
+        self.encryption_key_id = Some(key_id);
+        self
+    }
+    /// The key half of [`encryption`](Self::encryption).
+    #[cfg(feature = "config-file")]
+    pub(crate) fn encryption_key(mut self, key: Secret) -> Self {
+        self.encryption_key = Some(key);
         self
     }
 

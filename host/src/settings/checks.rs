@@ -103,11 +103,16 @@ impl TenantSettingsBuilder {
 
     /// The encryption keys, each parsed; the field at fault otherwise.
     fn key_ring(&self) -> Result<Option<KeyRing>, (&'static str, String)> {
-        let Some((id, key)) = &self.encryption else {
-            return match self.old_encryption_keys.first() {
-                Some((old, _)) => Err(("encryption.keyId", format!("is not set, but oldKeys (\"{old}\") is: set the key new objects are sealed with"))),
-                None => Ok(None),
-            };
+        let (id, key) = match (&self.encryption_key_id, &self.encryption_key) {
+            (Some(id), Some(key)) => (id, key),
+            (None, Some(_)) => return Err(("encryption.keyId", "is required with key".into())),
+            (Some(_), None) => return Err(("encryption.key", "is required with keyId".into())),
+            (None, None) => {
+                return match self.old_encryption_keys.first() {
+                    Some((old, _)) => Err(("encryption.keyId", format!("is not set, but oldKeys (\"{old}\") is: set the key new objects are sealed with"))),
+                    None => Ok(None),
+                };
+            }
         };
         encryption::check_key_id(id).map_err(|m| ("encryption.keyId", m))?;
         let current = Key::parse(key.expose()).map_err(|m| ("encryption.key", m))?;

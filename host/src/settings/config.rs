@@ -1,28 +1,31 @@
 //! The config file (`coffer.toml`): one `[tenants.NAME]` table per tenant, with Stalwart's
-//! setting names. Parsed with serde (unknown fields refused), validated once into
-//! [`TenantSettings`], with errors that name the file, the tenant and the field.
+//! setting names. A tenant's keys are read through the table in keys.rs, which names each
+//! key's kind and the builder's setter it feeds; the builder checks them once, into
+//! [`TenantSettings`]. Errors name the file, the tenant and the field.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use serde::Deserialize;
+use toml::Value;
 
 use crate::secrets::env::{EnvLookup, process_env};
 use crate::net::egress::{EgressPolicy, PrivateEndpoints};
-use crate::sandbox::limits::Limits;
-use crate::secrets::secret::{Secret, SecretSource, readable_by_others};
-use crate::settings::{Checksum, ConfigError, TenantSettings, TenantSettingsBuilder};
+use crate::secrets::secret::{SecretSource, readable_by_others};
+use crate::settings::{ConfigError, TenantSettings};
 use crate::HostOptions;
 
-/// The file as written.
+mod keys;
+pub use keys::TenantTable;
+use keys::{KEYS, Read, Resolve};
+
+/// The file as written: `[host]`, and each tenant's keys.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ConfigFile {
-    /// Settings of the whole host.
-    pub host: Option<HostConfig>,
+struct ConfigFile {
+    host: Option<HostConfig>,
     #[serde(default)]
-    pub tenants: BTreeMap<String, TenantConfig>,
+    tenants: BTreeMap<String, toml::Table>,
 }
 
 /// `[host]` as written.
@@ -40,72 +43,6 @@ pub struct HostConfig {
     pub max_connections: Option<usize>,
 }
 
-/// One tenant as written.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct TenantConfig {
-    pub bucket: String,
-    pub region: Option<String>,
-    pub endpoint: Option<String>,
-    pub access_key: Option<SecretSource>,
-    pub secret_key: Option<SecretSource>,
-    pub session_token: Option<SecretSource>,
-    pub security_token: Option<SecretSource>,
-    pub profile: Option<String>,
-    /// Without keys or a profile, take the host's AWS_* environment or default profile.
-    #[serde(default, deserialize_with = "crate::settings::lenient::bool")]
-    pub ambient_credentials: Option<bool>,
-    #[serde(default)]
-    pub key_prefix: String,
-    pub timeout: Option<String>,
-    /// e.g. "2m": the bound of a whole call.
-    pub call_timeout: Option<String>,
-    #[serde(default, deserialize_with = "crate::settings::lenient::number")]
-    pub max_retries: Option<u32>,
-    #[serde(default, deserialize_with = "crate::settings::lenient::bool")]
-    pub verify_after_write: Option<bool>,
-    #[serde(default, deserialize_with = "crate::settings::lenient::bool")]
-    pub virtual_hosted_style: Option<bool>,
-    /// "auto" (the default), "crc32" or "none".
-    pub checksum: Option<String>,
-    #[serde(default, deserialize_with = "crate::settings::lenient::bool")]
-    pub allow_invalid_certs: Option<bool>,
-    pub ca_file: Option<PathBuf>,
-    /// e.g. "16MiB": larger puts are multipart uploads.
-    pub multipart_threshold: Option<String>,
-    /// e.g. "8MiB".
-    pub part_size: Option<String>,
-    #[serde(default, deserialize_with = "crate::settings::lenient::number")]
-    pub part_concurrency: Option<u32>,
-    pub limits: Option<LimitsConfig>,
-    pub encryption: Option<EncryptionConfig>,
-}
-
-/// `[tenants.NAME.encryption]` as written.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct EncryptionConfig {
-    /// 32 bytes, as 64 hex digits or in base64; inline, `{ env = ... }` or `{ file = ... }`.
-    pub key: SecretSource,
-    /// The id written in each new object's header, e.g. "2026-11".
-    pub key_id: String,
-    /// Keys objects sealed earlier still open with, by id.
-    #[serde(default)]
-    pub old_keys: BTreeMap<String, SecretSource>,
-}
-
-/// `[tenants.NAME.limits]` as written.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct LimitsConfig {
-    /// e.g. "256MiB".
-    pub memory: Option<String>,
-    /// e.g. "10s".
-    pub cpu_time: Option<String>,
-    #[serde(default, deserialize_with = "crate::settings::lenient::number")]
-    pub concurrency: Option<usize>,
-}
-
 /// A parsed config file and where it came from.
 #[derive(Debug)]
 pub struct Config {
@@ -113,7 +50,10 @@ pub struct Config {
     /// Relative paths in the file (`caFile`, `{ file = ... }` secrets) are taken from here: the
     /// file's folder, or the current one for text that came from no file.
     pub base_dir: PathBuf,
-    pub file: ConfigFile,
+    /// `[host]`, as written.
+    pub host: HostConfig,
+    /// Each tenant's keys, read.
+    pub tenants: BTreeMap<String, TenantTable>,
     /// What is wrong but not fatal (a file with inline secrets that others can read), also
     /// logged as warnings when the file is loaded.
     pub warnings: Vec<String>,
@@ -125,13 +65,7 @@ impl Config {
             .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
         let mut config = Config::parse(&text, &path.display().to_string())?;
         config.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        let inline = |s: &Option<SecretSource>| matches!(s, Some(SecretSource::Inline(_)));
-        let holds_secrets = config.file.tenants.values().any(|t| {
-            [&t.access_key, &t.secret_key, &t.session_token, &t.security_token].into_iter().any(inline)
-                || t.encryption.as_ref().is_some_and(|e| {
-                    matches!(e.key, SecretSource::Inline(_)) || e.old_keys.values().any(|k| matches!(k, SecretSource::Inline(_)))
-                })
-        });
+        let holds_secrets = config.tenants.values().any(TenantTable::holds_inline_secrets);
         if let Some(warning) = holds_secrets.then(|| readable_by_others(path)).flatten() {
             tracing::warn!(target: "coffer_host::config", "{warning}");
             config.warnings.push(warning);
@@ -140,11 +74,26 @@ impl Config {
     }
 
     pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
-        let file = toml::from_str(text).map_err(|e: toml::de::Error| ConfigError::Parse {
+        let file: ConfigFile = toml::from_str(text).map_err(|e: toml::de::Error| ConfigError::Parse {
             origin: origin.to_string(),
             message: format!("{}{}{}", field_at(text, e.span()), e.message(), location(text, e.span())),
         })?;
-        Ok(Config { origin: origin.to_string(), base_dir: PathBuf::new(), file, warnings: Vec::new() })
+        let mut tenants = BTreeMap::new();
+        for (name, written) in file.tenants {
+            let mut table = TenantTable::default();
+            for (key, value) in &written {
+                table.read(key, value).map_err(|(field, message)| {
+                    let line = line_of(text, &name, &field).map(|line| format!(" (line {line})")).unwrap_or_default();
+                    refusal(origin, &name, &field, format!("{message}{line}"))
+                })?;
+            }
+            if table.get("bucket").is_none() {
+                return Err(refusal(origin, &name, "bucket", "is required".into()));
+            }
+            tenants.insert(name, table);
+        }
+        let host = file.host.unwrap_or_default();
+        Ok(Config { origin: origin.to_string(), base_dir: PathBuf::new(), host, tenants, warnings: Vec::new() })
     }
 
     /// One tenant's settings from key/value pairs with the config file's names (a mail
@@ -181,7 +130,7 @@ impl Config {
 
     /// The host's egress policy, from the `[host]` table (the default without one).
     pub fn egress(&self) -> Result<EgressPolicy, ConfigError> {
-        let host = self.file.host.clone().unwrap_or_default();
+        let host = &self.host;
         let bad = |field, message: String| ConfigError::HostField { origin: self.origin.clone(), field, message };
         let private_endpoints = match host.private_endpoints.as_deref() {
             None | Some("allow") => PrivateEndpoints::Allow,
@@ -196,7 +145,7 @@ impl Config {
     /// The host's options from the `[host]` table: the egress policy and the connection caps
     /// (the rest of [`HostOptions`] is the embedder's).
     pub fn host_options(&self) -> Result<HostOptions, ConfigError> {
-        let host = self.file.host.clone().unwrap_or_default();
+        let host = &self.host;
         let bad = |field, message: String| ConfigError::HostField { origin: self.origin.clone(), field, message };
         let at_least_one = |field, value: Option<usize>| match value {
             Some(0) => Err(bad(field, "must be at least 1".to_string())),
@@ -212,26 +161,26 @@ impl Config {
 
     /// The tenant named `wanted`, or the only one when none is named.
     pub fn tenant(&self, wanted: Option<&str>) -> Result<TenantSettings, ConfigError> {
-        let known: Vec<String> = self.file.tenants.keys().cloned().collect();
+        let known: Vec<String> = self.tenants.keys().cloned().collect();
         let origin = self.origin.clone();
         let name = match wanted {
-            Some(name) if self.file.tenants.contains_key(name) => name.to_string(),
+            Some(name) if self.tenants.contains_key(name) => name.to_string(),
             Some(name) => return Err(ConfigError::UnknownTenant { origin, wanted: name.into(), known }),
             None if known.len() == 1 => known[0].clone(),
             None if known.is_empty() => return Err(ConfigError::NoTenant { origin }),
             None => return Err(ConfigError::AmbiguousTenant { origin, known }),
         };
-        validate(&self.origin, &self.base_dir, &name, &self.file.tenants[&name], &process_env)
+        validate(&self.origin, &self.base_dir, &name, &self.tenants[&name], &process_env)
     }
 
     /// The tenant `template` with `suffix` appended to its key prefix, as a tenant of its own
     /// named `TEMPLATE:SUFFIX`: one config entry serving many (a mail server's domains sharing a
     /// bucket and keys), each still its own sandbox. The suffix may not climb out of the prefix.
     pub fn tenant_from_template(&self, template: &str, suffix: &str) -> Result<TenantSettings, ConfigError> {
-        let mut tenant = match self.file.tenants.get(template) {
+        let mut tenant = match self.tenants.get(template) {
             Some(tenant) => tenant.clone(),
             None => {
-                let known = self.file.tenants.keys().cloned().collect();
+                let known = self.tenants.keys().cloned().collect();
                 return Err(ConfigError::UnknownTenant { origin: self.origin.clone(), wanted: template.into(), known });
             }
         };
@@ -240,14 +189,17 @@ impl Config {
             let message = format!("the key prefix suffix \"{suffix}\" is empty, absolute, or climbs out with . or ..");
             return Err(ConfigError::Field { origin: self.origin.clone(), tenant: name, field: "keyPrefix", message });
         }
-        tenant.key_prefix.push_str(suffix);
+        let prefix = match tenant.get("keyPrefix") {
+            Some(Read::Text(prefix)) => format!("{prefix}{suffix}"),
+            _ => suffix.to_string(),
+        };
+        tenant.read("keyPrefix", &Value::String(prefix)).map_err(|(field, message)| refusal(&self.origin, &name, &field, message))?;
         validate(&self.origin, &self.base_dir, &name, &tenant, &process_env)
     }
 
     /// Every tenant, each validated on its own: one bad tenant does not stop the others.
     pub fn tenants(&self) -> BTreeMap<String, Result<TenantSettings, ConfigError>> {
-        self.file
-            .tenants
+        self.tenants
             .iter()
             .map(|(name, tenant)| (name.clone(), validate(&self.origin, &self.base_dir, name, tenant, &process_env)))
             .collect()
@@ -265,6 +217,29 @@ fn location(text: &str, span: Option<std::ops::Range<usize>>) -> String {
     }
 }
 
+/// The line `tenant`'s key `field` is written on (`limits.memory` under `[tenants.T.limits]`,
+/// or as a dotted key), when it can be found.
+fn line_of(text: &str, tenant: &str, field: &str) -> Option<usize> {
+    let mut table = String::new();
+    for (number, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            table = line.trim_matches(|c| c == '[' || c == ']').replace('"', "").replace(' ', "");
+            continue;
+        }
+        let Some((key, _)) = line.split_once('=') else { continue };
+        let Some(inside) = table.strip_prefix("tenants.").and_then(|t| t.strip_prefix(tenant)) else { continue };
+        let (Some(inside), key) = (inside.strip_prefix('.').or(inside.is_empty().then_some("")), key.replace(' ', "")) else {
+            continue;
+        };
+        let full = if inside.is_empty() { key } else { format!("{inside}.{key}") };
+        if full == field {
+            return Some(number + 1);
+        }
+    }
+    None
+}
+
 /// Where a value the file's types refuse sits, for the message: `tenant "acme": maxRetries: `
 /// (or `[host]: allowNetworks: `), from the `key = value` line of `span` and the table above
 /// it. Empty when the error is not on such a line (a syntax error).
@@ -277,7 +252,7 @@ fn field_at(text: &str, span: Option<std::ops::Range<usize>>) -> String {
     let line = String::from_utf8_lossy(&bytes[line_start..line_end]);
     let Some((key, _)) = line.split_once('=') else { return String::new() };
     let key = key.trim();
-    let simple = |k: &str| !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    let simple = |k: &str| !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
     if !simple(key) {
         return String::new();
     }
@@ -298,140 +273,31 @@ fn field_at(text: &str, span: Option<std::ops::Range<usize>>) -> String {
     }
 }
 
+/// A key's value refused: the field named as the builder's errors name it when the key is
+/// one of the table's.
+fn refusal(origin: &str, tenant: &str, field: &str, message: String) -> ConfigError {
+    match KEYS.iter().find(|key| key.name == field) {
+        Some(key) => ConfigError::Field { origin: origin.into(), tenant: tenant.into(), field: key.name, message },
+        None => ConfigError::Parse { origin: origin.into(), message: format!("tenant \"{tenant}\": {field}: {message}") },
+    }
+}
+
 /// One tenant's table through the settings builder: secrets resolved (`env` standing for the
-/// host's environment), durations and sizes parsed, relative paths taken from `base_dir`.
+/// host's environment), relative paths taken from `base_dir`, every value checked.
 pub fn validate(
     origin: &str,
     base_dir: &Path,
     name: &str,
-    t: &TenantConfig,
+    table: &TenantTable,
     env: EnvLookup<'_>,
 ) -> Result<TenantSettings, ConfigError> {
-    let read = Reader { origin, base_dir, tenant: name, env };
-    let b = TenantSettings::builder(name).origin(origin).bucket(&t.bucket).key_prefix(&t.key_prefix);
-    let b = read.where_and_who(b, t)?;
-    let b = read.how(b, t)?;
-    let b = read.limits_and_encryption(b, t)?;
-    b.build_with_env(env)
-}
-
-/// Reads a tenant's file values into the builder; each error names the field.
-struct Reader<'a> {
-    origin: &'a str,
-    base_dir: &'a Path,
-    tenant: &'a str,
-    env: EnvLookup<'a>,
-}
-
-impl Reader<'_> {
-    fn field(&self, field: &'static str, message: String) -> ConfigError {
-        ConfigError::Field { origin: self.origin.to_string(), tenant: self.tenant.to_string(), field, message }
-    }
-
-    fn secret(&self, name: &'static str, source: &SecretSource) -> Result<Secret, ConfigError> {
-        source.in_dir(self.base_dir).resolve_with(self.env).map_err(|e| self.field(name, e.to_string()))
-    }
-
-    fn duration(&self, name: &'static str, text: &str, example: &str) -> Result<Duration, ConfigError> {
-        humantime::parse_duration(text)
-            .map_err(|e| self.field(name, format!("\"{text}\" is not a duration ({e}); e.g. \"{example}\"")))
-    }
-
-    fn size(&self, name: &'static str, text: &str, example: &str) -> Result<u64, ConfigError> {
-        text.parse::<bytesize::ByteSize>()
-            .map(|size| size.as_u64())
-            .map_err(|e| self.field(name, format!("\"{text}\" is not a size ({e}); e.g. \"{example}\"")))
-    }
-
-    /// The endpoint and the credentials.
-    fn where_and_who(&self, mut b: TenantSettingsBuilder, t: &TenantConfig) -> Result<TenantSettingsBuilder, ConfigError> {
-        if let Some(region) = &t.region {
-            b = b.region(region);
-        }
-        if let Some(endpoint) = &t.endpoint {
-            b = b.endpoint(endpoint);
-        }
-        if let Some(source) = &t.access_key {
-            b = b.access_key(self.secret("accessKey", source)?);
-        }
-        if let Some(source) = &t.secret_key {
-            b = b.secret_key(self.secret("secretKey", source)?);
-        }
-        // `sessionToken` wins when both are set; `securityToken` is Stalwart's other name.
-        match (&t.session_token, &t.security_token) {
-            (Some(source), _) => b = b.session_token(self.secret("sessionToken", source)?),
-            (None, Some(source)) => b = b.session_token(self.secret("securityToken", source)?),
-            (None, None) => {}
-        }
-        if let Some(profile) = &t.profile {
-            b = b.profile(profile);
-        }
-        Ok(b.ambient_credentials(t.ambient_credentials.unwrap_or(false)))
-    }
-
-    /// How requests are made: time bounds, retries, checks, TLS trust, parts.
-    fn how(&self, mut b: TenantSettingsBuilder, t: &TenantConfig) -> Result<TenantSettingsBuilder, ConfigError> {
-        if let Some(text) = &t.timeout {
-            b = b.timeout(self.duration("timeout", text, "30s")?);
-        }
-        if let Some(text) = &t.call_timeout {
-            b = b.call_timeout(self.duration("callTimeout", text, "2m")?);
-        }
-        if let Some(retries) = t.max_retries {
-            b = b.max_retries(retries);
-        }
-        if let Some(verify) = t.verify_after_write {
-            b = b.verify_after_write(verify);
-        }
-        if let Some(virtual_hosted) = t.virtual_hosted_style {
-            b = b.virtual_hosted_style(virtual_hosted);
-        }
-        if let Some(text) = &t.checksum {
-            let checksum = Checksum::parse(text)
-                .ok_or_else(|| self.field("checksum", format!("\"{text}\" is not \"auto\", \"crc32\" or \"none\"")))?;
-            b = b.checksum(checksum);
-        }
-        if let Some(allow) = t.allow_invalid_certs {
-            b = b.allow_invalid_certs(allow);
-        }
-        if let Some(path) = &t.ca_file {
-            b = b.ca_file(self.base_dir.join(path));
-        }
-        if let Some(text) = &t.multipart_threshold {
-            b = b.multipart_threshold(self.size("multipartThreshold", text, "16MiB")?);
-        }
-        if let Some(text) = &t.part_size {
-            b = b.part_size(self.size("partSize", text, "8MiB")?);
-        }
-        if let Some(parts) = t.part_concurrency {
-            b = b.part_concurrency(parts);
-        }
-        Ok(b)
-    }
-
-    /// The sandbox's limits, and client-side encryption.
-    fn limits_and_encryption(&self, mut b: TenantSettingsBuilder, t: &TenantConfig) -> Result<TenantSettingsBuilder, ConfigError> {
-        if let Some(l) = &t.limits {
-            let mut limits = Limits::default();
-            if let Some(text) = &l.memory {
-                limits.memory = self.size("limits.memory", text, "256MiB")?;
-            }
-            if let Some(text) = &l.cpu_time {
-                limits.cpu_time = self.duration("limits.cpuTime", text, "10s")?;
-            }
-            if let Some(concurrency) = l.concurrency {
-                limits.concurrency = concurrency;
-            }
-            b = b.limits(limits);
-        }
-        if let Some(e) = &t.encryption {
-            b = b.encryption(&e.key_id, self.secret("encryption.key", &e.key)?);
-            for (id, source) in &e.old_keys {
-                b = b.old_encryption_key(id, self.secret("encryption.oldKeys", source)?);
-            }
-        }
-        Ok(b)
-    }
+    let field = |field, message| ConfigError::Field { origin: origin.into(), tenant: name.into(), field, message };
+    let secret = |key: &'static str, source: &SecretSource| {
+        source.in_dir(base_dir).resolve_with(env).map_err(|e| field(key, e.to_string()))
+    };
+    let path = |path: &PathBuf| base_dir.join(path);
+    let b = TenantSettings::builder(name).origin(origin);
+    table.apply(b, &Resolve { secret: &secret, path: &path, refuse: &field })?.build_with_env(env)
 }
 
 #[cfg(test)]

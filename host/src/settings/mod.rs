@@ -190,15 +190,14 @@ pub struct TenantSettingsBuilder {
     ca: Option<CaSource>,
     limits: Limits,
     /// The key id and key new objects are sealed with, and older keys still read.
-    encryption: Option<(String, Secret)>,
+    encryption_key_id: Option<String>,
+    encryption_key: Option<Secret>,
     old_encryption_keys: Vec<(String, Secret)>,
 }
 
 
 #[cfg(feature = "config-file")]
 pub mod config;
-#[cfg(feature = "config-file")]
-mod lenient;
 pub mod endpoint;
 pub mod regions;
 mod builder;

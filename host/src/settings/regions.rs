@@ -36,7 +36,8 @@ pub fn nearest(region: &str) -> &'static str {
     AWS_REGIONS.iter().copied().min_by_key(|known| edit_distance(region, known)).unwrap()
 }
 
-fn edit_distance(a: &str, b: &str) -> usize {
+/// Letters to insert, delete or change to make `a` into `b`.
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut row: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {

@@ -35,6 +35,7 @@ fn without_an_endpoint_the_region_names_the_aws_endpoint() {
 fn errors_name_the_file_tenant_and_field() {
     let unknown = Config::parse(&GOOD.replace("keyPrefix", "keyPrefx"), "coffer.toml").unwrap_err().to_string();
     assert!(unknown.contains("coffer.toml") && unknown.contains("keyPrefx"), "{unknown}");
+    assert!(unknown.contains("did you mean \"keyPrefix\""), "{unknown}");
 
     let bad_timeout = format!("{GOOD}timeout = \"soon\"\n");
     let e = Config::parse(&bad_timeout, "c.toml").unwrap().tenant(None).unwrap_err().to_string();
@@ -68,7 +69,7 @@ fn parse_with_env(text: &str, vars: &[(&str, &str)]) -> Result<TenantSettings, C
     let vars: std::collections::BTreeMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     let env = move |name: &str| vars.get(name).cloned();
     let config = Config::parse(text, "c.toml").unwrap();
-    let (name, tenant) = config.file.tenants.iter().next().unwrap();
+    let (name, tenant) = config.tenants.iter().next().unwrap();
     validate("c.toml", Path::new(""), name, tenant, &env)
 }
 
@@ -159,7 +160,7 @@ fn doc_examples_are_valid_configs() {
             continue; // a Cargo.toml snippet, not a Coffer config
         }
         let config = Config::parse(text, "README.md").unwrap_or_else(|e| panic!("{e}\n{text}"));
-        assert!(!config.file.tenants.is_empty(), "a documented example has no tenant:\n{text}");
+        assert!(!config.tenants.is_empty(), "a documented example has no tenant:\n{text}");
         // Secrets from env and files, and profiles, are stood in for: the shape is what is checked.
         let dir = tempfile::tempdir().unwrap();
         let creds = dir.path().join("credentials");
@@ -169,19 +170,22 @@ fn doc_examples_are_valid_configs() {
             "AWS_SHARED_CREDENTIALS_FILE" => Some(creds.clone()),
             _ => Some("stand-in".to_string()),
         };
-        for (name, tenant) in &config.file.tenants {
+        for (name, tenant) in &config.tenants {
             let mut tenant = tenant.clone();
             // A CA file named in an example is the reader's own; its loading is tested elsewhere.
-            tenant.ca_file = None;
-            for source in [&mut tenant.access_key, &mut tenant.secret_key] {
-                if let Some(crate::secrets::secret::SecretSource::File { .. }) = source {
-                    *source = Some(crate::secrets::secret::SecretSource::Inline("stand-in".into()));
+            tenant.remove("caFile");
+            for key in ["accessKey", "secretKey"] {
+                if let Some(keys::Read::Secret(crate::secrets::secret::SecretSource::File { .. })) = tenant.get(key) {
+                    tenant.read(key, &toml::Value::String("stand-in".into())).unwrap();
                 }
             }
-            if let Some(encryption) = tenant.encryption.as_mut() {
-                let key = || crate::secrets::secret::SecretSource::Inline("ab".repeat(32));
-                encryption.key = key();
-                encryption.old_keys.values_mut().for_each(|k| *k = key());
+            let key = toml::Value::String("ab".repeat(32));
+            if tenant.get("encryption.key").is_some() {
+                tenant.read("encryption.key", &key).unwrap();
+            }
+            if let Some(keys::Read::Secrets(old)) = tenant.get("encryption.oldKeys") {
+                let old: toml::Table = old.keys().map(|id| (id.clone(), key.clone())).collect();
+                tenant.read("encryption.oldKeys", &toml::Value::Table(old)).unwrap();
             }
             validate("README.md", Path::new(""), name, &tenant, &env).unwrap_or_else(|e| panic!("{e}\n{text}"));
         }
@@ -325,6 +329,11 @@ fn values_of_the_wrong_type_name_their_tenant_and_field() {
         let error = Config::parse(&text, "coffer.toml").unwrap_err().to_string();
         assert!(error.starts_with(&format!("coffer.toml: {named}")) && error.contains("(line 9)"), "{line}: {error}");
     }
+    let dotted = GOOD.replace("keyPrefix = \"acme/\"", "keyPrefix = \"acme/\"\nlimits.concurrency = -1");
+    let error = Config::parse(&dotted, "coffer.toml").unwrap_err().to_string();
+    assert!(error.starts_with("coffer.toml: tenant \"acme\": limits.concurrency: ") && error.contains("(line 9)"), "{error}");
+    let dotted = GOOD.replace("keyPrefix = \"acme/\"", "keyPrefix = \"acme/\"\nlimits.concurrency = \"7\"");
+    assert_eq!(Config::parse(&dotted, "c").unwrap().tenant(None).unwrap().limits().concurrency, 7);
     let limits = format!("{GOOD}\n[tenants.acme.limits]\nconcurrency = \"many\"\n");
     let error = Config::parse(&limits, "coffer.toml").unwrap_err().to_string();
     assert!(error.starts_with("coffer.toml: tenant \"acme\": limits.concurrency: "), "{error}");
@@ -373,8 +382,10 @@ fn encryption_keys_come_in_any_secret_form_and_errors_name_the_field() {
     let e = failed(format!("{GOOD}\n[tenants.acme.encryption]\nkey = \"{}\"\nkeyId = \"k\"\n", &hex_key[..60]), &[]);
     assert_eq!(e.field(), Some("encryption.key"), "{e}");
     assert!(e.to_string().contains("30 bytes") && !e.to_string().contains(&hex_key[..60]), "{e}");
-    let e = Config::parse(&format!("{GOOD}\n[tenants.acme.encryption]\nkey = \"{hex_key}\"\n"), "c.toml").unwrap_err();
-    assert!(e.to_string().contains("keyId"), "{e}");
+    let e = failed(format!("{GOOD}\n[tenants.acme.encryption]\nkey = \"{hex_key}\"\n"), &[]);
+    assert_eq!(e.field(), Some("encryption.keyId"), "{e}");
+    let e = failed(format!("{GOOD}\n[tenants.acme.encryption]\nkeyId = \"k\"\n"), &[]);
+    assert_eq!(e.field(), Some("encryption.key"), "{e}");
     let e = failed(format!("{GOOD}\n[tenants.acme.encryption]\nkey = \"{hex_key}\"\nkeyId = \"a\"\noldKeys = {{ a = \"{hex_key}\" }}\n"), &[]);
     assert_eq!(e.field(), Some("encryption.oldKeys"));
 }
