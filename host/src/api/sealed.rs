@@ -1,55 +1,76 @@
-//! An encrypted tenant's reads: the whole object opened, or its header read first and then
-//! only the segments that cover a range (encryption/ has the format).
+//! Encryption as a layer over the tenant's reads and writes (encryption/ has the format). The
+//! cores (read.rs, write.rs) ask it what to fetch and how to open it, what to send, and what
+//! size a stored object shows; for a tenant without `[encryption]` it answers "as they are",
+//! with no request. Every decision that depends on the tenant's keys is here.
 
 use std::time::Instant;
 
-use tokio::io::AsyncWrite;
+use bytes::Bytes;
 
 use super::error::{ErrorKind, StoreError};
+use super::read::Memory;
 use super::telemetry::{CallCounts, Op};
 use super::tenant::{Tenant, outcome};
-use crate::encryption::{self, Broken, Header, KeyRing, Opener};
+use crate::encryption::{self, Broken, Header, Opener, Sealer};
 use crate::sandbox::bindings::store::ByteRange;
 
+/// What a read fetches, and how.
+pub(super) enum ReadPlan {
+    /// The object does not exist.
+    Missing,
+    /// The range holds no byte of the object.
+    Nothing,
+    /// These stored bytes (the whole object for `None`), opened by the opener when there is one.
+    Fetch { stored: Option<ByteRange>, opener: Option<Opener> },
+}
+
 impl Tenant {
-    /// An encrypted tenant's get: the whole object opened, or the header and then only the
-    /// segments that cover `range`.
-    pub(super) async fn get_sealed(&self, keys: &KeyRing, key: &str, range: Option<ByteRange>) -> (Result<Option<Vec<u8>>, StoreError>, CallCounts) {
+    /// What a read of `range` fetches. An encrypted object is opened whole as it passes, or
+    /// for a range, its header is read first (one ranged GET), and then only the segments
+    /// that cover the range.
+    pub(super) async fn plan_read(&self, key: &str, range: Option<ByteRange>) -> (Result<ReadPlan, StoreError>, CallCounts) {
+        let Some(keys) = self.settings().encryption() else {
+            return (Ok(ReadPlan::Fetch { stored: range, opener: None }), CallCounts::default());
+        };
         let name = self.object_name(key);
         let Some(range) = range else {
-            let (stored, counts) = self.get_stored(key, None).await;
-            let opened = stored.and_then(|s| s.map(|s| encryption::open(keys, &name, s).map_err(|b| self.broken(key, b))).transpose());
-            return (opened, counts);
+            return (Ok(ReadPlan::Fetch { stored: None, opener: Some(Opener::whole(keys, &name)) }), CallCounts::default());
         };
-        let (planned, mut counts) = self.plan_range(keys, key, &name, range).await;
-        let (stored_range, mut opener) = match planned {
-            Ok(Planned::Read(stored_range, opener)) => (stored_range, opener),
-            Ok(Planned::Nothing) => return (Ok(Some(Vec::new())), counts),
-            Ok(Planned::Missing) => return (Ok(None), counts),
-            Err(e) => return (Err(e), counts),
-        };
-        let (stored, more) = self.get_stored(key, Some(stored_range)).await;
-        counts.add(&more);
-        let opened = stored.and_then(|stored| {
-            let Some(stored) = stored else { return Ok(None) };
-            let mut out = Vec::new();
-            opener.push(&stored, &mut out).and_then(|()| opener.finish()).map_err(|b| self.broken(key, b))?;
-            Ok(Some(out))
-        });
-        (opened, counts)
-    }
-
-    /// For a ranged read of an encrypted object: its header, read first, and from it the stored
-    /// bytes that hold `range` and the opener for them.
-    async fn plan_range(&self, keys: &KeyRing, key: &str, name: &str, range: ByteRange) -> (Result<Planned, StoreError>, CallCounts) {
         let (header, counts) = self.sealed_header(key).await;
         let planned = header.and_then(|header| {
-            let Some(header) = header else { return Ok(Planned::Missing) };
-            let Some(plan) = header.plan(range.start, range.end) else { return Ok(Planned::Nothing) };
-            let opener = Opener::ranged(keys, name, header, plan).map_err(|b| self.broken(key, b))?;
-            Ok(Planned::Read(ByteRange { start: plan.stored.0, end: Some(plan.stored.1) }, Box::new(opener)))
+            let Some(header) = header else { return Ok(ReadPlan::Missing) };
+            let Some(plan) = header.plan(range.start, range.end) else { return Ok(ReadPlan::Nothing) };
+            let opener = Opener::ranged(keys, &name, header, plan).map_err(|b| self.broken(key, b))?;
+            let stored = ByteRange { start: plan.stored.0, end: Some(plan.stored.1) };
+            Ok(ReadPlan::Fetch { stored: Some(stored), opener: Some(opener) })
         });
         (planned, counts)
+    }
+
+    /// The body a put of `data` sends: `data` itself, or sealed.
+    pub(super) fn sealed_body(&self, key: &str, data: &[u8]) -> Bytes {
+        match self.settings().encryption() {
+            Some(keys) => Bytes::from(encryption::seal(keys, &self.object_name(key), data)),
+            None => Bytes::copy_from_slice(data),
+        }
+    }
+
+    /// For a streamed put of `len` bytes: the sealer its chunks pass through, and the size of
+    /// the object stored.
+    pub(super) fn sealer(&self, key: &str, len: u64) -> (Option<Sealer>, u64) {
+        match self.settings().encryption() {
+            Some(keys) => (Some(Sealer::new(keys, &self.object_name(key), len)), encryption::sealed_len(len)),
+            None => (None, len),
+        }
+    }
+
+    /// The size of the blob an object of `stored` bytes holds: for an encrypted tenant, its
+    /// plaintext's (an object that cannot be one Coffer sealed keeps its stored size).
+    pub(super) fn plain_size(&self, stored: u64) -> u64 {
+        match self.settings().encryption() {
+            Some(_) => encryption::plain_len(stored).unwrap_or(stored),
+            None => stored,
+        }
     }
 
     /// For an encrypted tenant: the id of the key the object was sealed with, read from its
@@ -69,13 +90,13 @@ impl Tenant {
     /// An encrypted object's header, read by a ranged GET of its first bytes.
     async fn sealed_header(&self, key: &str) -> (Result<Option<Header>, StoreError>, CallCounts) {
         let first = ByteRange { start: 0, end: Some(encryption::HEADER_LEN as u64) };
-        let (stored, counts) = self.get_stored(key, Some(first)).await;
+        let (stored, counts) = Memory.fetch_stored(self, key, first).await;
         let header = stored.and_then(|s| s.map(|s| Header::decode(&s).map_err(|b| self.broken(key, b))).transpose());
         (header, counts)
     }
 
     /// The object's name in the bucket, which an encrypted object is bound to.
-    pub(super) fn object_name(&self, key: &str) -> String {
+    fn object_name(&self, key: &str) -> String {
         format!("{}{key}", self.settings().key_prefix())
     }
 
@@ -87,40 +108,4 @@ impl Tenant {
         };
         StoreError::of_tenant(kind, self.settings().name(), format!("key \"{key}\": {message}"))
     }
-
-    /// An encrypted tenant's streamed get: the whole object opened as it passes, or the header
-    /// and then only the segments that cover `range`.
-    pub(super) async fn stream_sealed<W: AsyncWrite + Unpin>(
-        &self,
-        keys: &KeyRing,
-        key: &str,
-        range: Option<ByteRange>,
-        writer: &mut W,
-    ) -> (Result<Option<u64>, StoreError>, CallCounts) {
-        let name = self.object_name(key);
-        let Some(range) = range else {
-            return self.stream_stored(key, None, writer, Some(Opener::whole(keys, &name))).await;
-        };
-        let (planned, mut counts) = self.plan_range(keys, key, &name, range).await;
-        match planned {
-            Ok(Planned::Read(stored_range, opener)) => {
-                let (result, more) = self.stream_stored(key, Some(stored_range), writer, Some(*opener)).await;
-                counts.add(&more);
-                (result, counts)
-            }
-            Ok(Planned::Nothing) => (Ok(Some(0)), counts),
-            Ok(Planned::Missing) => (Ok(None), counts),
-            Err(e) => (Err(e), counts),
-        }
-    }
-}
-
-/// What a ranged read of an encrypted object fetches after its header.
-enum Planned {
-    /// The object does not exist.
-    Missing,
-    /// The range holds no byte of the object.
-    Nothing,
-    /// These stored bytes, opened by this opener.
-    Read(ByteRange, Box<Opener>),
 }

@@ -6,24 +6,19 @@ use std::ops::{Bound, RangeBounds};
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite};
-use wasmtime::Store;
-use wasmtime::component::Resource;
 
-use crate::sandbox::bindings;
-use crate::sandbox::body::{Sink, Source};
-use crate::api::dialect::ServerDialect;
-use crate::sandbox::bindings::store::{ByteRange, ObjectInfo as WitInfo};
-use crate::encryption;
-use crate::api::error::StoreError;
-use crate::sandbox::state::TenantState;
-use crate::settings::TenantSettings;
-use crate::api::telemetry::{self, CallCounts, Op, Outcome};
-use crate::net::transport::Transport;
-use crate::sandbox::runner::Runner;
+use super::dialect::ServerDialect;
+use super::error::StoreError;
 use super::objects::{Listed, ObjectInfo, Page, TenantStats};
+use super::read::{Memory, Writer};
+use super::telemetry::{self, CallCounts, Op, Outcome};
+use crate::net::transport::Transport;
+use crate::sandbox::bindings;
+use crate::sandbox::bindings::store::{ByteRange, ObjectInfo as WitInfo};
 use crate::sandbox::engine::Shared;
+use crate::sandbox::runner::Runner;
+use crate::settings::TenantSettings;
 
 /// The pages of a listing, fetched one at a time ([`Tenant::list_all`]).
 pub struct Listing {
@@ -92,27 +87,11 @@ impl Tenant {
     /// reads `[a, b)`, `a..` from `a` to the end. An end past the size reads to the end; a start
     /// at or past the size reads no bytes.
     pub async fn get(&self, key: &str, range: impl RangeBounds<u64>) -> Result<Option<Vec<u8>>, StoreError> {
-        let range = byte_range(&range);
         let started = Instant::now();
-        let (result, counts) = match self.runner.settings.encryption() {
-            None => self.get_stored(key, range).await,
-            Some(keys) => self.get_sealed(keys, key, range).await,
-        };
+        let (result, counts) = self.read(key, byte_range(&range), Memory).await;
         let bytes = result.as_ref().map_or(0, |data| data.as_ref().map_or(0, |d| d.len() as u64));
         self.report(Op::Get, key, bytes, started, counts, outcome(&result, Option::is_some));
         result
-    }
-
-    /// The stored bytes of the object, or of `range`, in memory.
-    pub(super) async fn get_stored(&self, key: &str, range: Option<ByteRange>) -> (Result<Option<Vec<u8>>, StoreError>, CallCounts) {
-        self.runner.run(key, async |plugin, store| {
-            let work = store.data().meter.host_work();
-            let sink = store.data_mut().table().push(Sink::memory(work))?;
-            let found = plugin.call_get(&mut *store, key, range, Resource::new_borrow(sink.rep())).await;
-            let sink = store.data_mut().table().delete(sink)?;
-            Ok(found?.map(|found| found.then(|| sink.take())))
-        })
-        .await
     }
 
     /// Writes the object's bytes, or those of `range` (as for [`Tenant::get`]), to `writer` as
@@ -130,12 +109,8 @@ impl Tenant {
         range: impl RangeBounds<u64>,
         writer: &mut W,
     ) -> Result<Option<u64>, StoreError> {
-        let range = byte_range(&range);
         let started = Instant::now();
-        let (result, counts) = match self.runner.settings.encryption() {
-            None => self.stream_stored(key, range, writer, None).await,
-            Some(keys) => self.stream_sealed(keys, key, range, writer).await,
-        };
+        let (result, counts) = self.read(key, byte_range(&range), Writer(writer)).await;
         let written = result.as_ref().map_or(0, |w| w.unwrap_or(0));
         self.report(Op::Get, key, written, started, counts, outcome(&result, Option::is_some));
         result
@@ -145,13 +120,7 @@ impl Tenant {
     /// `verify_after_write`, the default, a HEAD has found it with the size and MD5 sent).
     pub async fn put(&self, key: &str, data: &[u8]) -> Result<(), StoreError> {
         let started = Instant::now();
-        // The one copy: the body the plugin splices into its requests, never into its memory
-        // (sealed on the way for an encrypted tenant).
-        let body = match self.runner.settings.encryption() {
-            Some(keys) => Bytes::from(encryption::seal(keys, &self.object_name(key), data)),
-            None => Bytes::copy_from_slice(data),
-        };
-        let (result, counts) = self.runner.run(key, async |plugin, store| put_body(plugin, store, key, Source::whole(body)).await).await;
+        let (result, counts) = self.write_memory(key, data).await;
         self.report(Op::Put, key, data.len() as u64, started, counts, outcome(&result, |_| true));
         result
     }
@@ -166,7 +135,7 @@ impl Tenant {
     /// sent again from a reader, so that put fails, where a put from memory would retry.
     pub async fn put_stream<R: AsyncRead + Unpin>(&self, key: &str, reader: R, len: u64) -> Result<(), StoreError> {
         let started = Instant::now();
-        let (result, counts) = self.put_streamed(key, reader, len).await;
+        let (result, counts) = self.write_stream(key, reader, len).await;
         self.report(Op::Put, key, len, started, counts, outcome(&result, |_| true));
         result
     }
@@ -207,15 +176,6 @@ impl Tenant {
         })
     }
 
-    /// The size of the blob an object of `stored` bytes holds: for an encrypted tenant, its
-    /// plaintext's (an object that cannot be one Coffer sealed keeps its stored size).
-    fn plain_size(&self, stored: u64) -> u64 {
-        match self.runner.settings.encryption() {
-            Some(_) => encryption::plain_len(stored).unwrap_or(stored),
-            None => stored,
-        }
-    }
-
     /// Every object whose key starts with `prefix`, page after page.
     pub fn list_all(&self, prefix: &str) -> Listing {
         Listing { tenant: self.clone(), prefix: prefix.to_string(), after: None, done: false }
@@ -226,19 +186,6 @@ impl Tenant {
         telemetry::record(&self.label, op, key, bytes, counts, started.elapsed(), outcome);
     }
 
-}
-
-/// The plugin's put of `source`, which lives in the instance's table for the call.
-pub(super) async fn put_body(
-    plugin: &bindings::store::Guest,
-    store: &mut Store<TenantState>,
-    key: &str,
-    source: Source,
-) -> wasmtime::Result<Result<(), bindings::store::Error>> {
-    let source = store.data_mut().table().push(source)?;
-    let done = plugin.call_put(&mut *store, key, Resource::new_borrow(source.rep())).await;
-    store.data_mut().table().delete(source)?;
-    done
 }
 
 /// How a call ended, for telemetry: `found` tells an answer about an object that was there.

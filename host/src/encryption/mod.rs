@@ -429,6 +429,18 @@ impl Opener {
         Ok(())
     }
 
+    /// Opens `stored`, all the bytes fetched, in memory: a whole object in place ([`open`]),
+    /// a range's segments through [`push`](Self::push).
+    pub fn open_all(mut self, stored: Vec<u8>) -> Result<Vec<u8>, Broken> {
+        if matches!(self.state, State::Header) && self.want.is_none() {
+            return open(&self.keys, &self.name, stored);
+        }
+        let mut out = Vec::with_capacity(stored.len());
+        self.push(&stored, &mut out)?;
+        self.finish()?;
+        Ok(out)
+    }
+
     /// After the last stored byte: whether every segment wanted was there.
     pub fn finish(&self) -> Result<(), Broken> {
         match &self.state {
