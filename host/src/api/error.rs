@@ -88,6 +88,16 @@ impl StoreError {
         StoreError { tenant: Some(tenant.to_string()), ..StoreError::new(kind, message) }
     }
 
+    /// Why an encrypted object of tenant `tenant` did not open.
+    pub(crate) fn broken(tenant: &str, key: &str, broken: crate::encryption::Broken) -> StoreError {
+        use crate::encryption::Broken;
+        let (kind, message) = match broken {
+            Broken::Integrity(m) => (ErrorKind::Integrity, m),
+            Broken::MissingKey(m) => (ErrorKind::InvalidConfig, m),
+        };
+        StoreError::of_tenant(kind, tenant, format!("key \"{key}\": {message}"))
+    }
+
     /// The plugin's failure, as the server answered it (sandbox/bindings.rs maps the WIT's).
     pub(crate) fn answered(kind: ErrorKind, message: String, status: Option<u16>, s3_code: Option<String>) -> StoreError {
         StoreError { kind, message, status, s3_code, tenant: None }

@@ -4,6 +4,7 @@
 pub mod coffer;
 pub mod dialect;
 pub mod error;
+mod fetch;
 pub mod objects;
 mod read;
 mod sealed;

@@ -9,9 +9,12 @@ use std::time::Instant;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::dialect::ServerDialect;
-use super::error::StoreError;
+use super::error::{ErrorKind, StoreError};
 use super::objects::{Listed, ObjectInfo, Page, TenantStats};
-use super::read::{Memory, Writer};
+use super::fetch::{Memory, Writer};
+use super::read::read;
+use super::sealed;
+use super::write;
 use super::telemetry::{self, CallCounts, Op, Outcome};
 use crate::net::transport::Transport;
 use crate::sandbox::bindings;
@@ -88,7 +91,7 @@ impl Tenant {
     /// at or past the size reads no bytes.
     pub async fn get(&self, key: &str, range: impl RangeBounds<u64>) -> Result<Option<Vec<u8>>, StoreError> {
         let started = Instant::now();
-        let (result, counts) = self.read(key, byte_range(&range), Memory).await;
+        let (result, counts) = read(&self.runner, key, byte_range(&range), Memory).await;
         let bytes = result.as_ref().map_or(0, |data| data.as_ref().map_or(0, |d| d.len() as u64));
         self.report(Op::Get, key, bytes, started, counts, outcome(&result, Option::is_some));
         result
@@ -110,7 +113,7 @@ impl Tenant {
         writer: &mut W,
     ) -> Result<Option<u64>, StoreError> {
         let started = Instant::now();
-        let (result, counts) = self.read(key, byte_range(&range), Writer(writer)).await;
+        let (result, counts) = read(&self.runner, key, byte_range(&range), Writer(writer)).await;
         let written = result.as_ref().map_or(0, |w| w.unwrap_or(0));
         self.report(Op::Get, key, written, started, counts, outcome(&result, Option::is_some));
         result
@@ -120,7 +123,7 @@ impl Tenant {
     /// `verify_after_write`, the default, a HEAD has found it with the size and MD5 sent).
     pub async fn put(&self, key: &str, data: &[u8]) -> Result<(), StoreError> {
         let started = Instant::now();
-        let (result, counts) = self.write_memory(key, data).await;
+        let (result, counts) = write::from_memory(&self.runner, key, data).await;
         self.report(Op::Put, key, data.len() as u64, started, counts, outcome(&result, |_| true));
         result
     }
@@ -135,7 +138,7 @@ impl Tenant {
     /// sent again from a reader, so that put fails, where a put from memory would retry.
     pub async fn put_stream<R: AsyncRead + Unpin>(&self, key: &str, reader: R, len: u64) -> Result<(), StoreError> {
         let started = Instant::now();
-        let (result, counts) = self.write_stream(key, reader, len).await;
+        let (result, counts) = write::from_reader(&self.runner, key, reader, len).await;
         self.report(Op::Put, key, len, started, counts, outcome(&result, |_| true));
         result
     }
@@ -154,7 +157,7 @@ impl Tenant {
         let (result, counts) = self.runner.run(key, async |plugin, store| plugin.call_stat(store, key).await).await;
         self.report(Op::Stat, key, 0, started, counts, outcome(&result, Option::is_some));
         result.map(|info: Option<WitInfo>| {
-            info.map(|i| ObjectInfo { size: self.plain_size(i.size), etag: i.etag, last_modified: i.last_modified })
+            info.map(|i| ObjectInfo { size: sealed::plain_size(self.settings(), i.size), etag: i.etag, last_modified: i.last_modified })
         })
     }
 
@@ -170,10 +173,24 @@ impl Tenant {
             objects: page
                 .objects
                 .into_iter()
-                .map(|o| Listed { key: o.key, size: self.plain_size(o.size), etag: o.etag, last_modified: o.last_modified })
+                .map(|o| Listed { key: o.key, size: sealed::plain_size(self.settings(), o.size), etag: o.etag, last_modified: o.last_modified })
                 .collect(),
             next: page.next,
         })
+    }
+
+    /// For an encrypted tenant: the id of the key the object was sealed with, read from its
+    /// header (a GET of its first 88 bytes); `None` when it does not exist. `coffer rewrap`
+    /// seals again, with the current key, the objects this names an older key for.
+    pub async fn sealed_with(&self, key: &str) -> Result<Option<String>, StoreError> {
+        if self.settings().encryption().is_none() {
+            return Err(StoreError::of_tenant(ErrorKind::InvalidConfig, self.settings().name(), "the tenant has no [encryption]"));
+        }
+        let started = Instant::now();
+        let (header, counts) = sealed::header(&self.runner, key).await;
+        let bytes = if matches!(header, Ok(Some(_))) { crate::encryption::HEADER_LEN as u64 } else { 0 };
+        self.report(Op::Get, key, bytes, started, counts, outcome(&header, Option::is_some));
+        header.map(|h| h.map(|h| h.key_id))
     }
 
     /// Every object whose key starts with `prefix`, page after page.

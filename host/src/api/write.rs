@@ -11,11 +11,12 @@ use wasmtime::Store;
 use wasmtime::component::Resource;
 
 use super::error::StoreError;
+use super::sealed;
 use super::telemetry::CallCounts;
-use super::tenant::Tenant;
 use crate::encryption::{self, Sealer};
 use crate::sandbox::bindings;
 use crate::sandbox::body::Source;
+use crate::sandbox::runner::Runner;
 use crate::sandbox::state::TenantState;
 
 /// Chunks in flight between the caller's reader and the plugin's call.
@@ -23,38 +24,36 @@ const STREAM_CHUNKS: usize = 4;
 /// The size of the chunks read from a caller's reader.
 const READ_CHUNK: usize = 256 * 1024;
 
-impl Tenant {
-    /// Puts `data`, sealed first for an encrypted tenant: one copy, which the plugin splices
-    /// into its requests, never into its memory.
-    pub(super) async fn write_memory(&self, key: &str, data: &[u8]) -> (Result<(), StoreError>, CallCounts) {
-        let body = self.sealed_body(key, data);
-        self.write(key, Source::whole(body), std::future::ready(())).await
-    }
+/// Puts `data`, sealed first for an encrypted tenant: one copy, which the plugin splices into
+/// its requests, never into its memory.
+pub(super) async fn from_memory(runner: &Runner, key: &str, data: &[u8]) -> (Result<(), StoreError>, CallCounts) {
+    let body = sealed::body(&runner.settings, key, data);
+    write(runner, key, Source::whole(body), std::future::ready(())).await
+}
 
-    /// Puts the `len` bytes `reader` gives, sealed on the way for an encrypted tenant.
-    pub(super) async fn write_stream<R: AsyncRead + Unpin>(&self, key: &str, mut reader: R, len: u64) -> (Result<(), StoreError>, CallCounts) {
-        let (sender, chunks) = mpsc::channel(STREAM_CHUNKS);
-        let (sealer, stored_len) = self.sealer(key, len);
-        self.write(key, Source::streamed(stored_len, chunks), pump(&mut reader, sender, len, sealer)).await
-    }
+/// Puts the `len` bytes `reader` gives, sealed on the way for an encrypted tenant.
+pub(super) async fn from_reader<R: AsyncRead + Unpin>(runner: &Runner, key: &str, mut reader: R, len: u64) -> (Result<(), StoreError>, CallCounts) {
+    let (sender, chunks) = mpsc::channel(STREAM_CHUNKS);
+    let (sealer, stored_len) = sealed::sealer(&runner.settings, key, len);
+    write(runner, key, Source::streamed(stored_len, chunks), pump(&mut reader, sender, len, sealer)).await
+}
 
-    /// The plugin's put of `source`, while `feed` fills it.
-    async fn write(&self, key: &str, source: Source, feed: impl Future<Output = ()>) -> (Result<(), StoreError>, CallCounts) {
-        let call = self.runner.run(key, async |plugin, store| put_body(plugin, store, key, source).await);
-        tokio::pin!(call);
-        tokio::pin!(feed);
-        let mut feeding = true;
-        loop {
-            tokio::select! {
-                () = &mut feed, if feeding => feeding = false,
-                ended = &mut call => break ended,
-            }
+/// The plugin's put of `source`, while `feed` fills it.
+async fn write(runner: &Runner, key: &str, source: Source, feed: impl Future<Output = ()>) -> (Result<(), StoreError>, CallCounts) {
+    let call = runner.run(key, async |plugin, store| put_body(plugin, store, key, source).await);
+    tokio::pin!(call);
+    tokio::pin!(feed);
+    let mut feeding = true;
+    loop {
+        tokio::select! {
+            () = &mut feed, if feeding => feeding = false,
+            ended = &mut call => break ended,
         }
     }
 }
 
 /// The plugin's put of `source`, which lives in the instance's table for the call.
-pub(super) async fn put_body(
+async fn put_body(
     plugin: &bindings::store::Guest,
     store: &mut Store<TenantState>,
     key: &str,
