@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use coffer_cli::embedded::EmbeddedS3;
+use coffer_testkit::EmbeddedS3;
 use coffer_host::{Coffer, TenantSettings};
 
 pub async fn run() -> anyhow::Result<()> {

@@ -60,7 +60,7 @@ impl HostileServer {
     pub fn start(abuse: Abuse) -> HostileServer {
         let requests = Arc::new(AtomicUsize::new(0));
         let counter = requests.clone();
-        let addr = crate::accept_on_own_thread(move |socket| serve(socket, abuse, counter.clone()));
+        let addr = crate::listen::accept_on_own_thread(move |socket| serve(socket, abuse, counter.clone()));
         HostileServer { endpoint: format!("http://{addr}"), requests }
     }
 

@@ -10,7 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use hyper::Response;
 
-use crate::faults::Pieces;
+use crate::pieces::Pieces;
 
 /// Which provider the proxy plays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -49,7 +49,7 @@ impl TlsProxy {
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
         let handshakes = Arc::new(AtomicUsize::new(0));
         let counter = handshakes.clone();
-        let addr = crate::accept_on_own_thread(move |socket| {
+        let addr = crate::listen::accept_on_own_thread(move |socket| {
             let (acceptor, upstream, counter) = (acceptor.clone(), upstream.clone(), counter.clone());
             async move {
                 // A client that refuses the certificate ends the handshake here.

@@ -10,19 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-mod faults;
-mod hostile_server;
-mod personas;
-mod stall;
-mod tls_proxy;
+pub use coffer_testkit::{Abuse, Fault, FaultProxy, HostileServer, Persona, Rule, StallProxy, TlsProxy, When};
 
-pub use faults::{Fault, FaultProxy, Rule, When};
-pub use hostile_server::{Abuse, HostileServer};
-pub use personas::Persona;
-pub use stall::StallProxy;
-pub use tls_proxy::TlsProxy;
-
-use coffer_cli::embedded::EmbeddedS3;
+use coffer_testkit::EmbeddedS3;
 use coffer_host::{Coffer, Tenant, TenantSettings, TenantSettingsBuilder};
 
 /// The S3 server under test.
@@ -141,28 +131,6 @@ fn start_embedded() -> Server {
         });
     });
     rx.recv().expect("the embedded server reports its address")
-}
-
-/// Accepts connections on a free port of 127.0.0.1 on a thread and runtime of its own (each
-/// test has its own runtime, which would take a proxy down with it), handing each to `serve`.
-/// Returns the address.
-pub(crate) fn accept_on_own_thread<F, Fut>(serve: F) -> std::net::SocketAddr
-where
-    F: Fn(tokio::net::TcpStream) -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = ()> + Send + 'static,
-{
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Runtime::new().unwrap();
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(listener.local_addr().unwrap()).unwrap();
-            while let Ok((socket, _)) = listener.accept().await {
-                tokio::spawn(serve(socket));
-            }
-        });
-    });
-    rx.recv().unwrap()
 }
 
 /// Prints a note past the test runner's capture, so that what a run could not check on this
@@ -389,7 +357,7 @@ impl Peer {
     }
 }
 
-/// The hostile test plugin (tests/hostile), built for wasm32-wasip2 once per run beside the
+/// The hostile test plugin (tests/hostile-plugin), built for wasm32-wasip2 once per run beside the
 /// real plugin (in `<target>/plugin`, so they share compiled dependencies).
 pub fn hostile_wasm() -> &'static [u8] {
     static WASM: OnceLock<Vec<u8>> = OnceLock::new();
@@ -412,7 +380,7 @@ fn build_hostile(feature: Option<&str>) -> Vec<u8> {
     let mut build = Command::new(cargo);
     build
         .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap())
-        .args(["build", "--quiet", "--locked", "-p", "coffer-hostile", "--target", "wasm32-wasip2"])
+        .args(["build", "--quiet", "--locked", "-p", "coffer-hostile-plugin", "--target", "wasm32-wasip2"])
         .args(["--profile", "release-plugin", "--target-dir"])
         .arg(&target_dir);
     if let Some(feature) = feature {
@@ -420,7 +388,7 @@ fn build_hostile(feature: Option<&str>) -> Vec<u8> {
     }
     let status = build.status().expect("running cargo to build the hostile plugin");
     assert!(status.success(), "building the hostile plugin ({feature:?}) failed");
-    std::fs::read(target_dir.join("wasm32-wasip2/release-plugin/coffer_hostile.wasm")).unwrap()
+    std::fs::read(target_dir.join("wasm32-wasip2/release-plugin/coffer_hostile_plugin.wasm")).unwrap()
 }
 
 /// The `coffer` binary, built (once per run, a no-op when it is fresh) beside this test binary.

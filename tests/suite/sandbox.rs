@@ -1,4 +1,4 @@
-//! One sandbox per tenant: a hostile plugin (tests/hostile, built from the same WIT) tries to get
+//! One sandbox per tenant: a hostile plugin (tests/hostile-plugin, built from the same WIT) tries to get
 //! out or to bring the host down, while another tenant's calls go on; limits; what the config
 //! interface tells each tenant; loading a new plugin with calls in flight.
 

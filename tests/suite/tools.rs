@@ -178,7 +178,7 @@ async fn cp_copies_to_another_provider_skips_what_is_there_and_resumes_after_a_k
             .unwrap(),
     );
     let prefix = source.settings().key_prefix().to_string();
-    let destination_server = coffer_cli::embedded::EmbeddedS3::start("cp-destination").await.unwrap();
+    let destination_server = coffer_testkit::EmbeddedS3::start("cp-destination").await.unwrap();
     let destination = coffer_tests::coffer().tenant(
         coffer_host::TenantSettings::builder("dst")
             .bucket(&destination_server.bucket)
