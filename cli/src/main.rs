@@ -1,10 +1,6 @@
 //! The `coffer` command: parse, call the host library, map errors to exit codes.
 //! 0 ok; 3 the key does not exist (get, stat); 2 usage and config errors; 1 any other failure.
 
-#[cfg(feature = "bench")]
-mod bench;
-#[cfg(feature = "bench")]
-mod scale;
 mod copy;
 mod demo;
 mod doctor;
@@ -124,42 +120,6 @@ enum Command {
         #[arg(long)]
         abort: bool,
     },
-    /// Measure Coffer against rust-s3 and a plain-HTTP ceiling on the server of
-    /// COFFER_TEST_S3_* (built with `--features bench`).
-    #[cfg(feature = "bench")]
-    Bench {
-        /// How long each client runs each case, in all.
-        #[arg(long, default_value = "6s", value_parser = humantime::parse_duration)]
-        duration: std::time::Duration,
-        /// Also write the results to FILE as JSON, and a chart beside it (FILE with .svg).
-        #[arg(long, value_name = "FILE")]
-        json: Option<PathBuf>,
-        /// Run only this case (put-4KiB, get-4KiB, put-1MiB, get-1MiB); repeatable.
-        #[arg(long = "case", value_name = "CASE")]
-        cases: Vec<String>,
-        /// Measure the sandbox alone (overhead per call and cold start), without a server.
-        #[arg(long)]
-        sandbox_only: bool,
-        /// Calls in the sandbox-overhead loop.
-        #[arg(long, default_value_t = 20_000)]
-        calls: usize,
-        /// Instance slots of the pooling allocator (fewer reserve less address space, e.g. to
-        /// run under valgrind).
-        #[arg(long)]
-        max_instances: Option<u32>,
-        /// Instead: build this many tenants on the server's endpoint, make one put and one get
-        /// for each, and report memory, connections and first-call latency (docs/sandbox.md).
-        #[arg(long, value_name = "N")]
-        tenants: Option<usize>,
-        /// With --tenants: build them and measure memory only, no call.
-        #[arg(long, requires = "tenants")]
-        build_only: bool,
-        /// Instead: the same tenant with and without client-side encryption, puts and gets of
-        /// 1 MiB and of 1 000 000 bytes (cases put-1MiB, get-1MiB, put-1MB, get-1MB), and the
-        /// AEADs alone (docs/encryption.md).
-        #[arg(long, conflicts_with_all = ["tenants", "sandbox_only"])]
-        encrypted: bool,
-    },
     /// Check the tenant before mail goes there: its endpoint (name, TCP, TLS), the server's
     /// clock, the credentials and the bucket, a probe object written, read and deleted, the
     /// checksum dialect. Exit status 0 when nothing failed.
@@ -234,58 +194,6 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     if let Command::Demo = cli.command {
         return demo::run().await.map_err(|e| Failure::Other(format!("{e:#}")));
     }
-    #[cfg(feature = "bench")]
-    if let Command::Bench { duration, json, cases, sandbox_only, calls, max_instances, tenants, build_only, encrypted } =
-        &cli.command
-    {
-        let failed = |e: anyhow::Error| Failure::Other(format!("bench: {e:#}"));
-        if let Some(count) = tenants {
-            print!("{}", scale::run(*count, *build_only).await.map_err(failed)?);
-            return Ok(());
-        }
-        bench::check_cases(cases, *encrypted).map_err(failed)?;
-        if *encrypted {
-            for (aead, rate) in bench::aead_throughput() {
-                println!("{aead}: {rate:.0} MiB/s sealing 64 KiB segments on one core");
-            }
-            let rows = bench::run(*duration, cases, true).await.map_err(failed)?;
-            print!("{}", bench::table(&rows));
-            return Ok(());
-        }
-        if let Some(slots) = max_instances {
-            bench::set_max_instances(*slots);
-        }
-        let (p50, p99) = bench::sandbox_overhead(*calls).await.map_err(failed)?;
-        println!("sandbox overhead per call (a warm instance: call, sign, return; the host answers at once): p50 {p50:.1?}, p99 {p99:.1?}");
-        let cold = bench::cold_start().await.map_err(failed)?;
-        println!(
-            "cold start, precompiled component cached: a new host p50 {:.2?} (of {}); a new tenant and its first call: the host's first {:.2?}, p50 {:.2?}, p99 {:.2?} (of {})",
-            cold.host_p50,
-            bench::COLD_HOSTS,
-            cold.tenant_first,
-            cold.tenant_p50,
-            cold.tenant_p99,
-            bench::COLD_TENANTS
-        );
-        if *sandbox_only {
-            return Ok(());
-        }
-        let size = 50 << 20;
-        let (before, growth) = bench::peak_rss_of_one_put(size).await.map_err(failed)?;
-        let mib = |b: u64| b as f64 / (1u64 << 20) as f64;
-        println!(
-            "one 50 MiB put (blob held by the caller): peak RSS {:.0} MiB above the {:.0} MiB before, {:.2}x the blob",
-            mib(growth),
-            mib(before),
-            growth as f64 / size as f64
-        );
-        let rows = bench::run(*duration, cases, false).await.map_err(failed)?;
-        print!("{}", bench::table(&rows));
-        if let Some(path) = json {
-            bench::write_json_and_chart(&rows, path).map_err(|e| Failure::Other(format!("bench: {e:#}")))?;
-        }
-        return Ok(());
-    }
     let config = Config::load(&cli.config).map_err(|e| Failure::Config(e.to_string()))?;
     let component = match &cli.plugin {
         Some(path) => Some(std::fs::read(path).map_err(|e| Failure::Config(format!("--plugin {}: {e}", path.display())))?),
@@ -355,8 +263,6 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             false => Err(Failure::Other("doctor: a check failed (see above)".into())),
         },
         Command::Demo | Command::Cp { .. } => unreachable!("handled above"),
-        #[cfg(feature = "bench")]
-        Command::Bench { .. } => unreachable!("handled above"),
     }
 }
 

@@ -1,4 +1,4 @@
-//! `coffer bench --tenants N`: many tenants on one endpoint (the server of COFFER_TEST_S3_*),
+//! `coffer-bench --tenants N`: many tenants on one endpoint (the server of COFFER_TEST_S3_*),
 //! each a key prefix of its own in one bucket, as a hosting provider runs them. Measures the
 //! host's resident memory once the tenants are built, after each has made one put and one get,
 //! and once they are idle, the most connections open at once, the open sockets 20 s after the last call, the
@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use coffer_host::{Coffer, HostOptions};
 
-use crate::bench::Server;
+use crate::hosts::Server;
 
 /// What the run measured.
 pub struct Figures {

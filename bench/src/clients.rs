@@ -1,0 +1,144 @@
+//! The clients measured: Coffer (plain and sealed), rust-s3 (with and without a HEAD after
+//! each put), and the plain-HTTP ceiling, hyper sending the same signed requests.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use bytes::Bytes;
+use coffer_host::Tenant;
+use coffer_host::quickack::QuickAckConnector;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client as HyperClient;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use md5::Digest as _;
+
+use crate::hosts::Server;
+
+/// One result row.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub case: String,
+    pub client: &'static str,
+    pub ops_per_s: f64,
+    pub mib_per_s: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+}
+
+pub(crate) enum Client {
+    Coffer(Tenant),
+    /// The same tenant with client-side encryption (`coffer-bench --encrypted`).
+    Sealed(Tenant),
+    RustS3(Box<s3::Bucket>),
+    /// rust-s3's PUT followed by a HEAD: what Stalwart does with `verifyAfterWrite = true`.
+    RustS3Verify(Box<s3::Bucket>),
+    Ceiling(Ceiling),
+}
+
+impl Client {
+    pub(crate) fn name(&self, verify: bool) -> &'static str {
+        match (self, verify) {
+            (Client::Coffer(_), true) => "coffer",
+            (Client::Coffer(_), false) => "coffer-noverify",
+            (Client::Sealed(_), _) => "coffer-encrypted",
+            (Client::RustS3(_), _) => "rust-s3",
+            (Client::RustS3Verify(_), _) => "rust-s3+verify",
+            (Client::Ceiling(_), _) => "ceiling",
+        }
+    }
+
+    pub(crate) async fn put(&self, key: &str, data: Vec<u8>) -> anyhow::Result<()> {
+        match self {
+            Client::Coffer(tenant) | Client::Sealed(tenant) => Ok(tenant.put(key, &data).await?),
+            Client::RustS3(bucket) | Client::RustS3Verify(bucket) => {
+                let response = bucket.put_object(key, &data).await?;
+                anyhow::ensure!(response.status_code() == 200, "rust-s3 put: HTTP {}", response.status_code());
+                if matches!(self, Client::RustS3Verify(_)) {
+                    let (head, status) = bucket.head_object(key).await?;
+                    anyhow::ensure!(status == 200, "rust-s3 head: HTTP {status}");
+                    anyhow::ensure!(head.content_length == Some(data.len() as i64), "rust-s3 head: size {:?}", head.content_length);
+                }
+                Ok(())
+            }
+            Client::Ceiling(ceiling) => ceiling.put(key, data).await,
+        }
+    }
+
+    pub(crate) async fn get(&self, key: &str) -> anyhow::Result<usize> {
+        match self {
+            Client::Coffer(tenant) | Client::Sealed(tenant) => Ok(tenant.get(key, ..).await?.map_or(0, |d| d.len())),
+            Client::RustS3(bucket) | Client::RustS3Verify(bucket) => {
+                let response = bucket.get_object(key).await?;
+                anyhow::ensure!(response.status_code() == 200, "rust-s3 get: HTTP {}", response.status_code());
+                Ok(response.bytes().len())
+            }
+            Client::Ceiling(ceiling) => ceiling.get(key).await,
+        }
+    }
+}
+
+/// The ceiling: a pooled hyper client sending what the plugin sends (path style, signed
+/// payload, Content-MD5), signed by the plugin's SigV4 code compiled natively.
+pub(crate) struct Ceiling {
+    http: HyperClient<QuickAckConnector<HttpConnector>, Full<Bytes>>,
+    server: Arc<Server>,
+    authority: String,
+}
+
+impl Ceiling {
+    pub(crate) fn new(server: Arc<Server>) -> anyhow::Result<Ceiling> {
+        let authority = server.endpoint.split_once("://").map(|(_, a)| a.trim_end_matches('/').to_string()).unwrap_or_default();
+        anyhow::ensure!(server.endpoint.starts_with("http://"), "the ceiling client speaks plain HTTP only");
+        // The same socket treatment as Coffer's transport (no Nagle delay, prompt ACKs), so that
+        // the ceiling stays a ceiling.
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        let http = HyperClient::builder(TokioExecutor::new()).build(QuickAckConnector(connector));
+        Ok(Ceiling { http, server, authority })
+    }
+
+    pub(crate) fn request(&self, method: &'static str, key: &str, body: Vec<u8>) -> http::Request<Full<Bytes>> {
+        use coffer_plugin::sigv4;
+        let path = format!("/{}/{key}", self.server.bucket);
+        let sha256 = if body.is_empty() { sigv4::EMPTY_PAYLOAD_SHA256.to_string() } else { sigv4::sha256_hex(&body) };
+        let mut headers = vec![("host".to_string(), self.authority.clone())];
+        if method == "PUT" {
+            headers.push(("content-length".into(), body.len().to_string()));
+            headers.push(("content-md5".into(), base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(&body))));
+        }
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+        let amz_date = sigv4::amz_date(now);
+        let scope = sigv4::SigningScope { amz_date: &amz_date, region: &self.server.region, service: "s3" };
+        let keys = sigv4::SigningKeys {
+            access_key_id: &self.server.access_key,
+            secret_access_key: &self.server.secret_key,
+            session_token: None,
+        };
+        let request = sigv4::S3Request { method, path: &path, query: &[], payload_sha256: &sha256 };
+        sigv4::sign_s3(&request, &mut headers, &keys, &scope);
+        let uri = format!("http://{}{}", self.authority, sigv4::uri_encode(&path, true));
+        let mut builder = http::Request::builder().method(method).uri(uri);
+        for (name, value) in headers {
+            builder = builder.header(name, value);
+        }
+        builder.body(Full::new(Bytes::from(body))).expect("a valid request")
+    }
+
+    pub(crate) async fn put(&self, key: &str, data: Vec<u8>) -> anyhow::Result<()> {
+        let response = self.http.request(self.request("PUT", key, data)).await?;
+        let status = response.status();
+        response.into_body().collect().await?;
+        anyhow::ensure!(status.is_success(), "ceiling put: HTTP {status}");
+        Ok(())
+    }
+
+    pub(crate) async fn get(&self, key: &str) -> anyhow::Result<usize> {
+        let response = self.http.request(self.request("GET", key, Vec::new())).await?;
+        let status = response.status();
+        let body = response.into_body().collect().await?.to_bytes();
+        anyhow::ensure!(status.is_success(), "ceiling get: HTTP {status}");
+        Ok(body.len())
+    }
+}
