@@ -3,6 +3,8 @@
 wit_bindgen::generate!({
     path: "../wit",
     world: "plugin",
+    // The client's errors and answers are the WIT's records, compared in its tests.
+    additional_derives: [PartialEq, Eq],
     with: {
         "wasi:http/outgoing-handler@0.2.12": wasip2::http::outgoing_handler,
         "wasi:http/types@0.2.12": wasip2::http::types,

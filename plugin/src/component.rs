@@ -1,11 +1,10 @@
-//! The WIT world's exports, adapted to the S3 client: settings and errors to and from the
-//! WIT's records and variants.
+//! The WIT world's exports, handed to the S3 client: its settings, errors and answers are the
+//! WIT's own records, so nothing is copied across.
 
 use crate::bindings::coffer::blobstore::body::{Sink, Source};
 use crate::bindings::coffer::blobstore::config;
-use crate::bindings::exports::coffer::blobstore::store::{ByteRange, Error, ErrorKind, Guest, ObjectInfo};
-use crate::bindings::coffer::blobstore::types::{Listed, Page, Upload, UploadPage};
-use crate::error::{Kind, StoreError};
+use crate::bindings::exports::coffer::blobstore::store::{ByteRange, Error, Guest, ObjectInfo};
+use crate::bindings::coffer::blobstore::types::{Page, UploadPage};
 use crate::http::WasiPlatform;
 use crate::s3::{Client, Keys};
 
@@ -32,63 +31,37 @@ fn new_client() -> Result<Client<WasiPlatform>, Error> {
         session_token: c.session_token,
     };
     let platform = WasiPlatform { timeout_ms: settings.timeout_ms };
-    Client::new(settings, keys, platform).map_err(to_wit)
-}
-
-fn to_wit(error: StoreError) -> Error {
-    let kind = match error.kind {
-        Kind::AccessDenied => ErrorKind::AccessDenied,
-        Kind::InvalidKey => ErrorKind::InvalidKey,
-        Kind::InvalidConfig => ErrorKind::InvalidConfig,
-        Kind::Timeout => ErrorKind::Timeout,
-        Kind::Unavailable => ErrorKind::Unavailable,
-        Kind::Integrity => ErrorKind::Integrity,
-        Kind::Other => ErrorKind::Other,
-    };
-    Error { kind, message: error.message, status: error.status, s3_code: error.s3_code }
+    Client::new(settings, keys, platform)
 }
 
 impl Guest for Plugin {
     fn get(key: String, range: Option<ByteRange>, into: &Sink) -> Result<bool, Error> {
-        client()?.get(&key, range.map(|r| (r.start, r.end)), into).map_err(to_wit)
+        client()?.get(&key, range.map(|r| (r.start, r.end)), into)
     }
 
     fn put(key: String, body: &Source) -> Result<(), Error> {
-        client()?.put(&key, body).map_err(to_wit)
+        client()?.put(&key, body)
     }
 
     fn delete(key: String) -> Result<bool, Error> {
-        client()?.delete(&key).map_err(to_wit)
+        client()?.delete(&key)
     }
 
     fn stat(key: String) -> Result<Option<ObjectInfo>, Error> {
-        let info = client()?.stat(&key).map_err(to_wit)?;
-        Ok(info.map(|i| ObjectInfo { size: i.size, etag: i.etag, last_modified: i.last_modified }))
+        client()?.stat(&key)
     }
 
     fn list(prefix: String, start_after: Option<String>, max: u32) -> Result<Page, Error> {
-        let page = client()?.list(&prefix, start_after.as_deref(), max).map_err(to_wit)?;
-        let objects = page
-            .objects
-            .into_iter()
-            .map(|o| Listed { key: o.key, size: o.size, etag: o.etag, last_modified: o.last_modified })
-            .collect();
-        Ok(Page { objects, next: page.next })
+        client()?.list(&prefix, start_after.as_deref(), max)
     }
 
     fn list_uploads(prefix: String, after: Option<(String, String)>) -> Result<UploadPage, Error> {
         let after = after.as_ref().map(|(key, id)| (key.as_str(), id.as_str()));
-        let page = client()?.list_uploads(&prefix, after).map_err(to_wit)?;
-        let uploads = page
-            .uploads
-            .into_iter()
-            .map(|u| Upload { key: u.key, upload_id: u.upload_id, initiated: u.initiated })
-            .collect();
-        Ok(UploadPage { uploads, next: page.next })
+        client()?.list_uploads(&prefix, after)
     }
 
     fn abort_upload(key: String, upload_id: String) -> Result<(), Error> {
-        client()?.abort(&key, &upload_id).map_err(to_wit)
+        client()?.abort(&key, &upload_id)
     }
 }
 

@@ -4,27 +4,10 @@ use quick_xml::Reader;
 use quick_xml::escape::resolve_predefined_entity;
 use quick_xml::events::Event;
 
-/// What kind of failure; component.rs maps each onto the WIT `error-kind` of the same name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    AccessDenied,
-    InvalidKey,
-    InvalidConfig,
-    Timeout,
-    Unavailable,
-    Integrity,
-    Other,
-}
-
-/// Why an operation failed: its kind, a message naming the operation and the key, and the HTTP
-/// status and S3 error code of the answer that decided it, when there was one.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoreError {
-    pub kind: Kind,
-    pub message: String,
-    pub status: Option<u16>,
-    pub s3_code: Option<String>,
-}
+/// Why an operation failed, as the WIT's `error` record declares it: its kind, a message
+/// naming the operation and the key, and the HTTP status and S3 error code of the answer that
+/// decided it, when there was one. The helpers below are the plugin's own.
+pub use crate::bindings::coffer::blobstore::types::{Error as StoreError, ErrorKind as Kind};
 
 impl StoreError {
     pub fn new(kind: Kind, message: impl Into<String>) -> StoreError {

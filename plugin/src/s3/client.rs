@@ -9,13 +9,8 @@ use super::settings::{ChecksumMode, Dialect, Keys, Settings};
 /// S3's limit on an object key, prefix included, in bytes of UTF-8.
 pub const MAX_KEY_BYTES: usize = 1024;
 
-/// What the store knows about an object.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ObjectInfo {
-    pub size: u64,
-    pub etag: String,
-    pub last_modified: Option<String>,
-}
+/// What the store knows about an object (the WIT's `object-info`).
+pub use crate::bindings::coffer::blobstore::types::ObjectInfo;
 
 /// An S3 client for one tenant's bucket.
 pub struct Client<P> {

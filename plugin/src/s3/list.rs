@@ -14,21 +14,9 @@ use crate::error::{StoreError, parse_error_body};
 /// The most objects one page holds (S3's own bound).
 pub const MAX_PAGE: u32 = 1000;
 
-/// One object of a listing.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Listed {
-    pub key: String,
-    pub size: u64,
-    pub etag: String,
-    pub last_modified: Option<String>,
-}
-
-/// A page of a listing, and the key the next one starts after (`None` after the last).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Page {
-    pub objects: Vec<Listed>,
-    pub next: Option<String>,
-}
+/// One object of a listing, and a page of them with the key the next one starts after (`None`
+/// after the last): the WIT's `listed` and `page`.
+pub use crate::bindings::coffer::blobstore::types::{Listed, Page};
 
 impl<P: Platform> Client<P> {
     /// The objects whose keys start with `prefix`, after `start_after`, at most `max`.

@@ -10,20 +10,9 @@ use super::client::Client;
 use super::platform::{HttpResponse, Platform};
 use crate::error::{StoreError, classify, parse_error_body};
 
-/// One upload in progress, its key without the tenant's prefix.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Upload {
-    pub key: String,
-    pub upload_id: String,
-    pub initiated: Option<String>,
-}
-
-/// A page of uploads, and the (key, upload id) the next one starts after.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct UploadPage {
-    pub uploads: Vec<Upload>,
-    pub next: Option<(String, String)>,
-}
+/// One upload in progress (its key without the tenant's prefix), and a page of them with the
+/// (key, upload id) the next one starts after: the WIT's `upload` and `upload-page`.
+pub use crate::bindings::coffer::blobstore::types::{Upload, UploadPage};
 
 impl<P: Platform> Client<P> {
     /// The uploads in progress whose keys start with `prefix`, after `after`.
