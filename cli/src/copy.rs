@@ -21,7 +21,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use tokio::io::{AsyncWrite, AsyncWriteExt, DuplexStream};
 use tokio::task::JoinSet;
 
-use crate::Failure;
+use crate::failure::Failure;
 
 /// Bytes buffered between an object's read and its write.
 const PIPE: usize = 256 << 10;

@@ -350,7 +350,7 @@ async fn uploads(tenant: &Tenant) -> Check {
                 started.elapsed(),
             )
         },
-        Err(crate::Failure::Config(e) | crate::Failure::Missing(e) | crate::Failure::Other(e)) => Check {
+        Err(crate::failure::Failure::Config(e) | crate::failure::Failure::Missing(e) | crate::failure::Failure::Other(e)) => Check {
             verdict: Verdict::Warn,
             ..fail("uploads", format!("cannot list the uploads in progress: {e}"), "none needed to store mail; a key that may list uploads can check", started.elapsed())
         },

@@ -4,6 +4,7 @@
 mod copy;
 mod demo;
 mod doctor;
+mod failure;
 mod tools;
 mod progress;
 mod uploads;
@@ -14,7 +15,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use coffer_host::config::Config;
-use coffer_host::{Coffer, ErrorKind, StoreError, Tenant};
+use coffer_host::{Coffer, Tenant};
+
+use failure::Failure;
 
 #[derive(Parser)]
 #[command(name = "coffer", version, about = "A blob store for mail servers, on S3, run as a sandboxed WebAssembly plugin")]
@@ -126,35 +129,6 @@ enum Command {
     Doctor,
     /// Start an S3 server in-process and show a round trip through the plugin.
     Demo,
-}
-
-pub(crate) enum Failure {
-    /// Usage or config: exit 2.
-    Config(String),
-    /// The key does not exist: exit 3.
-    Missing(String),
-    /// Anything else: exit 1.
-    Other(String),
-}
-
-impl From<StoreError> for Failure {
-    fn from(e: StoreError) -> Self {
-        match e.kind() {
-            ErrorKind::InvalidConfig => Failure::Config(e.to_string()),
-            _ => Failure::Other(e.to_string()),
-        }
-    }
-}
-
-impl Failure {
-    /// The same failure, with `note` after its message.
-    fn noted(self, note: &str) -> Failure {
-        match self {
-            Failure::Config(m) => Failure::Config(format!("{m} ({note})")),
-            Failure::Missing(m) => Failure::Missing(format!("{m} ({note})")),
-            Failure::Other(m) => Failure::Other(format!("{m} ({note})")),
-        }
-    }
 }
 
 fn parse_range(text: &str) -> Result<(u64, Option<u64>), String> {

@@ -5,7 +5,7 @@ use std::io::{BufRead, Write};
 
 use coffer_host::{Listed, Tenant, stalwart};
 
-use crate::Failure;
+use crate::failure::Failure;
 
 /// How `ls` prints each object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

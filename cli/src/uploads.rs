@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use coffer_host::{Tenant, Upload};
 
-use crate::Failure;
+use crate::failure::Failure;
 
 /// How old an upload must be before it counts as left behind, by default: no put of a mail
 /// server's takes a day, so one that old is no put in progress.
