@@ -6,37 +6,24 @@
 //! same size and ETag are skipped without a request of their own. A run that was stopped
 //! resumes where it was: what it copied is skipped.
 //!
-//! `coffer rewrap` is the same streamed copy from a tenant to itself: an encrypted object read
-//! with its old key and sealed again with the current one.
+//! `coffer rewrap` (rewrap.rs) is the same streamed copy from a tenant to itself; tally.rs
+//! reports what a run did.
 
 use std::collections::VecDeque;
 use std::io;
-use std::io::IsTerminal;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use coffer_host::{Listed, Listing, StoreError, Tenant};
-use indicatif::{ProgressBar, ProgressStyle};
 use tokio::io::{AsyncWrite, AsyncWriteExt, DuplexStream};
 use tokio::task::JoinSet;
 
 use crate::failure::Failure;
+use crate::tally::{Done, Outcome, Tally, joined, progress_bar, settle, summary};
 
 /// Bytes buffered between an object's read and its write.
 const PIPE: usize = 256 << 10;
-/// Failures the summary lists one by one; the rest are counted.
-const FAILURES_LISTED: usize = 20;
-
-/// What a run did.
-#[derive(Debug, Default)]
-struct Tally {
-    copied: u64,
-    copied_bytes: u64,
-    skipped: u64,
-    failures: Vec<(String, String)>,
-}
-
 /// Copies every object under `prefix` from `from` to `to`, `jobs` at a time. With `verbose`,
 /// a line for each object copied or skipped on standard output. Ends with a summary on
 /// standard error; fails (exit 1) when any object failed, after trying every one.
@@ -96,72 +83,6 @@ pub async fn cp(from: &Tenant, to: &Tenant, prefix: &str, jobs: usize, verbose: 
     }
 }
 
-/// `coffer rewrap [PREFIX]`: every object of an encrypted tenant that is sealed with an older
-/// key (one in `oldKeys`) is read and sealed again with `keyId`, `jobs` at a time, each streamed
-/// as `cp` streams it (the new object's last bytes held back until the old one has been read
-/// and opened whole). Objects already under `keyId` are skipped after reading their header.
-pub async fn rewrap(tenant: &Tenant, prefix: &str, jobs: usize, verbose: bool) -> Result<(), Failure> {
-    let Some(keys) = tenant.settings().encryption() else {
-        return Err(Failure::Config(format!("rewrap: tenant \"{}\" has no [encryption]", tenant.settings().name())));
-    };
-    let current = keys.current_id().to_string();
-    let bar = progress_bar();
-    let mut tally = Tally::default();
-    let mut objects = Cursor::new(tenant.list_all(prefix));
-    let mut jobs_in_flight: JoinSet<Outcome> = JoinSet::new();
-    let tenant = Arc::new(tenant.clone());
-    let listing_failed = loop {
-        let object = match objects.next().await {
-            Ok(Some(object)) => object,
-            Ok(None) => break None,
-            Err(e) => break Some(format!("listing: {e}")),
-        };
-        while jobs_in_flight.len() >= jobs.max(1) {
-            let (object, done) = joined(jobs_in_flight.join_next().await);
-            settle(&mut tally, &bar, verbose, object, done);
-        }
-        let (tenant, current) = (tenant.clone(), current.clone());
-        jobs_in_flight.spawn(async move {
-            let done = match tenant.sealed_with(&object.key).await {
-                Ok(Some(id)) if id == current => Ok(Done::Skipped),
-                Ok(Some(_)) => copy_one(&tenant, &tenant, &object).await.map(|()| Done::Copied),
-                Ok(None) => Err("deleted during the run".to_string()),
-                Err(e) => Err(e.to_string()),
-            };
-            (object, done)
-        });
-    };
-    while !jobs_in_flight.is_empty() {
-        let (object, done) = joined(jobs_in_flight.join_next().await);
-        settle(&mut tally, &bar, verbose, object, done);
-    }
-    bar.finish_and_clear();
-    eprintln!(
-        "rewrapped {} objects ({}) with key \"{current}\", skipped {} already under it, failed {}",
-        tally.copied,
-        bytes(tally.copied_bytes),
-        tally.skipped,
-        tally.failures.len()
-    );
-    for (key, reason) in tally.failures.iter().take(FAILURES_LISTED) {
-        eprintln!("  failed \"{key}\": {reason}");
-    }
-    match (listing_failed, tally.failures.len()) {
-        (Some(cause), _) => Err(Failure::Other(format!("rewrap stopped: {cause}"))),
-        (None, 0) => Ok(()),
-        (None, failed) => Err(Failure::Other(format!("rewrap: {failed} objects failed (see above)"))),
-    }
-}
-
-/// An object, and what became of it.
-type Outcome = (Listed, Result<Done, String>);
-
-/// What became of an object.
-enum Done {
-    Copied,
-    Skipped,
-}
-
 /// An ETag as compared: without quotes, in lower case; empty where the server lists none.
 /// An ETag is the MD5 of the bytes for an object put whole, and depends on the part size for
 /// one put in parts; so an object stored in parts under another part size is copied again.
@@ -185,88 +106,11 @@ async fn copy_unless_there(from: &Tenant, to: &Tenant, object: &Listed, maybe_th
     copy_one(from, to, object).await.map(|()| Done::Copied)
 }
 
-/// A copy task's object and outcome.
-fn joined(done: Option<Result<Outcome, tokio::task::JoinError>>) -> Outcome {
-    match done.expect("a copy in flight") {
-        Ok(done) => done,
-        Err(failed) => std::panic::resume_unwind(failed.into_panic()),
-    }
-}
-
-fn settle(tally: &mut Tally, bar: &ProgressBar, verbose: bool, object: Listed, done: Result<Done, String>) {
-    match done {
-        Ok(Done::Copied) => {
-            tally.copied += 1;
-            tally.copied_bytes += object.size;
-            if verbose {
-                say(bar, format!("copied {} ({} bytes)", object.key, object.size));
-            }
-        }
-        Ok(Done::Skipped) => {
-            tally.skipped += 1;
-            if verbose {
-                say(bar, format!("skipped {} ({} bytes, already there)", object.key, object.size));
-            }
-        }
-        Err(reason) => {
-            bar.suspend(|| eprintln!("coffer: cp \"{}\": {reason}", object.key));
-            tally.failures.push((object.key, reason));
-        }
-    }
-    bar.inc(1);
-    bar.set_message(format!(
-        "{} copied ({}), {} skipped, {} failed",
-        tally.copied,
-        bytes(tally.copied_bytes),
-        tally.skipped,
-        tally.failures.len()
-    ));
-}
-
-/// A line on standard output, above the bar when there is one.
-fn say(bar: &ProgressBar, line: String) {
-    match bar.is_hidden() {
-        true => println!("{line}"),
-        false => bar.println(line),
-    }
-}
-
-fn summary(tally: &Tally) -> String {
-    let mut text = format!(
-        "copied {} objects ({}), skipped {} already there, failed {}\n",
-        tally.copied,
-        bytes(tally.copied_bytes),
-        tally.skipped,
-        tally.failures.len()
-    );
-    for (key, reason) in tally.failures.iter().take(FAILURES_LISTED) {
-        text += &format!("  failed \"{key}\": {reason}\n");
-    }
-    if tally.failures.len() > FAILURES_LISTED {
-        text += &format!("  and {} more\n", tally.failures.len() - FAILURES_LISTED);
-    }
-    text
-}
-
-fn bytes(n: u64) -> String {
-    indicatif::HumanBytes(n).to_string()
-}
-
-fn progress_bar() -> ProgressBar {
-    if !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new_spinner()
-        .with_style(ProgressStyle::with_template("{spinner} {pos} objects: {msg}").expect("a valid template"));
-    bar.enable_steady_tick(std::time::Duration::from_millis(200));
-    bar
-}
-
 /// Copies one object: its bytes read from `from` and written to `to` as they come, in bounded
 /// memory. The write cannot complete before the read has checked every byte against the
 /// source's digest (the last bytes are held back until then), and the destination verifies
 /// what it stored (verify-after-write, or a stat of its size when that is off).
-async fn copy_one(from: &Tenant, to: &Tenant, object: &Listed) -> Result<(), String> {
+pub(crate) async fn copy_one(from: &Tenant, to: &Tenant, object: &Listed) -> Result<(), String> {
     let key = object.key.as_str();
     let size = object.size;
     let (inner, reader) = tokio::io::duplex(PIPE);
@@ -352,13 +196,13 @@ impl AsyncWrite for HoldLast {
 }
 
 /// A listing read one object at a time.
-struct Cursor {
+pub(crate) struct Cursor {
     listing: Listing,
     page: VecDeque<Listed>,
 }
 
 impl Cursor {
-    fn new(listing: Listing) -> Cursor {
+    pub(crate) fn new(listing: Listing) -> Cursor {
         Cursor { listing, page: VecDeque::new() }
     }
 
@@ -372,7 +216,7 @@ impl Cursor {
         Ok(())
     }
 
-    async fn next(&mut self) -> Result<Option<Listed>, StoreError> {
+    pub(crate) async fn next(&mut self) -> Result<Option<Listed>, StoreError> {
         self.fill().await?;
         Ok(self.page.pop_front())
     }

@@ -7,6 +7,8 @@ mod doctor;
 mod failure;
 mod tools;
 mod progress;
+mod rewrap;
+mod tally;
 mod uploads;
 
 use std::ops::Bound;
@@ -227,7 +229,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             }
         }
         Command::Rewrap { prefix, jobs, verbose } => {
-            copy::rewrap(&tenant, prefix.as_deref().unwrap_or(""), usize::from(jobs), verbose).await
+            rewrap::rewrap(&tenant, prefix.as_deref().unwrap_or(""), usize::from(jobs), verbose).await
         }
         Command::Uploads { prefix, older_than, abort } => {
             uploads::run(&tenant, prefix.as_deref().unwrap_or(""), older_than, abort).await
