@@ -8,11 +8,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use coffer_host::{Coffer, HostOptions};
+use coffer_host::{Coffer, HostOptions, Tenant};
 
 use crate::hosts::Server;
 
 /// What the run measured.
+#[derive(Default)]
 pub struct Figures {
     pub tenants: usize,
     pub rss_start: u64,
@@ -43,19 +44,7 @@ pub async fn run(count: usize, build_only: bool) -> anyhow::Result<Figures> {
         .map(|i| Ok(coffer.tenant(server.tenant_settings(&format!("t{i}"), &format!("bench-scale/{run}/{i}/")).build()?)))
         .collect::<anyhow::Result<_>>()?;
     let rss_built = rss()?;
-    let mut figures = Figures {
-        tenants: count,
-        rss_start,
-        rss_built,
-        rss_called: None,
-        rss_idle: None,
-        most_open: 0,
-        sockets_after_idle: 0,
-        errors: 0,
-        first_call_p50: Duration::ZERO,
-        first_call_p99: Duration::ZERO,
-        calls_elapsed: Duration::ZERO,
-    };
+    let mut figures = Figures { tenants: count, rss_start, rss_built, ..Figures::default() };
     if build_only {
         return Ok(figures);
     }
@@ -71,9 +60,32 @@ pub async fn run(count: usize, build_only: bool) -> anyhow::Result<Figures> {
         })
     };
     let tenants = Arc::new(tenants);
+    let started = Instant::now();
+    let (mut first_calls, errors) = call_each(&tenants).await?;
+    figures.calls_elapsed = started.elapsed();
+    done.store(true, Ordering::Relaxed);
+    sampler.await?;
+    first_calls.sort();
+    figures.first_call_p50 = first_calls[first_calls.len() / 2];
+    figures.first_call_p99 = first_calls[first_calls.len() * 99 / 100];
+    figures.rss_called = Some(rss()?);
+    figures.most_open = most.load(Ordering::Relaxed);
+    figures.errors = errors;
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    figures.sockets_after_idle = sockets()?;
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    // What the allocator keeps of freed memory is handed back first: what is left is held.
+    // SAFETY: malloc_trim only returns the allocator's free memory to the system.
+    unsafe { libc::malloc_trim(0) };
+    figures.rss_idle = Some(rss()?);
+    Ok(figures)
+}
+
+/// One put and one get for every tenant, 128 tenants at a time: each tenant's first call's
+/// latency, and how many tenants' calls failed. The tenants stay alive for what is measured next.
+async fn call_each(tenants: &Arc<Vec<Tenant>>) -> anyhow::Result<(Vec<Duration>, usize)> {
     let next = Arc::new(AtomicUsize::new(0));
     let errors = Arc::new(AtomicUsize::new(0));
-    let started = Instant::now();
     let workers: Vec<_> = (0..128)
         .map(|_| {
             let (tenants, next, errors) = (tenants.clone(), next.clone(), errors.clone());
@@ -93,27 +105,11 @@ pub async fn run(count: usize, build_only: bool) -> anyhow::Result<Figures> {
             })
         })
         .collect();
-    let mut first_calls = Vec::with_capacity(count);
+    let mut first_calls = Vec::with_capacity(tenants.len());
     for worker in workers {
         first_calls.extend(worker.await?);
     }
-    figures.calls_elapsed = started.elapsed();
-    done.store(true, Ordering::Relaxed);
-    sampler.await?;
-    first_calls.sort();
-    figures.first_call_p50 = first_calls[first_calls.len() / 2];
-    figures.first_call_p99 = first_calls[first_calls.len() * 99 / 100];
-    figures.rss_called = Some(rss()?);
-    figures.most_open = most.load(Ordering::Relaxed);
-    figures.errors = errors.load(Ordering::Relaxed);
-    tokio::time::sleep(Duration::from_secs(20)).await;
-    figures.sockets_after_idle = sockets()?;
-    tokio::time::sleep(Duration::from_secs(15)).await;
-    // What the allocator keeps of freed memory is handed back first: what is left is held.
-    // SAFETY: malloc_trim only returns the allocator's free memory to the system.
-    unsafe { libc::malloc_trim(0) };
-    figures.rss_idle = Some(rss()?);
-    Ok(figures)
+    Ok((first_calls, errors.load(Ordering::Relaxed)))
 }
 
 impl std::fmt::Display for Figures {

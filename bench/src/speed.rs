@@ -54,27 +54,7 @@ pub async fn run(per_case: Duration, only: &[String], encrypted: bool) -> anyhow
     let run_id = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis();
     let prefix = format!("bench-{run_id}/");
     let coffer = host()?;
-    let tenant = |verify: bool| -> anyhow::Result<Tenant> {
-        Ok(coffer.tenant(server.tenant_settings("bench", &prefix).verify_after_write(verify).build()?))
-    };
-    let region = s3::Region::Custom { region: server.region.clone(), endpoint: server.endpoint.clone() };
-    let credentials = s3::creds::Credentials::new(Some(&server.access_key), Some(&server.secret_key), None, None, None)?;
-    let bucket = s3::Bucket::new(&server.bucket, region, credentials)?.with_path_style();
-    let sealed = || -> anyhow::Result<Tenant> {
-        let key = "5e".repeat(32);
-        let settings = server.tenant_settings("bench-sealed", &format!("{prefix}sealed/")).encryption("bench", key.as_str());
-        Ok(coffer.tenant(settings.build()?))
-    };
-    // rust-s3 and the ceiling name the same objects with the prefix written out.
-    let clients: Vec<(Arc<Client>, bool, String)> = if encrypted {
-        vec![(Arc::new(Client::Coffer(tenant(true)?)), true, String::new()), (Arc::new(Client::Sealed(sealed()?)), true, String::new())]
-    } else { vec![
-        (Arc::new(Client::Coffer(tenant(true)?)), true, String::new()),
-        (Arc::new(Client::Coffer(tenant(false)?)), false, String::new()),
-        (Arc::new(Client::RustS3(bucket.clone())), true, prefix.clone()),
-        (Arc::new(Client::RustS3Verify(bucket)), true, prefix.clone()),
-        (Arc::new(Client::Ceiling(Ceiling::new(server.clone())?)), true, prefix.clone()),
-    ] };
+    let clients = clients(&coffer, &server, &prefix, encrypted)?;
 
     let mut rows = Vec::new();
     for &(size, label) in sizes(encrypted) {
@@ -106,25 +86,57 @@ pub async fn run(per_case: Duration, only: &[String], encrypted: bool) -> anyhow
                     samples[n].1 += took;
                 }
             }
-            for ((client, verify, _), (mut latencies, took)) in clients.iter().zip(samples) {
-                if latencies.is_empty() {
-                    continue;
-                }
-                latencies.sort();
-                let ops = latencies.len() as f64 / took.as_secs_f64();
-                let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
-                rows.push(Row {
-                    case: format!("{op}-{label}"),
-                    client: client.name(*verify),
-                    ops_per_s: ops,
-                    mib_per_s: ops * size as f64 / (1u64 << 20) as f64,
-                    p50_ms: at(0.5).as_secs_f64() * 1000.0,
-                    p99_ms: at(0.99).as_secs_f64() * 1000.0,
-                });
-            }
+            rows.extend(clients.iter().zip(samples).filter_map(|((client, verify, _), (latencies, took))| {
+                row(format!("{op}-{label}"), client.name(*verify), size, latencies, took)
+            }));
         }
     }
     Ok(rows)
+}
+
+/// The clients measured, each with whether it verifies its puts and the prefix its keys are
+/// written with: rust-s3 and the ceiling name the same objects with the prefix written out.
+fn clients(coffer: &coffer_host::Coffer, server: &Arc<Server>, prefix: &str, encrypted: bool) -> anyhow::Result<Vec<(Arc<Client>, bool, String)>> {
+    let tenant = |verify: bool| -> anyhow::Result<Tenant> {
+        Ok(coffer.tenant(server.tenant_settings("bench", prefix).verify_after_write(verify).build()?))
+    };
+    let sealed = || -> anyhow::Result<Tenant> {
+        let key = "5e".repeat(32);
+        let settings = server.tenant_settings("bench-sealed", &format!("{prefix}sealed/")).encryption("bench", key.as_str());
+        Ok(coffer.tenant(settings.build()?))
+    };
+    if encrypted {
+        return Ok(vec![(Arc::new(Client::Coffer(tenant(true)?)), true, String::new()), (Arc::new(Client::Sealed(sealed()?)), true, String::new())]);
+    }
+    let region = s3::Region::Custom { region: server.region.clone(), endpoint: server.endpoint.clone() };
+    let credentials = s3::creds::Credentials::new(Some(&server.access_key), Some(&server.secret_key), None, None, None)?;
+    let bucket = s3::Bucket::new(&server.bucket, region, credentials)?.with_path_style();
+    Ok(vec![
+        (Arc::new(Client::Coffer(tenant(true)?)), true, String::new()),
+        (Arc::new(Client::Coffer(tenant(false)?)), false, String::new()),
+        (Arc::new(Client::RustS3(bucket.clone())), true, prefix.to_string()),
+        (Arc::new(Client::RustS3Verify(bucket)), true, prefix.to_string()),
+        (Arc::new(Client::Ceiling(Ceiling::new(server.clone())?)), true, prefix.to_string()),
+    ])
+}
+
+/// A client's row for a case: its rate and latencies, from every call's latency and the time
+/// the calls took; `None` for a client that did not run the case.
+fn row(case: String, client: &'static str, size: usize, mut latencies: Vec<Duration>, took: Duration) -> Option<Row> {
+    if latencies.is_empty() {
+        return None;
+    }
+    latencies.sort();
+    let ops = latencies.len() as f64 / took.as_secs_f64();
+    let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
+    Some(Row {
+        case,
+        client,
+        ops_per_s: ops,
+        mib_per_s: ops * size as f64 / (1u64 << 20) as f64,
+        p50_ms: at(0.5).as_secs_f64() * 1000.0,
+        p99_ms: at(0.99).as_secs_f64() * 1000.0,
+    })
 }
 
 /// CONCURRENCY callers doing `op` for `length`; every latency, and the time it all took.

@@ -75,82 +75,102 @@ pub async fn run(tenant: &Tenant, settings: &TenantSettings) -> bool {
 
 /// The name, TCP, TLS and the server's clock, in that order; the first that fails ends them.
 async fn network(settings: &TenantSettings) -> Vec<Check> {
-    let mut checks = Vec::new();
     let endpoint = settings.endpoint();
     let uri: http::Uri = match endpoint.parse() {
         Ok(uri) => uri,
-        Err(e) => {
-            checks.push(fail("endpoint", format!("{endpoint} is not a URL: {e}"), "fix the tenant's endpoint", Duration::ZERO));
-            return checks;
-        }
+        Err(e) => return vec![fail("endpoint", format!("{endpoint} is not a URL: {e}"), "fix the tenant's endpoint", Duration::ZERO)],
     };
     let https = uri.scheme_str() == Some("https");
     let host = uri.host().unwrap_or_default().trim_start_matches('[').trim_end_matches(']').to_string();
     let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
     let timeout = settings.timeout();
-
-    let started = Instant::now();
-    let resolved: Vec<SocketAddr> = match tokio::time::timeout(timeout, tokio::net::lookup_host((host.as_str(), port))).await {
-        Ok(Ok(addrs)) => addrs.collect(),
-        Ok(Err(e)) => {
-            let fix = "check the endpoint's host name and this host's DNS";
-            checks.push(fail("name", format!("cannot resolve {host}: {e}"), fix, started.elapsed()));
-            return checks;
-        }
-        Err(_) => {
-            checks.push(fail("name", format!("resolving {host} took over {timeout:?}"), "check this host's DNS", started.elapsed()));
-            return checks;
-        }
-    };
-    let addrs = resolved.iter().map(|a| a.ip().to_string()).collect::<Vec<_>>().join(", ");
-    checks.push(ok("name", format!("{host} is {addrs}"), started.elapsed()));
-
-    let started = Instant::now();
-    let tcp = match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(&resolved[..])).await {
-        Ok(Ok(tcp)) => tcp,
-        Ok(Err(e)) => {
-            let fix = "check the endpoint's port, that the server runs, and the firewalls between";
-            checks.push(fail("tcp", format!("cannot connect to {host}:{port}: {e}"), fix, started.elapsed()));
-            return checks;
-        }
-        Err(_) => {
-            let fix = "check that the server runs and that no firewall drops the packets";
-            checks.push(fail("tcp", format!("no answer from {host}:{port} within {timeout:?}"), fix, started.elapsed()));
-            return checks;
-        }
-    };
-    checks.push(ok("tcp", format!("connected to {}", tcp.peer_addr().map(|a| a.to_string()).unwrap_or_default()), started.elapsed()));
-
+    let mut checks = Vec::new();
+    let Some(resolved) = passed(resolve(&host, port, timeout).await, &mut checks) else { return checks };
+    let Some(tcp) = passed(connect(&host, port, &resolved, timeout).await, &mut checks) else { return checks };
     let started = Instant::now();
     let date = if https {
-        let config = Arc::new(coffer_host::tls::client_config(settings.trust()));
-        let Ok(name) = rustls::pki_types::ServerName::try_from(host.clone()) else {
-            checks.push(fail("tls", format!("{host} is not a name TLS can check"), "fix the endpoint", started.elapsed()));
-            return checks;
-        };
-        let tls = match tokio::time::timeout(timeout, tokio_rustls::TlsConnector::from(config).connect(name, tcp)).await {
-            Ok(Ok(tls)) => tls,
-            Ok(Err(e)) => {
-                let fix = "if the server's certificate comes from a private CA, or is self-signed, put that CA (or the \
-                           certificate) in the tenant's caFile";
-                checks.push(fail("tls", format!("the server's certificate is not trusted: {e}"), fix, started.elapsed()));
-                return checks;
-            }
-            Err(_) => {
-                checks.push(fail("tls", format!("no TLS handshake within {timeout:?}"), "check that the endpoint speaks TLS", started.elapsed()));
-                return checks;
-            }
-        };
-        let certificate = tls.get_ref().1.peer_certificates().and_then(|chain| chain.first()).map(|c| c.as_ref().to_vec());
-        checks.push(certificate_check(certificate.as_deref(), settings.allow_invalid_certs(), started.elapsed()));
+        let Some(tls) = passed(handshake(settings, &host, tcp, timeout).await, &mut checks) else { return checks };
         let started = Instant::now();
         (server_date(tls, &host, timeout).await, started)
     } else {
-        let started = Instant::now();
         (server_date(tcp, &host, timeout).await, started)
     };
     checks.push(Check { took: date.1.elapsed(), ..clock(date.0) });
     checks
+}
+
+/// A step's check kept, and what it gave when it passed.
+fn passed<T>(step: Result<(T, Check), Check>, checks: &mut Vec<Check>) -> Option<T> {
+    match step {
+        Ok((value, check)) => {
+            checks.push(check);
+            Some(value)
+        }
+        Err(check) => {
+            checks.push(check);
+            None
+        }
+    }
+}
+
+/// The endpoint's name resolved: its addresses, and the check that says so.
+async fn resolve(host: &str, port: u16, timeout: Duration) -> Result<(Vec<SocketAddr>, Check), Check> {
+    let started = Instant::now();
+    let resolved: Vec<SocketAddr> = match tokio::time::timeout(timeout, tokio::net::lookup_host((host, port))).await {
+        Ok(Ok(addrs)) => addrs.collect(),
+        Ok(Err(e)) => {
+            let fix = "check the endpoint's host name and this host's DNS";
+            return Err(fail("name", format!("cannot resolve {host}: {e}"), fix, started.elapsed()));
+        }
+        Err(_) => return Err(fail("name", format!("resolving {host} took over {timeout:?}"), "check this host's DNS", started.elapsed())),
+    };
+    let addrs = resolved.iter().map(|a| a.ip().to_string()).collect::<Vec<_>>().join(", ");
+    let check = ok("name", format!("{host} is {addrs}"), started.elapsed());
+    Ok((resolved, check))
+}
+
+/// A TCP connection to one of the addresses.
+async fn connect(host: &str, port: u16, resolved: &[SocketAddr], timeout: Duration) -> Result<(tokio::net::TcpStream, Check), Check> {
+    let started = Instant::now();
+    let tcp = match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(resolved)).await {
+        Ok(Ok(tcp)) => tcp,
+        Ok(Err(e)) => {
+            let fix = "check the endpoint's port, that the server runs, and the firewalls between";
+            return Err(fail("tcp", format!("cannot connect to {host}:{port}: {e}"), fix, started.elapsed()));
+        }
+        Err(_) => {
+            let fix = "check that the server runs and that no firewall drops the packets";
+            return Err(fail("tcp", format!("no answer from {host}:{port} within {timeout:?}"), fix, started.elapsed()));
+        }
+    };
+    let check = ok("tcp", format!("connected to {}", tcp.peer_addr().map(|a| a.to_string()).unwrap_or_default()), started.elapsed());
+    Ok((tcp, check))
+}
+
+/// The TLS handshake with the tenant's trust, and the certificate's subject and expiry.
+async fn handshake(
+    settings: &TenantSettings,
+    host: &str,
+    tcp: tokio::net::TcpStream,
+    timeout: Duration,
+) -> Result<(tokio_rustls::client::TlsStream<tokio::net::TcpStream>, Check), Check> {
+    let started = Instant::now();
+    let config = Arc::new(coffer_host::tls::client_config(settings.trust()));
+    let Ok(name) = rustls::pki_types::ServerName::try_from(host.to_string()) else {
+        return Err(fail("tls", format!("{host} is not a name TLS can check"), "fix the endpoint", started.elapsed()));
+    };
+    let tls = match tokio::time::timeout(timeout, tokio_rustls::TlsConnector::from(config).connect(name, tcp)).await {
+        Ok(Ok(tls)) => tls,
+        Ok(Err(e)) => {
+            let fix = "if the server's certificate comes from a private CA, or is self-signed, put that CA (or the \
+                       certificate) in the tenant's caFile";
+            return Err(fail("tls", format!("the server's certificate is not trusted: {e}"), fix, started.elapsed()));
+        }
+        Err(_) => return Err(fail("tls", format!("no TLS handshake within {timeout:?}"), "check that the endpoint speaks TLS", started.elapsed())),
+    };
+    let certificate = tls.get_ref().1.peer_certificates().and_then(|chain| chain.first()).map(|c| c.as_ref().to_vec());
+    let check = certificate_check(certificate.as_deref(), settings.allow_invalid_certs(), started.elapsed());
+    Ok((tls, check))
 }
 
 /// The server certificate's subject and expiry.

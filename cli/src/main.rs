@@ -170,14 +170,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     if let Command::Demo = cli.command {
         return demo::run().await.map_err(|e| Failure::Other(format!("{e:#}")));
     }
-    let config = Config::load(&cli.config).map_err(|e| Failure::Config(e.to_string()))?;
-    let component = match &cli.plugin {
-        Some(path) => Some(std::fs::read(path).map_err(|e| Failure::Config(format!("--plugin {}: {e}", path.display())))?),
-        None => None,
-    };
-    let options = config.host_options().map_err(|e| Failure::Config(e.to_string()))?;
-    let options = coffer_host::HostOptions { component, ..options };
-    let coffer = Coffer::with_options(options).map_err(|e| Failure::Other(format!("loading the plugin: {e}")))?;
+    let (config, coffer) = host(&cli)?;
     if let Command::Cp { from, to, prefix, jobs, verbose, size_only } = &cli.command {
         if from == to {
             return Err(Failure::Config(format!("cp: --from and --to are the same tenant \"{from}\"")));
@@ -214,20 +207,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             };
             tools::ls(&tenant, prefix.as_deref().unwrap_or(""), style, cli.hex_key).await
         }
-        Command::Stat { key } => {
-            let key = object_key(key)?;
-            match tenant.stat(&key).await? {
-                Some(info) => {
-                    println!("size: {}", info.size);
-                    println!("etag: {}", info.etag);
-                    if let Some(modified) = info.last_modified {
-                        println!("last-modified: {modified}");
-                    }
-                    Ok(())
-                }
-                None => Err(Failure::Missing(format!("key \"{key}\" does not exist"))),
-            }
-        }
+        Command::Stat { key } => stat(&tenant, &object_key(key)?).await,
         Command::Rewrap { prefix, jobs, verbose } => {
             rewrap::rewrap(&tenant, prefix.as_deref().unwrap_or(""), usize::from(jobs), verbose).await
         }
@@ -239,6 +219,34 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             false => Err(Failure::Other("doctor: a check failed (see above)".into())),
         },
         Command::Demo | Command::Cp { .. } => unreachable!("handled above"),
+    }
+}
+
+/// The config file, and the host it sets up (with `--plugin`'s component, when given).
+fn host(cli: &Cli) -> Result<(Config, Coffer), Failure> {
+    let config = Config::load(&cli.config).map_err(|e| Failure::Config(e.to_string()))?;
+    let component = match &cli.plugin {
+        Some(path) => Some(std::fs::read(path).map_err(|e| Failure::Config(format!("--plugin {}: {e}", path.display())))?),
+        None => None,
+    };
+    let options = config.host_options().map_err(|e| Failure::Config(e.to_string()))?;
+    let options = coffer_host::HostOptions { component, ..options };
+    let coffer = Coffer::with_options(options).map_err(|e| Failure::Other(format!("loading the plugin: {e}")))?;
+    Ok((config, coffer))
+}
+
+/// Prints the size, ETag and Last-Modified of `key`.
+async fn stat(tenant: &Tenant, key: &str) -> Result<(), Failure> {
+    match tenant.stat(key).await? {
+        Some(info) => {
+            println!("size: {}", info.size);
+            println!("etag: {}", info.etag);
+            if let Some(modified) = info.last_modified {
+                println!("last-modified: {modified}");
+            }
+            Ok(())
+        }
+        None => Err(Failure::Missing(format!("key \"{key}\" does not exist"))),
     }
 }
 
