@@ -223,39 +223,16 @@ impl State {
         let (parts, body) = request.into_parts();
         let method = parts.method.as_str().to_string();
         let path = parts.uri.path().to_string();
-        {
-            *self.requests.lock().unwrap().entry(method.clone()).or_default() += 1;
-            let mut seen = self.seen.lock().unwrap();
-            for (name, value) in &parts.headers {
-                seen.push((name.as_str().to_string(), value.to_str().unwrap_or_default().to_string()));
-            }
-        }
+        self.record(&method, &parts.headers);
         let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
         let query = parts.uri.query().unwrap_or_default().to_string() + "&";
         if let Some(refusal) = self.persona.refuse(&self.memory, &method, &path, &query, &parts.headers) {
             return Ok(refusal);
         }
         let fault = self.choose(&method, &path, &query);
-        let count = |fault: Fault| *self.injected.lock().unwrap().entry(fault).or_default() += 1;
-
-        match fault {
-            Some(Fault::Lie) => {
-                count(Fault::Lie);
-                return Ok(Response::new(Pieces::whole(Bytes::new())));
-            }
-            Some(
-                f @ (Fault::SlowDown
-                | Fault::SlowDownRetryAfter(_)
-                | Fault::InternalError
-                | Fault::TooManyRequests
-                | Fault::RequestTimeout),
-            ) => {
-                count(f);
-                return Ok(s3_error(f));
-            }
-            _ => {}
+        if let Some(answer) = fault.and_then(|fault| self.instead_of_forwarding(fault)) {
+            return answer;
         }
-
         let uri = format!("{}{}", self.upstream, parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
         let mut forward = Request::builder().method(parts.method).uri(uri);
         for (name, value) in &parts.headers {
@@ -269,36 +246,68 @@ impl State {
         self.persona.dress(&mut head);
         let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
         self.body_bytes.fetch_add(body.len() as u64, Ordering::SeqCst);
+        self.damaged(fault, head, body, control).await
+    }
+
+    /// Counts the request, and keeps its headers.
+    fn record(&self, method: &str, headers: &http::HeaderMap) {
+        *self.requests.lock().unwrap().entry(method.to_string()).or_default() += 1;
+        let mut seen = self.seen.lock().unwrap();
+        for (name, value) in headers {
+            seen.push((name.as_str().to_string(), value.to_str().unwrap_or_default().to_string()));
+        }
+    }
+
+    fn count(&self, fault: Fault) {
+        *self.injected.lock().unwrap().entry(fault).or_default() += 1;
+    }
+
+    /// The answer of a fault that answers in the server's place: a lie, or an S3 error.
+    fn instead_of_forwarding(&self, fault: Fault) -> Option<Answer> {
+        match fault {
+            Fault::Lie => {
+                self.count(Fault::Lie);
+                Some(Ok(Response::new(Pieces::whole(Bytes::new()))))
+            }
+            f @ (Fault::SlowDown | Fault::SlowDownRetryAfter(_) | Fault::InternalError | Fault::TooManyRequests | Fault::RequestTimeout) => {
+                self.count(f);
+                Some(Ok(s3_error(f)))
+            }
+            _ => None,
+        }
+    }
+
+    /// The server's answer, damaged on its way back as `fault` says.
+    async fn damaged(&self, fault: Option<Fault>, head: http::response::Parts, body: Bytes, control: &socket2::Socket) -> Answer {
         let half = body.slice(..body.len() / 2);
         let response = |pieces: Pieces| Ok(Response::from_parts(head.clone(), pieces));
-
         match fault {
             Some(Fault::ResetBeforeResponse) => {
-                count(Fault::ResetBeforeResponse);
+                self.count(Fault::ResetBeforeResponse);
                 let _ = control.set_linger(Some(Duration::ZERO));
                 Err(std::io::Error::other("reset before the response"))
             }
             Some(Fault::ResetMidBody) if !body.is_empty() => {
-                count(Fault::ResetMidBody);
+                self.count(Fault::ResetMidBody);
                 let _ = control.set_linger(Some(Duration::ZERO));
                 response(Pieces::cut_short(half, body.len()))
             }
             Some(Fault::Stall) => {
-                count(Fault::Stall);
+                self.count(Fault::Stall);
                 tokio::time::sleep(Duration::from_secs(60)).await;
                 Err(std::io::Error::other("stalled"))
             }
             Some(Fault::Trickle) => {
-                count(Fault::Trickle);
+                self.count(Fault::Trickle);
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 response(Pieces::trickle(body, 256, Duration::from_millis(10)))
             }
             Some(Fault::Truncate) if !body.is_empty() => {
-                count(Fault::Truncate);
+                self.count(Fault::Truncate);
                 response(Pieces::cut_short(half, body.len()))
             }
             Some(Fault::FlipByte) if head.status == 200 && !body.is_empty() => {
-                count(Fault::FlipByte);
+                self.count(Fault::FlipByte);
                 let mut damaged = body.to_vec();
                 let middle = damaged.len() / 2;
                 damaged[middle] ^= 0x01;

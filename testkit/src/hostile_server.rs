@@ -121,24 +121,10 @@ async fn answer(socket: &mut TcpStream, abuse: Abuse, method: &str) -> std::io::
     match abuse {
         Abuse::MalformedXml => {
             let body = "<?xml version=\"1.0\"?><Error><Code>Slow<Down</Code><Message>&bogus; <<<";
-            let text = format!("HTTP/1.1 400 Bad Request\r\ncontent-type: application/xml\r\ncontent-length: {}\r\n\r\n", body.len());
-            socket.write_all(text.as_bytes()).await?;
-            if !head_only {
-                socket.write_all(body.as_bytes()).await?;
-            }
+            let head = format!("HTTP/1.1 400 Bad Request\r\ncontent-type: application/xml\r\ncontent-length: {}\r\n\r\n", body.len());
+            send(socket, head.as_bytes(), body.as_bytes(), head_only).await?;
         }
-        Abuse::HugeErrorBody => {
-            let gib = 1u64 << 30;
-            socket.write_all(format!("HTTP/1.1 500 Internal Server Error\r\ncontent-length: {gib}\r\n\r\n").as_bytes()).await?;
-            if !head_only {
-                let chunk = vec![b'x'; 64 * 1024];
-                let mut sent = 0;
-                while sent < gib {
-                    socket.write_all(&chunk).await?;
-                    sent += chunk.len() as u64;
-                }
-            }
-        }
+        Abuse::HugeErrorBody => huge_error_body(socket, head_only).await?,
         Abuse::ManyHeaders => {
             let mut text = String::from("HTTP/1.1 200 OK\r\n");
             for i in 0..100_000 {
@@ -149,35 +135,19 @@ async fn answer(socket: &mut TcpStream, abuse: Abuse, method: &str) -> std::io::
         }
         Abuse::ContentLengthTooSmall => {
             let etag = "\"0123456789abcdef0123456789abcdef\"";
-            socket.write_all(format!("HTTP/1.1 200 OK\r\netag: {etag}\r\ncontent-length: 10\r\n\r\n").as_bytes()).await?;
-            if !head_only {
-                socket.write_all(&[b'y'; 100]).await?;
-            }
+            let head = format!("HTTP/1.1 200 OK\r\netag: {etag}\r\ncontent-length: 10\r\n\r\n");
+            send(socket, head.as_bytes(), &[b'y'; 100], head_only).await?;
         }
         Abuse::ContentLengthTooLarge => {
-            socket.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n").await?;
-            if !head_only {
-                socket.write_all(&[b'z'; 10]).await?;
-            }
+            send(socket, b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n", &[b'z'; 10], head_only).await?;
             socket.shutdown().await?;
             return Err(std::io::Error::other("closed"));
         }
-        Abuse::EndlessChunkedBody => {
-            socket.write_all(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n").await?;
-            if !head_only {
-                let chunk = format!("10000\r\n{}\r\n", "c".repeat(0x10000));
-                loop {
-                    socket.write_all(chunk.as_bytes()).await?;
-                }
-            }
-        }
+        Abuse::EndlessChunkedBody => endless_chunked_body(socket, head_only).await?,
         Abuse::InvalidUtf8Headers => {
-            let mut text = b"HTTP/1.1 200 OK\r\netag: \"\xff\xfe\xfd\"\r\nlast-modified: \xc3\x28 Mon\r\n".to_vec();
-            text.extend_from_slice(b"x-amz-checksum-crc32: \xe2\x82\r\ncontent-length: 3\r\n\r\n");
-            socket.write_all(&text).await?;
-            if !head_only {
-                socket.write_all(b"abc").await?;
-            }
+            let mut head = b"HTTP/1.1 200 OK\r\netag: \"\xff\xfe\xfd\"\r\nlast-modified: \xc3\x28 Mon\r\n".to_vec();
+            head.extend_from_slice(b"x-amz-checksum-crc32: \xe2\x82\r\ncontent-length: 3\r\n\r\n");
+            send(socket, &head, b"abc", head_only).await?;
         }
         Abuse::InformationalStorm => {
             let storm = b"HTTP/1.1 100 Continue\r\n\r\n".repeat(1000);
@@ -196,4 +166,40 @@ async fn answer(socket: &mut TcpStream, abuse: Abuse, method: &str) -> std::io::
         }
     }
     socket.flush().await
+}
+
+/// A head, then its body unless the request was a HEAD.
+async fn send(socket: &mut TcpStream, head: &[u8], body: &[u8], head_only: bool) -> std::io::Result<()> {
+    socket.write_all(head).await?;
+    if !head_only {
+        socket.write_all(body).await?;
+    }
+    Ok(())
+}
+
+/// A 500 whose body is 1 GiB.
+async fn huge_error_body(socket: &mut TcpStream, head_only: bool) -> std::io::Result<()> {
+    let gib = 1u64 << 30;
+    socket.write_all(format!("HTTP/1.1 500 Internal Server Error\r\ncontent-length: {gib}\r\n\r\n").as_bytes()).await?;
+    if !head_only {
+        let chunk = vec![b'x'; 64 * 1024];
+        let mut sent = 0;
+        while sent < gib {
+            socket.write_all(&chunk).await?;
+            sent += chunk.len() as u64;
+        }
+    }
+    Ok(())
+}
+
+/// A 200 whose chunked body never ends.
+async fn endless_chunked_body(socket: &mut TcpStream, head_only: bool) -> std::io::Result<()> {
+    socket.write_all(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n").await?;
+    if !head_only {
+        let chunk = format!("10000\r\n{}\r\n", "c".repeat(0x10000));
+        loop {
+            socket.write_all(chunk.as_bytes()).await?;
+        }
+    }
+    Ok(())
 }
