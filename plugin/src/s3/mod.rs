@@ -25,6 +25,7 @@ mod integrity;
 mod list;
 mod multipart;
 mod object;
+mod parts;
 mod platform;
 mod request;
 mod settings;

@@ -11,35 +11,16 @@
 //! can check the whole body against the object's ETag (`md5(md5(part 1) ‖ … ‖ md5(part N))-N`);
 //! it records it in both cases.
 
-use std::collections::VecDeque;
-
-
 use super::call::Budget;
-use super::encoding::{PART_SIZE_HEADER, base64, composite_of, hex, is_md5_etag, xml_field};
+use super::encoding::{PART_SIZE_HEADER, base64, composite_of, hex, xml_field};
+use super::parts::Part;
 use super::request::Payload;
 use super::client::Client;
 use super::platform::{Body, HttpResponse, Platform};
 use crate::error::{StoreError, parse_error_body};
-use crate::retry;
 
 /// S3's largest part count.
 pub const MAX_PARTS: u64 = 10_000;
-
-/// One part: where its bytes lie in the source, and, once hashed, their digests. A part is
-/// hashed when it is first sent, so that a source streamed from the caller is read part by part.
-struct Part {
-    number: usize,
-    start: u64,
-    len: u64,
-    digests: Option<PartDigests>,
-}
-
-struct PartDigests {
-    md5: [u8; 16],
-    /// Hex, for the signature.
-    sha256: String,
-    crc32: u32,
-}
 
 impl<P: Platform> Client<P> {
     /// Uploads the source's `size` bytes in parts. With verify-after-write, a HEAD then checks
@@ -128,95 +109,6 @@ impl<P: Platform> Client<P> {
             200 => Ok(xml_field(&response.body, b"UploadId").unwrap_or_default()),
             _ => Err(self.failure(&response, "CreateMultipartUpload", key)),
         }
-    }
-
-    /// Sends every part, `part_concurrency` at a time, each with its CRC-32 when `crc32`; each
-    /// part is retried on its own, up to `max_retries` times. The part ETags, in part order.
-    fn upload_parts(
-        &self,
-        key: &str,
-        path: &str,
-        upload_id: &str,
-        source: &P::Source,
-        parts: &mut [Part],
-        crc32: bool,
-    ) -> Result<Vec<String>, StoreError> {
-        let at_once = self.settings.part_concurrency.max(1) as usize;
-        let mut etags = vec![String::new(); parts.len()];
-        // (part index, retries used)
-        let mut to_send: VecDeque<(usize, u32)> = (0..parts.len()).map(|i| (i, 0)).collect();
-        while !to_send.is_empty() {
-            let batch: Vec<(usize, u32)> = to_send.drain(..at_once.min(to_send.len())).collect();
-            if let Some(retries) = batch.iter().map(|&(_, r)| r).filter(|&r| r > 0).max() {
-                self.platform.sleep_ms(retry::delay_ms(retries - 1, self.platform.random_u64(), None));
-            }
-            for &(i, _) in &batch {
-                let part = &mut parts[i];
-                if part.digests.is_none() {
-                    let d = self.platform.digests(source, part.start, part.len)?;
-                    part.digests = Some(PartDigests { md5: d.md5, sha256: hex(&d.sha256), crc32: d.crc32 });
-                }
-            }
-            let parts = &*parts;
-            let digests = |i: usize| parts[i].digests.as_ref().expect("hashed above");
-            let queries: Vec<[(String, String); 2]> = batch
-                .iter()
-                .map(|&(i, _)| {
-                    [("partNumber".to_string(), parts[i].number.to_string()), ("uploadId".to_string(), upload_id.to_string())]
-                })
-                .collect();
-            let headers: Vec<Vec<(String, String)>> = batch
-                .iter()
-                .map(|&(i, _)| {
-                    let mut headers = vec![
-                        ("content-length".to_string(), parts[i].len.to_string()),
-                        ("content-md5".to_string(), base64(&digests(i).md5)),
-                    ];
-                    if crc32 {
-                        headers.push(("x-amz-checksum-crc32".to_string(), base64(&digests(i).crc32.to_be_bytes())));
-                    }
-                    headers
-                })
-                .collect();
-            let payloads: Vec<Payload<'_, P::Source>> = batch
-                .iter()
-                .map(|&(i, _)| Payload {
-                    body: Body::Source { source, start: parts[i].start, len: parts[i].len },
-                    sha256: &digests(i).sha256,
-                })
-                .collect();
-            let requests: Vec<_> = (0..batch.len())
-                .map(|j| self.request("PUT", path, &queries[j], &headers[j], &payloads[j]))
-                .collect();
-            let answers = self.platform.send_many(&requests, self.attempt_timeout_ms());
-            for ((i, retries), answer) in batch.into_iter().zip(answers) {
-                let part = &parts[i];
-                let what = format!("UploadPart {} of key \"{key}\"", part.number);
-                let error = match answer {
-                    Ok(response) if (200..300).contains(&response.status) => {
-                        let etag = response.header("etag").unwrap_or_default().trim_matches('"').to_string();
-                        let md5 = hex(&digests(i).md5);
-                        if !is_md5_etag(&etag) || etag.eq_ignore_ascii_case(&md5) {
-                            etags[i] = etag;
-                            continue;
-                        }
-                        StoreError::unavailable(format!("{what}: sent MD5 {md5} but the server kept {etag}"))
-                    }
-                    Ok(response) => self.failure(&response, "UploadPart", key),
-                    Err(error) => error,
-                };
-                if !retry::should_retry(&error, retries, self.settings.max_retries) {
-                    return Err(error);
-                }
-                self.time_for(retry::backoff_ms(retries, 0), error)?;
-                to_send.push_back((i, retries + 1));
-            }
-            // Every part before the first one not yet stored is done with: a streamed source
-            // lets those bytes go.
-            let first_pending = etags.iter().position(String::is_empty).map_or(u64::MAX, |i| parts[i].start);
-            self.platform.release(source, first_pending);
-        }
-        Ok(etags)
     }
 
     /// CompleteMultipartUpload, with the whole object's CRC-32 when the parts carried theirs
@@ -331,6 +223,7 @@ mod tests {
     use md5::Digest;
 
     use super::*;
+    use crate::s3::parts::PartDigests;
     use crate::s3::encoding::{composite_etag, is_composite_etag};
 
     struct Native;

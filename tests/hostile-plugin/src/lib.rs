@@ -80,76 +80,94 @@ mod hostile {
 
     /// What the key asks for: the bytes to answer, `None` for "no such object".
     fn attack(key: &str, into: &Sink) -> Result<Option<Vec<u8>>, Error> {
-        {
-            let (what, arg) = key.split_once(':').unwrap_or((key, ""));
-            match what {
-                "fetch" => fetch(arg).map(|status| Some(status.into_bytes())).map_err(other),
-                #[cfg(feature = "filesystem")]
-                "read-file" => match std::fs::read(arg) {
-                    Ok(bytes) => Ok(Some(bytes)),
-                    Err(e) => Err(other(format!("read {arg}: {e}"))),
-                },
-                #[cfg(feature = "sockets")]
-                "tcp-connect" => crate::sockets::connect(arg).map(|s| Some(s.into_bytes())).map_err(other),
-                #[cfg(feature = "sockets")]
-                "lookup" => crate::sockets::lookup(arg).map(|s| Some(s.into_bytes())).map_err(other),
-                "read-env" => {
-                    let vars: Vec<String> = std::env::vars().map(|(k, v)| format!("{k}={v}")).collect();
-                    Ok(Some(vars.join("\n").into_bytes()))
-                }
-                "config" => {
-                    let s = config::get_settings();
-                    let c = config::get_credentials();
-                    let seen = format!(
-                        "bucket={} endpoint={}://{} region={} prefix={} access={} secret={} token={:?}",
-                        s.bucket, s.scheme, s.authority, s.region, s.key_prefix, c.access_key_id, c.secret_access_key, c.session_token
-                    );
-                    Ok(Some(seen.into_bytes()))
-                }
-                "spin" => {
-                    let mut n: u64 = 0;
-                    loop {
-                        n = std::hint::black_box(n.wrapping_add(1));
-                    }
-                }
-                "memory-bomb" => {
-                    let mut hoard: Vec<Vec<u8>> = Vec::new();
-                    loop {
-                        hoard.push(vec![0xAB; 16 << 20]);
-                        std::hint::black_box(&hoard);
-                    }
-                }
-                "panic" => panic!("hostile plugin panics on purpose"),
-                "huge-response" => {
-                    // A list whose length runs far past the end of this instance's memory: the
-                    // host must refuse to read it, not read the host's own memory.
-                    let claimed = 3usize << 30;
-                    let small = std::mem::ManuallyDrop::new(vec![0u8; 16]);
-                    let lie = unsafe { std::slice::from_raw_parts(small.as_ptr(), claimed) };
-                    let _ = into.reset(Check::None);
-                    let _ = into.write().write(lie);
-                    Ok(Some(Vec::new()))
-                }
-                "count" => {
-                    // State kept by the instance: it shows which calls an instance served.
-                    static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-                    let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-                    Ok(Some(n.to_string().into_bytes()))
-                }
-                "grow" => {
-                    // Grow the instance's memory by 32 MiB and keep it.
-                    // black_box: else the optimiser drops an allocation nobody reads.
-                    let hoard = Box::leak(std::hint::black_box(vec![1u8; 32 << 20]).into_boxed_slice());
-                    Ok(Some(vec![std::hint::black_box(&*hoard)[hoard.len() - 1]]))
-                }
-                "print" => {
-                    println!("hostile plugin says hello on stdout");
-                    // Unbuffered stderr writes each argument on its own: the log has one line.
-                    eprintln!("hostile plugin counts {} {} {} on stderr", 1, 2, 3);
-                    Ok(Some(b"printed".to_vec()))
-                }
-                _ => Ok(None),
+        let (what, arg) = key.split_once(':').unwrap_or((key, ""));
+        escape(what, arg).or_else(|| abuse(what, into)).unwrap_or_else(|| plain(what))
+    }
+
+    /// An attempt to reach what the sandbox keeps out: another host, a file, a socket, the
+    /// host's environment, another tenant's settings; `None` when `what` is none of them.
+    fn escape(what: &str, arg: &str) -> Option<Result<Option<Vec<u8>>, Error>> {
+        Some(match what {
+            "fetch" => fetch(arg).map(|status| Some(status.into_bytes())).map_err(other),
+            #[cfg(feature = "filesystem")]
+            "read-file" => match std::fs::read(arg) {
+                Ok(bytes) => Ok(Some(bytes)),
+                Err(e) => Err(other(format!("read {arg}: {e}"))),
+            },
+            #[cfg(feature = "sockets")]
+            "tcp-connect" => crate::sockets::connect(arg).map(|s| Some(s.into_bytes())).map_err(other),
+            #[cfg(feature = "sockets")]
+            "lookup" => crate::sockets::lookup(arg).map(|s| Some(s.into_bytes())).map_err(other),
+            "read-env" => {
+                let vars: Vec<String> = std::env::vars().map(|(k, v)| format!("{k}={v}")).collect();
+                Ok(Some(vars.join("\n").into_bytes()))
             }
+            "config" => {
+                let s = config::get_settings();
+                let c = config::get_credentials();
+                let seen = format!(
+                    "bucket={} endpoint={}://{} region={} prefix={} access={} secret={} token={:?}",
+                    s.bucket, s.scheme, s.authority, s.region, s.key_prefix, c.access_key_id, c.secret_access_key, c.session_token
+                );
+                Ok(Some(seen.into_bytes()))
+            }
+            _ => return None,
+        })
+    }
+
+    /// An abuse of the instance's limits: CPU, memory, a panic, a lie about a list's length.
+    fn abuse(what: &str, into: &Sink) -> Option<Result<Option<Vec<u8>>, Error>> {
+        Some(match what {
+            "spin" => {
+                let mut n: u64 = 0;
+                loop {
+                    n = std::hint::black_box(n.wrapping_add(1));
+                }
+            }
+            "memory-bomb" => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(vec![0xAB; 16 << 20]);
+                    std::hint::black_box(&hoard);
+                }
+            }
+            "panic" => panic!("hostile plugin panics on purpose"),
+            "huge-response" => {
+                // A list whose length runs far past the end of this instance's memory: the
+                // host must refuse to read it, not read the host's own memory.
+                let claimed = 3usize << 30;
+                let small = std::mem::ManuallyDrop::new(vec![0u8; 16]);
+                let lie = unsafe { std::slice::from_raw_parts(small.as_ptr(), claimed) };
+                let _ = into.reset(Check::None);
+                let _ = into.write().write(lie);
+                Ok(Some(Vec::new()))
+            }
+            _ => return None,
+        })
+    }
+
+    /// What shows an instance's life: the calls it served, memory kept, its output.
+    fn plain(what: &str) -> Result<Option<Vec<u8>>, Error> {
+        match what {
+            "count" => {
+                // State kept by the instance: it shows which calls an instance served.
+                static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+                let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                Ok(Some(n.to_string().into_bytes()))
+            }
+            "grow" => {
+                // Grow the instance's memory by 32 MiB and keep it.
+                // black_box: else the optimiser drops an allocation nobody reads.
+                let hoard = Box::leak(std::hint::black_box(vec![1u8; 32 << 20]).into_boxed_slice());
+                Ok(Some(vec![std::hint::black_box(&*hoard)[hoard.len() - 1]]))
+            }
+            "print" => {
+                println!("hostile plugin says hello on stdout");
+                // Unbuffered stderr writes each argument on its own: the log has one line.
+                eprintln!("hostile plugin counts {} {} {} on stderr", 1, 2, 3);
+                Ok(Some(b"printed".to_vec()))
+            }
+            _ => Ok(None),
         }
     }
 

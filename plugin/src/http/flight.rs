@@ -1,0 +1,303 @@
+//! One request on the wire: its head, its body handed over as the stream takes it, and its
+//! answer, whose body is spliced into the host's sink or read into memory.
+
+use wasip2::clocks::monotonic_clock;
+use wasip2::http::outgoing_handler;
+use wasip2::http::types::{Fields, FutureIncomingResponse, IncomingBody, Method, OutgoingBody, OutgoingRequest, RequestOptions, Scheme};
+use wasip2::io::poll::Pollable;
+use wasip2::io::streams::{InputStream, OutputStream, StreamError};
+
+use super::errors::{body_error, stream_error, transport};
+use crate::bindings::coffer::blobstore::body::{Sink, Source};
+use crate::bindings::coffer::blobstore::types;
+use crate::error::StoreError;
+use crate::s3::{Body, Check, HttpRequest, HttpResponse, MAX_ANSWER_BYTES, Received, check_for};
+
+/// How much of an answer's body is asked for per read, or moved per splice.
+const READ_CHUNK: u64 = 256 * 1024;
+
+/// One request on its way, in the four steps of the wire: 1. the head ([`Flight::start`]),
+/// 2. the body and 3. its finish ([`Flight::feed`]), 4. the answer ([`Flight::land`]).
+/// What is left of a request body to hand over.
+enum Rest<'a> {
+    /// Bytes of the plugin's own, written.
+    Bytes(&'a [u8]),
+    /// A run of the host's source, spliced: `left` bytes still to come from `input`.
+    Spliced { input: InputStream, left: u64, starved: bool },
+}
+
+impl Rest<'_> {
+    fn is_done(&self) -> bool {
+        match self {
+            Rest::Bytes(bytes) => bytes.is_empty(),
+            Rest::Spliced { left, .. } => *left == 0,
+        }
+    }
+}
+
+pub(super) struct Flight<'a> {
+    what: String,
+    started: u64,
+    timeout_ns: u64,
+    /// The body's stream and the body (the stream is dropped before the body is finished).
+    body: Option<(OutputStream, OutgoingBody)>,
+    rest: Rest<'a>,
+    /// The whole body is written and its flush asked for.
+    flushing: bool,
+    pending: FutureIncomingResponse,
+}
+
+impl<'a> Flight<'a> {
+    /// 1. Sends the head: method, URL, headers, and the attempt's timeouts.
+    pub(super) fn start(request: &HttpRequest<'a, Source>, timeout_ms: u64, shorter: bool) -> Result<Flight<'a>, StoreError> {
+        let what = format!("{} {}", request.method, request.path_and_query);
+        let started = monotonic_clock::now();
+        let fields: Vec<(String, Vec<u8>)> =
+            request.headers.iter().map(|(n, v)| (n.clone(), v.as_bytes().to_vec())).collect();
+        let headers = Fields::from_list(&fields)
+            .map_err(|e| StoreError::other(format!("{what}: header refused: {e:?}")))?;
+        let outgoing = OutgoingRequest::new(headers);
+        let method = match request.method {
+            "GET" => Method::Get,
+            "PUT" => Method::Put,
+            "POST" => Method::Post,
+            "HEAD" => Method::Head,
+            "DELETE" => Method::Delete,
+            other => Method::Other(other.to_string()),
+        };
+        let scheme = if request.scheme == "https" { Scheme::Https } else { Scheme::Http };
+        let refused = |part: &str| StoreError::invalid_config(format!("{what}: the {part} is refused"));
+        outgoing.set_method(&method).map_err(|()| refused("method"))?;
+        outgoing.set_scheme(Some(&scheme)).map_err(|()| refused("scheme"))?;
+        outgoing.set_authority(Some(request.authority)).map_err(|()| refused("authority"))?;
+        outgoing.set_path_with_query(Some(&request.path_and_query)).map_err(|()| refused("path"))?;
+        // The host bounds every attempt (connect, first byte, between bytes, to the last byte)
+        // by the tenant's timeout.
+        let timeout_ns = timeout_ms.saturating_mul(1_000_000);
+        let body = outgoing.body().map_err(|()| refused("body"))?;
+        // Options only for an attempt that must end sooner than the tenant's timeout (the call's
+        // bound is near): otherwise the host's bound is the same, and asking costs calls.
+        let options = shorter.then(|| {
+            let options = RequestOptions::new();
+            let ns = Some(timeout_ns);
+            let _ = (options.set_connect_timeout(ns), options.set_first_byte_timeout(ns), options.set_between_bytes_timeout(ns));
+            options
+        });
+        let pending = outgoing_handler::handle(outgoing, options).map_err(|e| transport(&what, e))?;
+        let rest = match request.body {
+            Body::Empty => None,
+            Body::Bytes(bytes) => Some(Rest::Bytes(bytes)).filter(|_| !bytes.is_empty()),
+            Body::Source { len: 0, .. } => None,
+            Body::Source { source, start, len } => {
+                let input = source.read(start, len)?;
+                Some(Rest::Spliced { input, left: len, starved: false })
+            }
+        };
+        let Some(rest) = rest else {
+            OutgoingBody::finish(body, None).map_err(|e| transport(&what, e))?;
+            return Ok(Flight { what, started, timeout_ns, body: None, rest: Rest::Bytes(&[]), flushing: false, pending });
+        };
+        let stream = body.write().map_err(|()| StoreError::other(format!("{what}: no body stream")))?;
+        Ok(Flight { what, started, timeout_ns, body: Some((stream, body)), rest, flushing: false, pending })
+    }
+
+    /// 2. Writes as much of the body as the stream takes now; `true` once all of it is written
+    /// and 3. the body finished.
+    pub(super) fn feed(&mut self) -> Result<bool, StoreError> {
+        let Some((stream, _)) = &self.body else { return Ok(true) };
+        while !self.rest.is_done() {
+            match hand_over(stream, &mut self.rest, &self.what)? {
+                Handed::More => {}
+                Handed::Wait => return Ok(false),
+                Handed::HostClosed => {
+                    self.body = None;
+                    return Ok(true);
+                }
+            }
+        }
+        self.finish_body()
+    }
+
+    /// 3. Every byte is handed over: flush without blocking, so that the other requests of a
+    /// send_many go on being fed meanwhile. The flush is done when the stream takes writes
+    /// again; a host that closed the stream since has taken every byte.
+    fn finish_body(&mut self) -> Result<bool, StoreError> {
+        let Some((stream, _)) = &self.body else { return Ok(true) };
+        let failed = |e: String| StoreError::unavailable(format!("{}: writing the body: {e}", self.what));
+        if !self.flushing {
+            match stream.flush() {
+                Ok(()) | Err(StreamError::Closed) => self.flushing = true,
+                Err(e) => return Err(failed(stream_error(e))),
+            }
+        }
+        match stream.check_write() {
+            Ok(0) => return Ok(false),
+            Ok(_) | Err(StreamError::Closed) => {}
+            Err(e) => return Err(failed(stream_error(e))),
+        }
+        let (stream, body) = self.body.take().expect("checked above");
+        drop(stream);
+        OutgoingBody::finish(body, None).map_err(|e| transport(&self.what, e))?;
+        Ok(true)
+    }
+
+    /// What to wait on before feeding more of the body.
+    pub(super) fn waiting_on(&self) -> Pollable {
+        match (&self.body, &self.rest) {
+            (Some(_), Rest::Spliced { input, starved: true, .. }) => input.subscribe(),
+            (Some((stream, _)), _) => stream.subscribe(),
+            (None, _) => self.pending.subscribe(),
+        }
+    }
+
+    /// 4. Waits for the answer's head, then takes its body to the end: into the sink for a 200
+    /// or 206 when there is one, otherwise into memory.
+    pub(super) fn land(self, into: Option<&Sink>) -> Result<HttpResponse, StoreError> {
+        let what = &self.what;
+        let response = loop {
+            match self.pending.get() {
+                Some(result) => break result,
+                None => self.pending.subscribe().block(),
+            }
+        };
+        let response = response
+            .map_err(|()| StoreError::other(format!("{what}: response taken twice")))?
+            .map_err(|e| transport(what, e))?;
+        let status = response.status();
+        let headers = response
+            .headers()
+            .entries()
+            .into_iter()
+            .map(|(n, v)| (n, String::from_utf8_lossy(&v).into_owned()))
+            .collect::<Vec<_>>();
+        let incoming = response.consume().map_err(|()| StoreError::other(format!("{what}: no response body")))?;
+        let stream = incoming.stream().map_err(|()| StoreError::other(format!("{what}: no response stream")))?;
+        let failed = |e| {
+            let timed_out = monotonic_clock::now().saturating_sub(self.started) >= self.timeout_ns;
+            body_error(&format!("{what}: reading the body"), e, timed_out)
+        };
+        let (body, received) = match into {
+            Some(sink) if status == 200 || status == 206 => (Vec::new(), Some(into_sink(sink, &stream, status, &headers, what, failed)?)),
+            _ => (read_all(&stream, &headers).map_err(|e| match e {
+                Some(e) => failed(e),
+                None => StoreError::unavailable(format!(
+                    "{what}: HTTP {status}: the answer's body is longer than {MAX_ANSWER_BYTES} bytes"
+                )),
+            })?, None),
+        };
+        drop(stream);
+        let _trailers = IncomingBody::finish(incoming);
+        Ok(HttpResponse { status, headers, body, received })
+    }
+}
+
+/// What handing over a piece of a request body came to.
+enum Handed {
+    /// Bytes went; more may.
+    More,
+    /// The stream takes nothing now, or the source has nothing yet: wait ([`Flight::waiting_on`]).
+    Wait,
+    /// The host stopped taking the body (the request failed: a connection refused, the egress
+    /// policy): the answer says why ([`Flight::land`]).
+    HostClosed,
+}
+
+/// Hands over as much of `rest` as `stream` takes in one write or splice.
+fn hand_over(stream: &OutputStream, rest: &mut Rest<'_>, what: &str) -> Result<Handed, StoreError> {
+    let failed = |e: String| StoreError::unavailable(format!("{what}: writing the body: {e}"));
+    // A closed body stream, before every byte is in, is the host having stopped taking the body.
+    let permitted = match stream.check_write() {
+        Err(StreamError::Closed) => return Ok(Handed::HostClosed),
+        other => other.map_err(stream_error).map_err(failed)?,
+    };
+    if permitted == 0 {
+        return Ok(Handed::Wait);
+    }
+    match rest {
+        Rest::Bytes(bytes) => {
+            let n = (permitted as usize).min(bytes.len());
+            match stream.write(&bytes[..n]) {
+                Err(StreamError::Closed) => return Ok(Handed::HostClosed),
+                other => other.map_err(stream_error).map_err(failed)?,
+            }
+            *bytes = &bytes[n..];
+            Ok(Handed::More)
+        }
+        Rest::Spliced { input, left, starved } => {
+            let moved = match stream.splice(input, permitted.min(*left)) {
+                Ok(moved) => moved,
+                // Closed: either side may be. The body stream closed is the host having stopped
+                // taking the body; the source cannot tell, since the splice may have read its
+                // last bytes before the write found the body closed.
+                Err(StreamError::Closed) if matches!(stream.check_write(), Err(StreamError::Closed)) => return Ok(Handed::HostClosed),
+                Err(StreamError::Closed) => return Err(StoreError::other(format!("{what}: the body ended {left} bytes short"))),
+                Err(e) => return Err(failed(stream_error(e))),
+            };
+            *left -= moved;
+            *starved = moved == 0;
+            Ok(if moved == 0 { Handed::Wait } else { Handed::More })
+        }
+    }
+}
+
+/// A 200 or 206's body spliced into the sink, which keeps the check the answer's head promises
+/// and hashes the bytes as they land: what it received.
+fn into_sink(
+    sink: &Sink,
+    stream: &InputStream,
+    status: u16,
+    headers: &[(String, String)],
+    what: &str,
+    failed: impl Fn(StreamError) -> StoreError,
+) -> Result<Received, StoreError> {
+    // S3 always says how long an object's body is; without it a hostile server could stream
+    // into the sink for as long as the attempt lasts.
+    let promised = crate::s3::header_of(headers, "content-length")
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .ok_or_else(|| StoreError::unavailable(format!("{what}: HTTP {status} without a Content-Length")))?;
+    reset(sink, check_for(status, headers))?;
+    let out = sink.write();
+    let mut moved = 0u64;
+    loop {
+        match out.blocking_splice(stream, READ_CHUNK.min(promised - moved + 1)) {
+            Ok(n) => moved += n,
+            Err(StreamError::Closed) => break,
+            Err(e) => return Err(failed(e)),
+        }
+        if moved > promised {
+            return Err(StoreError::integrity(format!("{what}: the body runs past its Content-Length of {promised} bytes")));
+        }
+    }
+    drop(out);
+    let r = sink.received();
+    Ok(Received { size: r.size, digest: r.digest })
+}
+
+/// Empties the sink, which keeps `check` of what comes next.
+pub(super) fn reset(sink: &Sink, check: Check) -> Result<(), StoreError> {
+    let check = match check {
+        Check::None => types::Check::None,
+        Check::Crc32 => types::Check::Crc32,
+        Check::Crc32c => types::Check::Crc32c,
+        Check::Crc64Nvme => types::Check::Crc64nvme,
+        Check::Sha1 => types::Check::Sha1,
+        Check::Md5 => types::Check::Md5,
+        Check::Sha256 => types::Check::Sha256,
+        Check::Md5OfParts(size) => types::Check::Md5OfParts(size),
+    };
+    sink.reset(check)
+}
+
+/// The whole body, up to [`MAX_ANSWER_BYTES`]: `Err(None)` when it is longer.
+fn read_all(stream: &InputStream, headers: &[(String, String)]) -> Result<Vec<u8>, Option<StreamError>> {
+    let promised = crate::s3::header_of(headers, "content-length").and_then(|v| v.trim().parse::<usize>().ok());
+    let mut body = Vec::with_capacity(promised.unwrap_or(0).min(MAX_ANSWER_BYTES));
+    loop {
+        match stream.blocking_read(READ_CHUNK) {
+            Ok(chunk) if body.len() + chunk.len() > MAX_ANSWER_BYTES => return Err(None),
+            Ok(chunk) => body.extend_from_slice(&chunk),
+            Err(StreamError::Closed) => return Ok(body),
+            Err(e) => return Err(Some(e)),
+        }
+    }
+}
