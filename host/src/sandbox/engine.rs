@@ -6,11 +6,13 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{Component, Linker};
 use wasmtime::{Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use super::state::TenantState;
 use super::body::host::BodyData;
+use super::config_host::ConfigData;
+use super::telemetry_host::TelemetryData;
 use super::{bindings, cache, limits, warm};
 use crate::api::error::HostError;
 use crate::net::pools::Pools;
@@ -161,8 +163,8 @@ fn linker(engine: &Engine) -> anyhow::Result<Linker<TenantState>> {
     let mut linker = Linker::<TenantState>::new(engine);
     link_wasi(&mut linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
-    bindings::config::add_to_linker::<TenantState, HasSelf<TenantState>>(&mut linker, |state| state)?;
-    bindings::telemetry::add_to_linker::<TenantState, HasSelf<TenantState>>(&mut linker, |state| state)?;
+    bindings::config::add_to_linker::<TenantState, ConfigData>(&mut linker, TenantState::config)?;
+    bindings::telemetry::add_to_linker::<TenantState, TelemetryData>(&mut linker, TenantState::telemetry)?;
     bindings::body::add_to_linker::<TenantState, BodyData>(&mut linker, TenantState::body)?;
     Ok(linker)
 }

@@ -6,9 +6,11 @@
 pub mod bindings;
 pub mod body;
 pub mod cache;
+pub mod config_host;
 pub mod engine;
 pub mod guest_log;
 pub mod limits;
 pub mod runner;
 pub mod state;
+pub mod telemetry_host;
 pub mod warm;

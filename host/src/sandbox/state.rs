@@ -1,6 +1,8 @@
-//! One tenant's sandbox state: the Store data a call runs with. It holds the tenant's own
-//! settings and secrets (and nothing of any other tenant's), an empty WASI context (no
-//! environment, no files, no stdin), and the egress policy every outgoing request passes.
+//! One tenant's sandbox state: the Store data a call runs with, and nothing but a composition
+//! of contexts, one per interface, each with its own view: an empty WASI context (no
+//! environment, no files, no stdin), wasi-http's with the egress policy every outgoing request
+//! passes, and the tenant's own `config` (its settings and secrets, nothing of any other
+//! tenant's), `telemetry` and `body`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,9 +13,10 @@ use wasmtime_wasi_http::{
     Error as HttpError, RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView,
 };
 
-use crate::sandbox::bindings::{config, telemetry};
 use crate::sandbox::body::host::BodyView;
-use crate::api::dialect::{EtagFormula, Learned, ServerDialect};
+use crate::sandbox::config_host::ConfigCtx;
+use crate::sandbox::telemetry_host::TelemetryCtx;
+use crate::api::dialect::Learned;
 use crate::settings::endpoint::Endpoint;
 use crate::settings::TenantSettings;
 use crate::api::telemetry::CallCounts;
@@ -23,17 +26,16 @@ use crate::net::transport::Transport;
 
 /// The data of a tenant's Store.
 pub struct TenantState {
-    settings: Arc<TenantSettings>,
     wasi: WasiCtx,
     http: WasiHttpCtx,
     table: ResourceTable,
     egress: Egress,
-    /// What the plugin reported of the call in progress (retries, verify failures).
-    reported: CallCounts,
+    /// The host side of the WIT's `config`: the tenant's settings and learned dialect.
+    config: ConfigCtx,
+    /// The host side of the WIT's `telemetry`: what the plugin reported of the call.
+    telemetry: TelemetryCtx,
     /// This call's memory and CPU against the tenant's limits.
     pub meter: Meter,
-    /// What the tenant's calls have learned of its server, shared by its instances.
-    learned: Arc<Learned>,
 }
 
 impl TenantState {
@@ -52,13 +54,12 @@ impl TenantState {
             .build();
         TenantState {
             meter: Meter::new(settings.limits()),
-            reported: CallCounts::default(),
-            settings,
+            telemetry: TelemetryCtx { tenant: Arc::from(settings.name()), reported: CallCounts::default() },
+            config: ConfigCtx { settings, learned },
             wasi,
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
             egress,
-            learned,
         }
     }
 }
@@ -74,9 +75,19 @@ impl TenantState {
         BodyView { table: &mut self.table, meter: &self.meter }
     }
 
+    /// What the host side of the WIT's `config` interface sees of this state.
+    pub(crate) fn config(&mut self) -> &mut ConfigCtx {
+        &mut self.config
+    }
+
+    /// What the host side of the WIT's `telemetry` interface sees of this state.
+    pub(crate) fn telemetry(&mut self) -> &mut TelemetryCtx {
+        &mut self.telemetry
+    }
+
     /// What the call that just ended counted, and a fresh count for the next.
     pub fn take_counts(&mut self) -> CallCounts {
-        let mut counts = std::mem::take(&mut self.reported);
+        let mut counts = std::mem::take(&mut self.telemetry.reported);
         counts.attempts = std::mem::take(&mut self.egress.sent);
         counts
     }
@@ -91,61 +102,6 @@ impl WasiView for TenantState {
 impl WasiHttpView for TenantState {
     fn http(&mut self) -> WasiHttpCtxView<'_> {
         WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.egress }
-    }
-}
-
-impl config::Host for TenantState {
-    fn get_settings(&mut self) -> config::Settings {
-        self.settings.record().clone()
-    }
-
-    fn get_credentials(&mut self) -> config::Credentials {
-        let c = self.settings.credentials();
-        config::Credentials {
-            access_key_id: c.access_key_id.expose().to_string(),
-            secret_access_key: c.secret_access_key.expose().to_string(),
-            session_token: c.session_token.as_ref().map(|t| t.expose().to_string()),
-        }
-    }
-
-    fn get_dialect(&mut self) -> config::Dialect {
-        let d = self.learned.get();
-        let multipart_etag = match d.multipart_etag {
-            EtagFormula::Aws => config::EtagFormula::Aws,
-            EtagFormula::Other => config::EtagFormula::Other,
-            _ => config::EtagFormula::Unknown,
-        };
-        config::Dialect { refuses_checksum_headers: d.refuses_checksum_headers, clock_offset_s: d.clock_offset_s, multipart_etag }
-    }
-
-    fn set_dialect(&mut self, d: config::Dialect) {
-        let multipart_etag = match d.multipart_etag {
-            config::EtagFormula::Unknown => EtagFormula::Unknown,
-            config::EtagFormula::Aws => EtagFormula::Aws,
-            config::EtagFormula::Other => EtagFormula::Other,
-        };
-        let learned = ServerDialect {
-            refuses_checksum_headers: d.refuses_checksum_headers,
-            clock_offset_s: d.clock_offset_s,
-            multipart_etag,
-        };
-        self.learned.set(self.settings.name(), learned);
-    }
-}
-
-impl telemetry::Host for TenantState {
-    fn retrying(&mut self, reason: String) {
-        self.reported.retries += 1;
-        tracing::debug!(target: "coffer_host::sandbox", tenant = %self.settings.name(), "retrying: {reason}");
-    }
-
-    fn verify_failed(&mut self, problem: String) {
-        self.reported.verify_failures += 1;
-        tracing::warn!(target: "coffer_host::sandbox", tenant = %self.settings.name(), "verify-after-write: {problem}");
-    }
-
-    fn unchecked(&mut self, reason: String) {
-        tracing::info!(target: "coffer_host::sandbox", tenant = %self.settings.name(), "{reason}");
     }
 }
 
