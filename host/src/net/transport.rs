@@ -131,15 +131,26 @@ fn as_response(answer: Arc<Answer>) -> http::Response<WasiBody> {
             .map_err(|never: std::convert::Infallible| match never {})
             .boxed_unsync(),
     };
-    let mut response = http::Response::builder().status(answer.status);
-    for (name, value) in &answer.headers {
-        response = response.header(name, value);
+    // The parts set in place: the builder would move them through a closure per header.
+    let mut response = http::Response::new(body);
+    let parts = http::StatusCode::from_u16(answer.status).map_err(|e| e.to_string()).and_then(|status| {
+        *response.status_mut() = status;
+        let headers = response.headers_mut();
+        headers.reserve(answer.headers.len());
+        for (name, value) in &answer.headers {
+            let name = http::HeaderName::from_bytes(name.as_bytes()).map_err(|e| e.to_string())?;
+            headers.append(name, http::HeaderValue::from_str(value).map_err(|e| e.to_string())?);
+        }
+        Ok(())
+    });
+    match parts {
+        Ok(()) => response,
+        Err(e) => {
+            tracing::warn!(target: "coffer_host::transport", "an interceptor's answer is not a valid response ({e}): answered 502");
+            let empty = http_body_util::Empty::new().map_err(|never: std::convert::Infallible| match never {});
+            http::Response::builder().status(502).body(empty.boxed_unsync()).expect("a valid response")
+        }
     }
-    response.body(body).unwrap_or_else(|e| {
-        tracing::warn!(target: "coffer_host::transport", "an interceptor's answer is not a valid response ({e}): answered 502");
-        let empty = http_body_util::Empty::new().map_err(|never: std::convert::Infallible| match never {});
-        http::Response::builder().status(502).body(empty.boxed_unsync()).expect("a valid response")
-    })
 }
 
 fn chain(error: &(dyn std::error::Error + 'static)) -> String {
