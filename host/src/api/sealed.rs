@@ -1,7 +1,8 @@
 //! Encryption as a layer over the tenant's reads and writes (encryption/ has the format). The
 //! cores (read.rs, write.rs) and the listings ask it what to fetch and how to open it, what to
 //! send, and what size a stored object shows; for a tenant without `[encryption]` it answers
-//! "as they are", with no request. Every decision that depends on the tenant's keys is here.
+//! "as they are", with no request. Every decision that depends on the tenant's keys is here;
+//! `Tenant::sealed_with` only refuses a tenant that has none.
 
 use bytes::Bytes;
 
