@@ -202,7 +202,7 @@ async fn a_ranged_read_fetches_the_header_and_the_covering_segments_only() {
 async fn an_encrypted_tenant_rides_out_the_fault_modes() {
     // The first try of each key's PUT (each part's too) gets a 500, and the first GET of each
     // key is reset: retries resend the same ciphertext, verify-after-write checks it, reads
-    // open it. (A stream's GET reset after bytes were handed on cannot start over, as for any
+    // open it. (A stream's GET cut after bytes were handed on goes on from there, as for any
     // tenant: streams.rs.)
     let prefix = unique_prefix("sealed-faults");
     let proxy = FaultProxy::start(

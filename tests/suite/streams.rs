@@ -1,9 +1,10 @@
 //! Streams: `put_stream` reads a blob from the caller's reader as the upload needs it (parts
 //! included) and `get_stream` writes one to the caller's writer as it arrives. A reader that
 //! ends early fails the put and stores nothing; a stream found damaged ends with an integrity
-//! error; a get cut before its first byte is retried, one cut after is not (the output cannot
-//! take bytes back). A connection reset mid-body may lose the bytes still in the socket's
-//! buffer, so "after" is tested with a truncated body, whose first half always arrives. Through the fault proxy in front of the real server.
+//! error (the output cannot take bytes back); a get cut before its first byte is retried, and
+//! one cut after goes on from the byte it reached, held to the object's ETag: an object that
+//! changed meanwhile fails the get, never stitched together. Through the fault proxy in front
+//! of the real server.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -68,7 +69,7 @@ async fn a_reader_that_ends_early_fails_the_put_and_stores_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_damaged_stream_is_an_integrity_error_and_only_a_get_cut_before_its_first_byte_is_retried() {
+async fn a_damaged_stream_is_an_integrity_error_and_a_cut_one_goes_on_from_the_byte_it_reached() {
     let data = blob(300 * 1024, 73);
     let damaged = FaultProxy::start(&server().endpoint, vec![Rule::new(Fault::FlipByte, "GET", When::Always)]);
     let (store, direct) = proxied_tenant(&damaged.endpoint, "streams-damaged", |b| b.max_retries(3));
@@ -88,14 +89,65 @@ async fn a_damaged_stream_is_an_integrity_error_and_only_a_get_cut_before_its_fi
     assert!(out == data, "cut before the first byte: retried, and whole");
     assert_eq!(cut_before.requests("GET"), 2);
 
-    // Half the body, then the connection closes: those bytes are out.
+    // Half the body, then the connection closes: those bytes are out, and the rest follows them.
     let cut_after = FaultProxy::start(&server().endpoint, vec![Rule::new(Fault::Truncate, "GET", When::First(1))]);
     let (store, _) = proxied_tenant(&cut_after.endpoint, "streams-damaged", |b| b.max_retries(3));
     let mut out = Vec::new();
+    assert_eq!(store.get_stream("k", .., &mut out).await.unwrap(), Some(data.len() as u64));
+    assert!(out == data, "the rest went on from where the cut left it, and the whole was checked");
+    assert_eq!((cut_after.injected(Fault::Truncate), cut_after.requests("GET")), (1, 2));
+    // The proxy took the whole object for the first GET; starting over would take it twice.
+    assert!(cut_after.answer_body_bytes() < 2 * data.len() as u64, "the second GET asked only for the rest");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_cut_midway_goes_on_but_never_across_a_changed_object() {
+    let data = blob(6 * MIB, 76);
+    let reset = FaultProxy::start(&server().endpoint, vec![Rule::new(Fault::ResetMidBody, "GET", When::First(2))]);
+    let (store, direct) = proxied_tenant(&reset.endpoint, "streams-resume", |b| b.max_retries(3));
+    direct.put("k", &data).await.unwrap();
+    let mut out = Vec::new();
+    assert_eq!(store.get_stream("k", .., &mut out).await.unwrap(), Some(data.len() as u64));
+    assert!(out == data, "reset twice midway, read whole");
+    assert_eq!(reset.injected(Fault::ResetMidBody), 2);
+
+    // The object is replaced while the writer holds its first bytes; the body is then cut.
+    let cut = FaultProxy::start(&server().endpoint, vec![Rule::new(Fault::Truncate, "GET", When::First(1))]);
+    let (store, direct) = proxied_tenant(&cut.endpoint, "streams-resume", |b| b.max_retries(3));
+    let replaced = blob(6 * MIB, 77);
+    let mut out = Replacing { replace: Some(Box::pin(direct.put("k", &replaced))), out: Vec::new() };
     let error = store.get_stream("k", .., &mut out).await.unwrap_err();
-    assert!(matches!(error.kind(), ErrorKind::Unavailable | ErrorKind::Timeout), "{error}");
+    assert!(error.message().contains("the object changed while it was read"), "{error}");
     assert!(error.message().contains("cannot start over"), "{error}");
-    assert!(!out.is_empty() && out.len() < data.len(), "{} bytes written", out.len());
+    assert!(out.out.len() < data.len() && data.starts_with(&out.out), "only the first object's bytes, {} of them", out.out.len());
+    // A get into memory starts over, and reads the new object whole.
+    assert!(direct.get("k", ..).await.unwrap().unwrap() == replaced);
+}
+
+/// A writer that, before it takes its first bytes, waits for `replace` (a put of the same key).
+struct Replacing<'a> {
+    replace: Option<Pin<Box<dyn Future<Output = Result<(), coffer_host::StoreError>> + Send + 'a>>>,
+    out: Vec<u8>,
+}
+
+impl tokio::io::AsyncWrite for Replacing<'_> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        if let Some(replace) = self.replace.as_mut() {
+            match replace.as_mut().poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(done) => done.expect("the object is replaced"),
+            }
+            self.replace = None;
+        }
+        self.out.extend_from_slice(buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
 }
 
 /// A writer that fails after `room` bytes.

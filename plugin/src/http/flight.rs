@@ -11,7 +11,7 @@ use super::errors::{body_error, stream_error, transport};
 use crate::bindings::coffer::blobstore::body::{Sink, Source};
 use crate::bindings::coffer::blobstore::types;
 use crate::error::StoreError;
-use crate::s3::{Body, Check, HttpRequest, HttpResponse, MAX_ANSWER_BYTES, Received, check_for};
+use crate::s3::{Body, Check, HttpRequest, HttpResponse, MAX_ANSWER_BYTES, Received, check_for, content_range, same_etag};
 
 /// How much of an answer's body is asked for per read, or moved per splice.
 const READ_CHUNK: u64 = 256 * 1024;
@@ -150,9 +150,9 @@ impl<'a> Flight<'a> {
         }
     }
 
-    /// 4. Waits for the answer's head, then takes its body to the end: into the sink for a 200
-    /// or 206 when there is one, otherwise into memory.
-    pub(super) fn land(self, into: Option<&Sink>) -> Result<HttpResponse, StoreError> {
+    /// 4. Waits for the answer's head, then takes its body to the end: into the sink as
+    /// `landing` says when it is the success the sink waits for, otherwise into memory.
+    pub(super) fn land(self, landing: Landing<'_>) -> Result<HttpResponse, StoreError> {
         let what = &self.what;
         let response = loop {
             match self.pending.get() {
@@ -176,18 +176,53 @@ impl<'a> Flight<'a> {
             let timed_out = monotonic_clock::now().saturating_sub(self.started) >= self.timeout_ns;
             body_error(&format!("{what}: reading the body"), e, timed_out)
         };
-        let (body, received) = match into {
-            Some(sink) if status == 200 || status == 206 => (Vec::new(), Some(into_sink(sink, &stream, status, &headers, what, failed)?)),
+        let success = status == 200 || status == 206;
+        let (body, received, cut) = match landing {
+            Landing::Sink(sink) if success => {
+                reset(sink, check_for(status, &headers))?;
+                let (received, cut) = into_sink(sink, &stream, status, &headers, what, failed)?;
+                (Vec::new(), Some(received), cut)
+            }
+            Landing::After { sink, from, etag } if status == 206 && continues(&headers, from, etag) => {
+                let (received, cut) = into_sink(sink, &stream, status, &headers, what, failed)?;
+                (Vec::new(), Some(received), cut)
+            }
+            // Not the rest that was asked for: its body is not read.
+            Landing::After { .. } if (200..300).contains(&status) => (Vec::new(), None, None),
             _ => (read_all(&stream, &headers).map_err(|e| match e {
                 Some(e) => failed(e),
                 None => StoreError::unavailable(format!(
                     "{what}: HTTP {status}: the answer's body is longer than {MAX_ANSWER_BYTES} bytes"
                 )),
-            })?, None),
+            })?, None, None),
         };
         drop(stream);
         let _trailers = IncomingBody::finish(incoming);
-        Ok(HttpResponse { status, headers, body, received })
+        Ok(HttpResponse { status, headers, body, received, cut })
+    }
+}
+
+/// Where an answer's body goes.
+#[derive(Clone, Copy)]
+pub(super) enum Landing<'s> {
+    /// Into memory (an error, an XML document, an answer without a sink).
+    Memory,
+    /// A 200 or 206's into the sink, reset first with the check its head calls for.
+    Sink(&'s Sink),
+    /// A 206's that starts at byte `from` of the object with `etag`, on with the bytes the
+    /// sink holds.
+    After { sink: &'s Sink, from: u64, etag: &'s str },
+}
+
+/// Whether an answer's head is that of the bytes from `from` of the object with `etag`.
+fn continues(headers: &[(String, String)], from: u64, etag: &str) -> bool {
+    let same = crate::s3::header_of(headers, "etag").is_some_and(|e| same_etag(e, etag));
+    same && content_range(headers).is_some_and(|r| r.start == from)
+}
+
+impl<'s> Landing<'s> {
+    pub(super) fn of(into: Option<&'s Sink>) -> Landing<'s> {
+        into.map_or(Landing::Memory, Landing::Sink)
     }
 }
 
@@ -240,8 +275,8 @@ fn hand_over(stream: &OutputStream, rest: &mut Rest<'_>, what: &str) -> Result<H
     }
 }
 
-/// A 200 or 206's body spliced into the sink, which keeps the check the answer's head promises
-/// and hashes the bytes as they land: what it received.
+/// A 200 or 206's body spliced into the sink, which hashes the bytes as they land: what it
+/// received in all, and why the body broke off when it did.
 fn into_sink(
     sink: &Sink,
     stream: &InputStream,
@@ -249,20 +284,29 @@ fn into_sink(
     headers: &[(String, String)],
     what: &str,
     failed: impl Fn(StreamError) -> StoreError,
-) -> Result<Received, StoreError> {
+) -> Result<(Received, Option<StoreError>), StoreError> {
     // S3 always says how long an object's body is; without it a hostile server could stream
     // into the sink for as long as the attempt lasts.
     let promised = crate::s3::header_of(headers, "content-length")
         .and_then(|v| v.trim().parse::<u64>().ok())
         .ok_or_else(|| StoreError::unavailable(format!("{what}: HTTP {status} without a Content-Length")))?;
-    reset(sink, check_for(status, headers))?;
     let out = sink.write();
     let mut moved = 0u64;
+    let mut cut = None;
     loop {
         match out.blocking_splice(stream, READ_CHUNK.min(promised - moved + 1)) {
             Ok(n) => moved += n,
+            Err(StreamError::Closed) if moved < promised => {
+                cut = Some(StoreError::unavailable(format!("{what}: the body ended after {moved} of its {promised} bytes")));
+                break;
+            }
             Err(StreamError::Closed) => break,
-            Err(e) => return Err(failed(e)),
+            // The sink no longer takes bytes (the caller's writer failed): the host says why.
+            Err(e) if out.check_write().is_err() => return Err(failed(e)),
+            Err(e) => {
+                cut = Some(failed(e));
+                break;
+            }
         }
         if moved > promised {
             return Err(StoreError::integrity(format!("{what}: the body runs past its Content-Length of {promised} bytes")));
@@ -270,7 +314,7 @@ fn into_sink(
     }
     drop(out);
     let r = sink.received();
-    Ok(Received { size: r.size, digest: r.digest })
+    Ok((Received { size: r.size, digest: r.digest }, cut))
 }
 
 /// Empties the sink, which keeps `check` of what comes next.

@@ -15,7 +15,7 @@ use crate::bindings::coffer::blobstore::body::{Sink, Source};
 use crate::bindings::coffer::blobstore::{config, telemetry};
 use crate::error::StoreError;
 use crate::s3::{Check, Dialect, Digests, EtagFormula, HttpRequest, HttpResponse, Platform};
-use flight::{Flight, reset};
+use flight::{Flight, Landing, reset};
 
 pub struct WasiPlatform {
     /// The tenant's timeout, which the host applies to every attempt; an attempt asked to end
@@ -23,16 +23,27 @@ pub struct WasiPlatform {
     pub timeout_ms: u64,
 }
 
+impl WasiPlatform {
+    /// One request, sent and answered, its body landing as `landing` says.
+    fn fly(&self, request: &HttpRequest<'_, Source>, landing: Landing<'_>, timeout_ms: u64) -> Result<HttpResponse, StoreError> {
+        let mut flight = Flight::start(request, timeout_ms, timeout_ms < self.timeout_ms)?;
+        while !flight.feed()? {
+            flight.waiting_on().block();
+        }
+        flight.land(landing)
+    }
+}
+
 impl Platform for WasiPlatform {
     type Source = Source;
     type Sink = Sink;
 
     fn send(&self, request: &HttpRequest<'_, Source>, into: Option<&Sink>, timeout_ms: u64) -> Result<HttpResponse, StoreError> {
-        let mut flight = Flight::start(request, timeout_ms, timeout_ms < self.timeout_ms)?;
-        while !flight.feed()? {
-            flight.waiting_on().block();
-        }
-        flight.land(into)
+        self.fly(request, Landing::of(into), timeout_ms)
+    }
+
+    fn send_on(&self, request: &HttpRequest<'_, Source>, sink: &Sink, from: u64, etag: &str, timeout_ms: u64) -> Result<HttpResponse, StoreError> {
+        self.fly(request, Landing::After { sink, from, etag }, timeout_ms)
     }
 
     /// The requests go out together: each body is fed as its stream takes bytes, waiting on all
@@ -60,7 +71,7 @@ impl Platform for WasiPlatform {
             }
             poll::poll(&waiting.iter().collect::<Vec<_>>());
         }
-        flights.into_iter().map(|flight| flight.and_then(|flight| flight.land(None))).collect()
+        flights.into_iter().map(|flight| flight.and_then(|flight| flight.land(Landing::Memory))).collect()
     }
 
     fn size(&self, source: &Source) -> u64 {

@@ -109,7 +109,7 @@ impl<P: Platform> Client<P> {
 
     /// The error an answer means when it is worth another try (503 SlowDown, 500, 429, 408, 400
     /// RequestTimeout...); `None` for a success or an answer that retrying will not change.
-    fn transient_failure(&self, response: &HttpResponse, what: impl FnOnce() -> String) -> Option<StoreError> {
+    pub(super) fn transient_failure(&self, response: &HttpResponse, what: impl FnOnce() -> String) -> Option<StoreError> {
         if response.status < 400 || response.status == 404 || response.status == 416 {
             return None;
         }
@@ -187,6 +187,11 @@ impl<'c, P: Platform> Call<'c, P> {
             // 2. Send, and 3. judge the answer.
             let sent = client.platform.send(&request, self.into, client.attempt_timeout_ms());
             drop(request);
+            // A body that broke off goes on from where it stopped (resume.rs).
+            let sent = match (sent, self.into) {
+                (Ok(broken), Some(sink)) if broken.cut.is_some() => client.resume(self.key, &self.headers, sink, broken, budget),
+                (sent, _) => sent,
+            };
             if let Ok(response) = &sent {
                 if !checksums_dropped && self.refused_for_checksums(response) {
                     checksums_dropped = true;
@@ -222,7 +227,8 @@ impl<'c, P: Platform> Call<'c, P> {
                 return Err(error);
             }
             // A sink that streams to the caller and has written some of this answer cannot
-            // take it back: the call ends with what went wrong.
+            // take it back: the call ends with what went wrong (a cut body went on from where
+            // it stopped instead, unless the object changed meanwhile).
             if let Some(sink) = self.into
                 && let Err(cannot) = client.platform.reset(sink, Check::None)
             {

@@ -84,6 +84,9 @@ pub struct HttpResponse {
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
     pub received: Option<Received>,
+    /// The body going to the sink broke off (the connection was cut, or stalled past the
+    /// timeout) after `received`: why. The call goes on from there (resume.rs).
+    pub cut: Option<StoreError>,
 }
 
 /// The most of an answer's body the plugin reads into its memory (errors, XML documents):
@@ -128,6 +131,12 @@ pub trait Platform {
     ) -> Vec<Result<HttpResponse, StoreError>> {
         requests.iter().map(|request| self.send(request, None, timeout_ms)).collect()
     }
+    /// Sends a ranged GET whose answer goes on with the sink's bytes: a 206 whose Content-Range
+    /// starts at byte `from`, of the object with ETag `etag`, is added to what the sink holds,
+    /// hashed on from where it stopped (the sink is not reset). Any other success is not taken
+    /// into the sink: its body is left unread, and `received` is `None`.
+    fn send_on(&self, request: &HttpRequest<'_, Self::Source>, sink: &Self::Sink, from: u64, etag: &str, timeout_ms: u64)
+        -> Result<HttpResponse, StoreError>;
     /// The source's length in bytes.
     fn size(&self, source: &Self::Source) -> u64;
     /// The digests of the source's bytes [start, start + len), hashed by the host.

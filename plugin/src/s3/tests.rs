@@ -120,13 +120,20 @@ impl Platform for &Scripted {
             0 => Err(StoreError::timeout("scripted timeout")),
             200 | 206 if into.is_some() => {
                 let sink = into.expect("checked");
-                let check = check_for(status, &headers);
-                self.reset(sink, check)?;
-                let received = Received { size: body.len() as u64, digest: digest_of(check, &body) };
-                *sink.bytes.borrow_mut() = body;
-                Ok(HttpResponse { status, headers, body: Vec::new(), received: Some(received) })
+                self.reset(sink, check_for(status, &headers))?;
+                Ok(land(sink, status, headers, body))
             }
-            _ => Ok(HttpResponse { status, headers, body, received: None }),
+            _ => Ok(HttpResponse { status, headers, body, received: None, cut: None }),
+        }
+    }
+    fn send_on(&self, request: &HttpRequest<'_, [u8]>, sink: &Got, from: u64, etag: &str, timeout_ms: u64) -> Result<HttpResponse, StoreError> {
+        let answer = self.send(request, None, timeout_ms)?;
+        let continues = content_range(&answer.headers).is_some_and(|r| r.start == from)
+            && answer.header("etag").is_some_and(|e| same_etag(e, etag));
+        match answer.status {
+            206 if continues => Ok(land(sink, answer.status, answer.headers, answer.body)),
+            200..300 => Ok(HttpResponse { body: Vec::new(), ..answer }),
+            _ => Ok(answer),
         }
     }
     fn unix_time(&self) -> u64 {
@@ -151,6 +158,18 @@ impl Platform for &Scripted {
     fn unchecked(&self, reason: &str) {
         self.unchecked.borrow_mut().push(reason.to_string());
     }
+}
+
+/// A 200 or 206's body added to the sink: all of it, or, when the answer's scripted
+/// `x-scripted-cut` header says so, its first bytes and then a cut.
+fn land(sink: &Got, status: u16, headers: Headers, body: Vec<u8>) -> HttpResponse {
+    let cut_at = header(&headers, "x-scripted-cut").and_then(|n| n.parse::<usize>().ok());
+    let arrived = &body[..cut_at.unwrap_or(body.len()).min(body.len())];
+    sink.bytes.borrow_mut().extend_from_slice(arrived);
+    let all = sink.bytes.borrow();
+    let received = Received { size: all.len() as u64, digest: digest_of(sink.check.get().unwrap_or(Check::None), &all) };
+    let cut = cut_at.map(|_| StoreError::unavailable("scripted cut"));
+    HttpResponse { status, headers, body: Vec::new(), received: Some(received), cut }
 }
 
 fn client(platform: &Scripted, max_retries: u32) -> Client<&Scripted> {
@@ -187,4 +206,5 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
 mod calls;
 mod checks;
 mod fuzz;
+mod resume;
 mod servers;

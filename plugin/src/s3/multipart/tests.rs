@@ -11,6 +11,9 @@ impl Platform for Native {
     fn send(&self, _: &crate::s3::HttpRequest<'_, [u8]>, _: Option<&()>, _: u64) -> Result<HttpResponse, StoreError> {
         unreachable!("no wire here")
     }
+    fn send_on(&self, _: &crate::s3::HttpRequest<'_, [u8]>, _: &(), _: u64, _: &str, _: u64) -> Result<HttpResponse, StoreError> {
+        unreachable!("no wire here")
+    }
     fn size(&self, source: &[u8]) -> u64 {
         source.len() as u64
     }
