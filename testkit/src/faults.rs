@@ -47,6 +47,9 @@ pub enum Fault {
     ResetMidBody,
     /// Forwarded; no answer for a minute (longer than any timeout the tests set).
     Stall,
+    /// Forwarded; the answer held back this many milliseconds, then sent whole (a slow
+    /// request in a server's tail).
+    Delay(u32),
     /// Forwarded; the head after 50 ms, then the body 256 bytes at a time, 10 ms apart.
     Trickle,
     /// Forwarded; the head with the full Content-Length, half the body, then the connection
@@ -296,6 +299,11 @@ impl State {
                 self.count(Fault::Stall);
                 tokio::time::sleep(Duration::from_secs(60)).await;
                 Err(std::io::Error::other("stalled"))
+            }
+            Some(Fault::Delay(ms)) => {
+                self.count(Fault::Delay(ms));
+                tokio::time::sleep(Duration::from_millis(u64::from(ms))).await;
+                response(Pieces::whole(body))
             }
             Some(Fault::Trickle) => {
                 self.count(Fault::Trickle);

@@ -9,6 +9,7 @@ mod egress;
 mod encryption;
 mod errors;
 mod faults;
+mod hedging;
 mod hostile_server;
 mod keys;
 mod load;

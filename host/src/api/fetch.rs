@@ -48,11 +48,12 @@ impl Output for Memory {
     }
 
     async fn fetch(self, runner: &Runner, key: &str, stored: Option<ByteRange>, opener: Option<Opener>) -> (Result<Option<Vec<u8>>, StoreError>, CallCounts) {
+        let hedge = runner.hedge_after_ms();
         let (result, counts) = runner
             .run(key, async |plugin, store| {
                 let work = store.data().meter.host_work();
                 let sink = store.data_mut().table().push(Sink::memory(work))?;
-                let found = plugin.call_get(&mut *store, key, stored, Resource::new_borrow(sink.rep())).await;
+                let found = plugin.call_get(&mut *store, key, stored, Resource::new_borrow(sink.rep()), hedge).await;
                 let sink = store.data_mut().table().delete(sink)?;
                 Ok(found?.map(|found| found.then(|| sink.take())))
             })
@@ -78,10 +79,11 @@ impl<W: AsyncWrite + Unpin> Output for Writer<'_, W> {
 
     async fn fetch(self, runner: &Runner, key: &str, stored: Option<ByteRange>, opener: Option<Opener>) -> (Result<Option<u64>, StoreError>, CallCounts) {
         let (sender, mut chunks) = mpsc::channel::<Bytes>(STREAM_CHUNKS);
+        let hedge = runner.hedge_after_ms();
         let call = runner.run(key, async move |plugin, store| {
             let work = store.data().meter.host_work();
             let sink = store.data_mut().table().push(Sink::streaming(sender, work))?;
-            let found = plugin.call_get(&mut *store, key, stored, Resource::new_borrow(sink.rep())).await;
+            let found = plugin.call_get(&mut *store, key, stored, Resource::new_borrow(sink.rep()), hedge).await;
             store.data_mut().table().delete(sink)?;
             found
         });

@@ -46,4 +46,7 @@ pub struct TenantStats {
     /// that returned: bodies never enter it, so it stays near the plugin's start whatever the
     /// blob sizes.
     pub largest_plugin_memory: u64,
+    /// GETs sent once more because the first was late (`hedgeReads`): at most about 5% of the
+    /// gets.
+    pub hedged_gets: u64,
 }

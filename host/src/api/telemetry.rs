@@ -8,6 +8,7 @@
 //! | `coffer_errors_total` | counter | tenant, op, kind | calls that failed, by [`ErrorKind`] |
 //! | `coffer_retries_total` | counter | tenant, op | requests sent again after a transient failure |
 //! | `coffer_verify_failures_total` | counter | tenant | verify-after-write finding an object not as sent |
+//! | `coffer_hedged_total` | counter | tenant | GETs sent once more because the first was late (`hedgeReads`) |
 //! | `coffer_bytes_out_total` | counter | tenant | bytes of the blobs put |
 //! | `coffer_bytes_in_total` | counter | tenant | bytes of the blobs (or ranges) got |
 //! | `coffer_call_duration_seconds` | histogram | tenant, op | a call's time, admission included |
@@ -67,6 +68,8 @@ pub struct CallCounts {
     pub retries: u32,
     /// Verify-after-write finding the object not as sent (the plugin reports each).
     pub verify_failures: u32,
+    /// GETs sent once more because the first was late (the plugin reports each).
+    pub hedged: u32,
 }
 
 impl CallCounts {
@@ -75,6 +78,7 @@ impl CallCounts {
         self.attempts += other.attempts;
         self.retries += other.retries;
         self.verify_failures += other.verify_failures;
+        self.hedged += other.hedged;
     }
 }
 
@@ -102,6 +106,9 @@ pub fn record(tenant: &Arc<str>, op: Op, key: &str, bytes: u64, counts: CallCoun
     if counts.retries > 0 {
         metrics::counter!("coffer_retries_total", "tenant" => tenant.clone(), "op" => op_name)
             .increment(u64::from(counts.retries));
+    }
+    if counts.hedged > 0 {
+        metrics::counter!("coffer_hedged_total", "tenant" => tenant.clone()).increment(u64::from(counts.hedged));
     }
     if counts.verify_failures > 0 {
         metrics::counter!("coffer_verify_failures_total", "tenant" => tenant.clone())

@@ -82,6 +82,7 @@ impl Tenant {
             largest_plugin_memory: self.runner.warm.largest_memory(),
             bytes_sent,
             bytes_received,
+            hedged_gets: self.runner.transport.hedge.counts().1,
         }
     }
 

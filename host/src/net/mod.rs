@@ -1,8 +1,10 @@
 //! The network: a tenant's transport (transport.rs), the connection pools tenants share
 //! (pools.rs), names resolved through the operator's egress policy (resolver.rs, egress.rs),
-//! TLS trust, the quick-ACK connector, and the embedder's interceptor (interceptor.rs).
+//! TLS trust, the quick-ACK connector, the embedder's interceptor (interceptor.rs), and when a
+//! late read is sent again (hedge.rs).
 
 pub mod egress;
+pub(crate) mod hedge;
 pub mod interceptor;
 pub mod pools;
 pub mod quickack;

@@ -20,6 +20,7 @@ use http_body_util::BodyExt;
 use wasmtime_wasi_http::{Error as HttpError, WasiBody};
 
 use crate::net::egress::{EgressPolicy, Refused};
+use crate::net::hedge::Hedge;
 use crate::net::interceptor::{Answer, Interceptor};
 use crate::net::pools::{EndpointCounts, Pools, SharedClient};
 use crate::net::tls;
@@ -37,6 +38,8 @@ pub struct Transport {
     /// Body bytes sent and received so far, for progress reports.
     sent: Arc<AtomicU64>,
     received: Arc<AtomicU64>,
+    /// The tenant's first-byte times, which bound when a late read is sent again.
+    pub(crate) hedge: Hedge,
 }
 
 impl Transport {
@@ -52,6 +55,7 @@ impl Transport {
             interceptor: pools.interceptor().cloned(),
             sent: Arc::default(),
             received: Arc::default(),
+            hedge: Hedge::default(),
         }
     }
 
@@ -90,7 +94,10 @@ impl Transport {
             tracing::warn!(target: "coffer_host::transport", tenant = %self.tenant, uri = %request.uri(), "outgoing request denied: {refused}");
             return Err(HttpError::HttpRequestDenied);
         }
-        let deadline = tokio::time::Instant::now() + attempt;
+        let started = tokio::time::Instant::now();
+        let deadline = started + attempt;
+        // An object's GET (a listing's has a query): its wait for the answer teaches the hedge.
+        let object_get = request.method() == http::Method::GET && request.uri().query().is_none();
         let sent = self.sent.clone();
         let request = request.map(|body| Counted { inner: body, bytes: sent }.boxed_unsync());
         // Counted as in flight until its answer's head arrives: while some are, a connection
@@ -99,7 +106,12 @@ impl Transport {
         let answered = tokio::time::timeout_at(deadline, self.shared.client.request(request)).await;
         drop(in_flight);
         let response = match answered {
-            Ok(Ok(response)) => response,
+            Ok(Ok(response)) => {
+                if object_get {
+                    self.hedge.record(started.elapsed());
+                }
+                response
+            }
             Ok(Err(error)) => return Err(self.classify(&error)),
             Err(_) => return Err(HttpError::ConnectionReadTimeout),
         };

@@ -68,7 +68,19 @@ impl Runner {
         let Warm { store, plugin, .. } = &mut warm;
         let result = call(plugin.coffer_blobstore_store(), store).await;
         let counts = warm.store.data_mut().take_counts();
+        self.transport.hedge.hedged(counts.hedged);
         (self.finish(warm, key, result), counts)
+    }
+
+    /// How long a get's GET may wait for its answer before it is sent once more, in
+    /// milliseconds; `None` when hedging is off, too little is known, or the share of extra
+    /// GETs is spent (net/hedge.rs).
+    pub(crate) fn hedge_after_ms(&self) -> Option<u64> {
+        if !self.settings.hedge_reads() {
+            return None;
+        }
+        let bound = self.transport.hedge.bound()?;
+        Some(bound.as_micros().div_ceil(1000).max(1) as u64)
     }
 
     /// An instance for one call: one of the tenant's kept warm, or a new Store holding only

@@ -1,5 +1,5 @@
 //! The host side of the WIT's `telemetry` interface: what the plugin reports of a call in
-//! progress (its retries, its verify failures, reads it could not check), counted for the call's
+//! progress (its retries, its verify failures, its hedged GETs, reads it could not check), counted for the call's
 //! event and logged under the tenant's name. Its own context, as wasi's interfaces have theirs.
 
 use std::sync::Arc;
@@ -32,6 +32,11 @@ impl telemetry::Host for TelemetryCtx {
     fn verify_failed(&mut self, problem: String) {
         self.reported.verify_failures += 1;
         tracing::warn!(target: "coffer_host::sandbox", tenant = %self.tenant, "verify-after-write: {problem}");
+    }
+
+    fn hedged(&mut self) {
+        self.reported.hedged += 1;
+        tracing::debug!(target: "coffer_host::sandbox", tenant = %self.tenant, "a GET was late: sent once more");
     }
 
     fn unchecked(&mut self, reason: String) {

@@ -20,6 +20,7 @@ impl TenantSettingsBuilder {
             profile: None,
             ambient_credentials: false,
             allow_invalid_certs: false,
+            hedge_reads: true,
             ca: None,
             limits: Limits::default(),
             encryption_key_id: None,
@@ -68,6 +69,12 @@ impl TenantSettingsBuilder {
     /// Accept any TLS certificate from this tenant's endpoint. Default false; prefer `ca_pem`.
     pub fn allow_invalid_certs(mut self, allow: bool) -> Self {
         self.allow_invalid_certs = allow;
+        self
+    }
+    /// Send a get's GET once more when its answer is late past a bound learned from the
+    /// tenant's recent first-byte times, at most 5% more GETs (docs/reliability.md). Default true.
+    pub fn hedge_reads(mut self, hedge: bool) -> Self {
+        self.hedge_reads = hedge;
         self
     }
     /// PEM certificates of CAs this tenant trusts besides the built-in web roots.

@@ -96,6 +96,7 @@ impl TenantSettingsBuilder {
             request_endpoint,
             trust,
             limits: self.limits,
+            hedge_reads: self.hedge_reads,
             credentials,
             encryption,
         })

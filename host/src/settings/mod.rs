@@ -104,6 +104,8 @@ pub struct TenantSettings {
     request_endpoint: Endpoint,
     trust: Trust,
     limits: Limits,
+    /// A late GET is sent once more (net/hedge.rs).
+    hedge_reads: bool,
     credentials: Credentials,
     encryption: Option<KeyRing>,
 }
@@ -151,6 +153,10 @@ impl TenantSettings {
     pub fn allow_invalid_certs(&self) -> bool {
         self.trust.allow_invalid_certs
     }
+    /// Whether a late GET is sent once more (`hedgeReads`).
+    pub fn hedge_reads(&self) -> bool {
+        self.hedge_reads
+    }
     /// The tenant's TLS trust (the built-in roots, its `caFile`, `allowInvalidCerts`).
     pub fn trust(&self) -> &Trust {
         &self.trust
@@ -187,6 +193,7 @@ pub struct TenantSettingsBuilder {
     profile: Option<String>,
     ambient_credentials: bool,
     allow_invalid_certs: bool,
+    hedge_reads: bool,
     ca: Option<CaSource>,
     limits: Limits,
     /// The key id and key new objects are sealed with, and older keys still read.

@@ -42,6 +42,29 @@ impl Platform for WasiPlatform {
         self.fly(request, Landing::of(into), timeout_ms)
     }
 
+    fn send_hedged(&self, request: &HttpRequest<'_, Source>, sink: &Sink, timeout_ms: u64, after_ms: u64) -> Result<HttpResponse, StoreError> {
+        let shorter = timeout_ms < self.timeout_ms;
+        let first = Flight::start(request, timeout_ms, shorter)?;
+        // A GET has no body: its answer is all there is to wait on.
+        let late = monotonic_clock::subscribe_duration(after_ms.saturating_mul(1_000_000));
+        let begun = first.waiting_on();
+        let ready = poll::poll(&[&begun, &late]);
+        drop((begun, late));
+        if ready.contains(&0) {
+            return first.land(Landing::Sink(sink));
+        }
+        telemetry::hedged();
+        let Ok(second) = Flight::start(request, timeout_ms, shorter) else { return first.land(Landing::Sink(sink)) };
+        let (one, two) = (first.waiting_on(), second.waiting_on());
+        let ready = poll::poll(&[&one, &two]);
+        drop((one, two));
+        // The other is dropped, and the host cancels it.
+        match ready.contains(&0) {
+            true => first.land(Landing::Sink(sink)),
+            false => second.land(Landing::Sink(sink)),
+        }
+    }
+
     fn send_on(&self, request: &HttpRequest<'_, Source>, sink: &Sink, from: u64, etag: &str, timeout_ms: u64) -> Result<HttpResponse, StoreError> {
         self.fly(request, Landing::After { sink, from, etag }, timeout_ms)
     }

@@ -34,6 +34,8 @@ pub(super) struct Call<'c, P: Platform> {
     /// Where a 200 or 206 answer's body goes (a GET's).
     into: Option<&'c P::Sink>,
     accept: Option<Accept<'c>>,
+    /// The first attempt is sent once more when its answer has not begun after this long.
+    hedge_after_ms: Option<u64>,
 }
 
 impl<P: Platform> Client<P> {
@@ -49,6 +51,7 @@ impl<P: Platform> Client<P> {
             payload: Payload::empty(),
             into: None,
             accept: None,
+            hedge_after_ms: None,
         }
     }
 
@@ -160,6 +163,13 @@ impl<'c, P: Platform> Call<'c, P> {
         self
     }
 
+    /// A GET into a sink whose first attempt is sent once more when its answer has not begun
+    /// after `after_ms` (a put is never hedged: only reads are asked to be).
+    pub(super) fn hedge(mut self, after_ms: Option<u64>) -> Self {
+        self.hedge_after_ms = after_ms;
+        self
+    }
+
     pub(super) fn accept(mut self, accept: Accept<'c>) -> Self {
         self.accept = Some(accept);
         self
@@ -185,7 +195,10 @@ impl<'c, P: Platform> Call<'c, P> {
             // 1. Sign for now (a retry may cross a second, or a day).
             let request = client.request(self.method, &path, &self.query, &self.headers, &self.payload);
             // 2. Send, and 3. judge the answer.
-            let sent = client.platform.send(&request, self.into, client.attempt_timeout_ms());
+            let sent = match (self.hedge_after_ms.take(), self.into) {
+                (Some(after_ms), Some(sink)) => client.platform.send_hedged(&request, sink, client.attempt_timeout_ms(), after_ms),
+                _ => client.platform.send(&request, self.into, client.attempt_timeout_ms()),
+            };
             drop(request);
             // A body that broke off goes on from where it stopped (resume.rs).
             let sent = match (sent, self.into) {

@@ -131,6 +131,12 @@ pub trait Platform {
     ) -> Vec<Result<HttpResponse, StoreError>> {
         requests.iter().map(|request| self.send(request, None, timeout_ms)).collect()
     }
+    /// Sends a GET into `sink` as [`Platform::send`] does; when its answer has not begun after
+    /// `after_ms`, sends it once more, takes the first answer and cancels the other.
+    fn send_hedged(&self, request: &HttpRequest<'_, Self::Source>, sink: &Self::Sink, timeout_ms: u64, _after_ms: u64)
+        -> Result<HttpResponse, StoreError> {
+        self.send(request, Some(sink), timeout_ms)
+    }
     /// Sends a ranged GET whose answer goes on with the sink's bytes: a 206 whose Content-Range
     /// starts at byte `from`, of the object with ETag `etag`, is added to what the sink holds,
     /// hashed on from where it stopped (the sink is not reset). Any other success is not taken

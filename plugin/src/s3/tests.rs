@@ -83,7 +83,7 @@ trait GetVec {
 impl GetVec for Client<&Scripted> {
     fn get_vec(&self, key: &str, range: Option<(u64, Option<u64>)>) -> Result<Option<Vec<u8>>, StoreError> {
         let got = Got::default();
-        Ok(self.get(key, range, &got)?.then(|| got.bytes.take()))
+        Ok(self.get(key, range, &got, None)?.then(|| got.bytes.take()))
     }
 }
 

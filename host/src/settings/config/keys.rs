@@ -67,6 +67,7 @@ pub(crate) const KEYS: &[Key] = &[
         kind: Kind::Word(&["auto", "crc32", "none"], |b, v| b.checksum(Checksum::parse(v).unwrap_or_default())),
     },
     Key { name: "allowInvalidCerts", kind: Kind::Bool(|b, v| b.allow_invalid_certs(v)) },
+    Key { name: "hedgeReads", kind: Kind::Bool(|b, v| b.hedge_reads(v)) },
     Key { name: "caFile", kind: Kind::Path(|b, v| b.ca_file(v)) },
     Key { name: "multipartThreshold", kind: Kind::Size("16MiB", |b, v| b.multipart_threshold(v)) },
     Key { name: "partSize", kind: Kind::Size("8MiB", |b, v| b.part_size(v)) },
