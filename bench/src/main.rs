@@ -17,6 +17,7 @@ mod report;
 mod sandbox;
 mod scale;
 mod speed;
+mod tail;
 
 #[derive(Parser)]
 #[command(name = "coffer-bench", version, about = "Measure Coffer against rust-s3 and a plain-HTTP ceiling")]
@@ -52,6 +53,13 @@ struct Args {
     /// alone (docs/encryption.md).
     #[arg(long, conflicts_with_all = ["tenants", "sandbox_only"])]
     encrypted: bool,
+    /// Instead: the tail of 4 KiB gets through a proxy that holds back 1 GET in 50 for 2 s,
+    /// Coffer with hedged reads, without, and rust-s3 (docs/speed.md).
+    #[arg(long, conflicts_with_all = ["tenants", "sandbox_only", "encrypted"])]
+    tail: bool,
+    /// With --tail: gets per client.
+    #[arg(long, default_value_t = 1000, requires = "tail")]
+    gets: usize,
 }
 
 fn main() -> ExitCode {
@@ -69,6 +77,10 @@ fn main() -> ExitCode {
 async fn run(args: Args) -> anyhow::Result<()> {
     if let Some(count) = args.tenants {
         print!("{}", scale::run(count, args.build_only).await?);
+        return Ok(());
+    }
+    if args.tail {
+        print!("{}", tail::run(args.gets).await?);
         return Ok(());
     }
     speed::check_cases(&args.cases, args.encrypted)?;

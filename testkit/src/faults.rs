@@ -19,6 +19,7 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::client::legacy::Client;
+use coffer_host::quickack::QuickAckConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 
@@ -118,7 +119,7 @@ struct State {
     /// Requests being answered now, and the most there have been at once.
     in_flight: AtomicUsize,
     most_in_flight: AtomicUsize,
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client<QuickAckConnector<HttpConnector>, Full<Bytes>>,
     /// The provider the proxy plays, and what it remembers.
     persona: Persona,
     memory: Memory,
@@ -147,7 +148,11 @@ impl FaultProxy {
             seen: Mutex::default(),
             in_flight: AtomicUsize::new(0),
             most_in_flight: AtomicUsize::new(0),
-            client: Client::builder(TokioExecutor::new()).build_http(),
+            client: {
+                let mut connector = HttpConnector::new();
+                connector.set_nodelay(true);
+                Client::builder(TokioExecutor::new()).build(QuickAckConnector(connector))
+            },
         });
         let shared = state.clone();
         let addr = accept_on_own_thread(move |socket| serve(socket, shared.clone()));

@@ -5,7 +5,7 @@
 //! The transport records how long each object GET waited for its answer's head; a get asks
 //! for the bound before it starts, and the plugin sends the same GET once more when the first
 //! has not begun by then. The bound is the 95th percentile of the last [`WINDOW`] waits, and
-//! at least three times their median: where waits are spread (a provider's), about one GET in
+//! at least twice their median: where waits are spread (a provider's), about one GET in
 //! twenty is late by it; where they are tight (a server nearby), fewer are, and the share is
 //! kept for the stalls. The budget makes it a ceiling: a hedge is offered only while the
 //! hedges sent stay within [`SHARE_PERCENT`] of the gets asked for (plus a burst of two).
@@ -88,12 +88,12 @@ impl Hedge {
     }
 }
 
-/// The 95th percentile of `times` (microseconds), and at least three times their median.
+/// The 95th percentile of `times` (microseconds), and at least twice their median.
 fn bound_of(times: &[u32]) -> Duration {
     let mut sorted = times.to_vec();
     sorted.sort_unstable();
     let at = |percent: usize| sorted[(sorted.len() * percent / 100).min(sorted.len() - 1)];
-    let micros = at(95).max(at(50).saturating_mul(3)).max(1);
+    let micros = at(95).max(at(50).saturating_mul(2)).max(1);
     Duration::from_micros(u64::from(micros))
 }
 
