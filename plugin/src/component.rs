@@ -35,8 +35,8 @@ fn new_client() -> Result<Client<WasiPlatform>, Error> {
 }
 
 impl Guest for Plugin {
-    fn get(key: String, range: Option<ByteRange>, into: &Sink, hedge_after_ms: Option<u64>) -> Result<bool, Error> {
-        client()?.get(&key, range.map(|r| (r.start, r.end)), into, hedge_after_ms)
+    fn get(key: String, range: Option<ByteRange>, into: &Sink, hedge_after_us: Option<u64>) -> Result<bool, Error> {
+        client()?.get(&key, range.map(|r| (r.start, r.end)), into, hedge_after_us)
     }
 
     fn put(key: String, body: &Source) -> Result<(), Error> {

@@ -48,7 +48,7 @@ impl Output for Memory {
     }
 
     async fn fetch(self, runner: &Runner, key: &str, stored: Option<ByteRange>, opener: Option<Opener>) -> (Result<Option<Vec<u8>>, StoreError>, CallCounts) {
-        let hedge = runner.hedge_after_ms();
+        let hedge = runner.hedge_after_us();
         let (result, counts) = runner
             .run(key, async |plugin, store| {
                 let work = store.data().meter.host_work();
@@ -79,7 +79,7 @@ impl<W: AsyncWrite + Unpin> Output for Writer<'_, W> {
 
     async fn fetch(self, runner: &Runner, key: &str, stored: Option<ByteRange>, opener: Option<Opener>) -> (Result<Option<u64>, StoreError>, CallCounts) {
         let (sender, mut chunks) = mpsc::channel::<Bytes>(STREAM_CHUNKS);
-        let hedge = runner.hedge_after_ms();
+        let hedge = runner.hedge_after_us();
         let call = runner.run(key, async move |plugin, store| {
             let work = store.data().meter.host_work();
             let sink = store.data_mut().table().push(Sink::streaming(sender, work))?;

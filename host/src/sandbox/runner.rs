@@ -73,14 +73,14 @@ impl Runner {
     }
 
     /// How long a get's GET may wait for its answer before it is sent once more, in
-    /// milliseconds; `None` when hedging is off, too little is known, or the share of extra
+    /// microseconds; `None` when hedging is off, too little is known, or the share of extra
     /// GETs is spent (net/hedge.rs).
-    pub(crate) fn hedge_after_ms(&self) -> Option<u64> {
+    pub(crate) fn hedge_after_us(&self) -> Option<u64> {
         if !self.settings.hedge_reads() {
             return None;
         }
         let bound = self.transport.hedge.bound()?;
-        Some(bound.as_micros().div_ceil(1000).max(1) as u64)
+        Some(u64::try_from(bound.as_micros()).unwrap_or(u64::MAX).max(1))
     }
 
     /// An instance for one call: one of the tenant's kept warm, or a new Store holding only

@@ -42,11 +42,11 @@ impl Platform for WasiPlatform {
         self.fly(request, Landing::of(into), timeout_ms)
     }
 
-    fn send_hedged(&self, request: &HttpRequest<'_, Source>, sink: &Sink, timeout_ms: u64, after_ms: u64) -> Result<HttpResponse, StoreError> {
+    fn send_hedged(&self, request: &HttpRequest<'_, Source>, sink: &Sink, timeout_ms: u64, after_us: u64) -> Result<HttpResponse, StoreError> {
         let shorter = timeout_ms < self.timeout_ms;
         let first = Flight::start(request, timeout_ms, shorter)?;
         // A GET has no body: its answer is all there is to wait on.
-        let late = monotonic_clock::subscribe_duration(after_ms.saturating_mul(1_000_000));
+        let late = monotonic_clock::subscribe_duration(after_us.saturating_mul(1_000));
         let begun = first.waiting_on();
         let ready = poll::poll(&[&begun, &late]);
         drop((begun, late));

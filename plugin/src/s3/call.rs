@@ -35,7 +35,7 @@ pub(super) struct Call<'c, P: Platform> {
     into: Option<&'c P::Sink>,
     accept: Option<Accept<'c>>,
     /// The first attempt is sent once more when its answer has not begun after this long.
-    hedge_after_ms: Option<u64>,
+    hedge_after_us: Option<u64>,
 }
 
 impl<P: Platform> Client<P> {
@@ -51,7 +51,7 @@ impl<P: Platform> Client<P> {
             payload: Payload::empty(),
             into: None,
             accept: None,
-            hedge_after_ms: None,
+            hedge_after_us: None,
         }
     }
 
@@ -164,9 +164,9 @@ impl<'c, P: Platform> Call<'c, P> {
     }
 
     /// A GET into a sink whose first attempt is sent once more when its answer has not begun
-    /// after `after_ms` (a put is never hedged: only reads are asked to be).
-    pub(super) fn hedge(mut self, after_ms: Option<u64>) -> Self {
-        self.hedge_after_ms = after_ms;
+    /// after `after_us` (a put is never hedged: only reads are asked to be).
+    pub(super) fn hedge(mut self, after_us: Option<u64>) -> Self {
+        self.hedge_after_us = after_us;
         self
     }
 
@@ -195,8 +195,8 @@ impl<'c, P: Platform> Call<'c, P> {
             // 1. Sign for now (a retry may cross a second, or a day).
             let request = client.request(self.method, &path, &self.query, &self.headers, &self.payload);
             // 2. Send, and 3. judge the answer.
-            let sent = match (self.hedge_after_ms.take(), self.into) {
-                (Some(after_ms), Some(sink)) => client.platform.send_hedged(&request, sink, client.attempt_timeout_ms(), after_ms),
+            let sent = match (self.hedge_after_us.take(), self.into) {
+                (Some(after_us), Some(sink)) => client.platform.send_hedged(&request, sink, client.attempt_timeout_ms(), after_us),
                 _ => client.platform.send(&request, self.into, client.attempt_timeout_ms()),
             };
             drop(request);

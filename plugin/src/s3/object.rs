@@ -14,8 +14,8 @@ impl<P: Platform> Client<P> {
     /// Writes the object's bytes, or those of the half-open range [start, end), into `into`:
     /// `true`, or `false` when the object does not exist. A body found damaged is read again
     /// within the call's retries, the sink reset each time; it is never answered as data. A
-    /// first attempt whose answer has not begun after `hedge_after_ms` is sent once more.
-    pub fn get(&self, key: &str, range: Option<(u64, Option<u64>)>, into: &P::Sink, hedge_after_ms: Option<u64>) -> Result<bool, StoreError> {
+    /// first attempt whose answer has not begun after `hedge_after_us` is sent once more.
+    pub fn get(&self, key: &str, range: Option<(u64, Option<u64>)>, into: &P::Sink, hedge_after_us: Option<u64>) -> Result<bool, StoreError> {
         self.begin_call();
         let mut headers = Vec::new();
         if let Some((start, end)) = range {
@@ -39,7 +39,7 @@ impl<P: Platform> Client<P> {
             headers.push(("x-amz-checksum-mode".into(), "ENABLED".into()));
         }
         let response =
-            self.call("GET", key).headers(headers).sink(into).hedge(hedge_after_ms).accept(&intact).send(&mut Budget::default())?;
+            self.call("GET", key).headers(headers).sink(into).hedge(hedge_after_us).accept(&intact).send(&mut Budget::default())?;
         match response.status {
             200 => {
                 if let Some(reason) = integrity::unchecked_composite(&response.headers, key) {

@@ -132,8 +132,8 @@ pub trait Platform {
         requests.iter().map(|request| self.send(request, None, timeout_ms)).collect()
     }
     /// Sends a GET into `sink` as [`Platform::send`] does; when its answer has not begun after
-    /// `after_ms`, sends it once more, takes the first answer and cancels the other.
-    fn send_hedged(&self, request: &HttpRequest<'_, Self::Source>, sink: &Self::Sink, timeout_ms: u64, _after_ms: u64)
+    /// `after_us`, sends it once more, takes the first answer and cancels the other.
+    fn send_hedged(&self, request: &HttpRequest<'_, Self::Source>, sink: &Self::Sink, timeout_ms: u64, _after_us: u64)
         -> Result<HttpResponse, StoreError> {
         self.send(request, Some(sink), timeout_ms)
     }

@@ -36,7 +36,7 @@ mod hostile {
     struct Hostile;
 
     impl Guest for Hostile {
-        fn get(key: String, _range: Option<ByteRange>, into: &Sink, _hedge_after_ms: Option<u64>) -> Result<bool, Error> {
+        fn get(key: String, _range: Option<ByteRange>, into: &Sink, _hedge_after_us: Option<u64>) -> Result<bool, Error> {
             match attack(&key, into)? {
                 Some(bytes) => answer(into, &bytes).map(|()| true),
                 None => Ok(false),
