@@ -4,7 +4,7 @@
 
 use super::request::Payload;
 use super::client::Client;
-use super::platform::{Check, HttpResponse, Platform};
+use super::platform::{Check, HttpRequest, HttpResponse, Platform};
 use super::settings::{ChecksumMode, Dialect};
 use crate::dialect;
 use crate::error::{StoreError, parse_error_body};
@@ -175,6 +175,20 @@ impl<'c, P: Platform> Call<'c, P> {
         self
     }
 
+    /// One attempt of `request`: hedged when asked (the first only), and a body that broke off
+    /// gone on with from where it stopped (resume.rs).
+    fn attempt(&mut self, request: &HttpRequest<'_, P::Source>, budget: &mut Budget) -> Result<HttpResponse, StoreError> {
+        let client = self.client;
+        let sent = match (self.hedge_after_us.take(), self.into) {
+            (Some(after_us), Some(sink)) => client.platform.send_hedged(request, sink, client.attempt_timeout_ms(), after_us),
+            _ => client.platform.send(request, self.into, client.attempt_timeout_ms()),
+        };
+        match (sent, self.into) {
+            (Ok(broken), Some(sink)) if broken.cut.is_some() => client.resume(self.key, &self.headers, sink, broken, budget),
+            (sent, _) => sent,
+        }
+    }
+
     /// Sends the request, retrying with backoff while `budget` lasts: transient failures
     /// (network errors, timeouts, 5xx, 408, 429, SlowDown, RequestTimeout, InternalError...)
     /// and answers `accept` refuses. Returns the response otherwise, whatever its status.
@@ -195,16 +209,8 @@ impl<'c, P: Platform> Call<'c, P> {
             // 1. Sign for now (a retry may cross a second, or a day).
             let request = client.request(self.method, &path, &self.query, &self.headers, &self.payload);
             // 2. Send, and 3. judge the answer.
-            let sent = match (self.hedge_after_us.take(), self.into) {
-                (Some(after_us), Some(sink)) => client.platform.send_hedged(&request, sink, client.attempt_timeout_ms(), after_us),
-                _ => client.platform.send(&request, self.into, client.attempt_timeout_ms()),
-            };
+            let sent = self.attempt(&request, budget);
             drop(request);
-            // A body that broke off goes on from where it stopped (resume.rs).
-            let sent = match (sent, self.into) {
-                (Ok(broken), Some(sink)) if broken.cut.is_some() => client.resume(self.key, &self.headers, sink, broken, budget),
-                (sent, _) => sent,
-            };
             if let Ok(response) = &sent {
                 if !checksums_dropped && self.refused_for_checksums(response) {
                     checksums_dropped = true;
