@@ -56,7 +56,7 @@ pub enum Fault {
     /// Forwarded; the head with the full Content-Length, half the body, then the connection
     /// closes (FIN).
     Truncate,
-    /// Forwarded; one byte in the middle of a 200 body flipped.
+    /// Forwarded; one byte in the middle of a 200 or 206 body flipped.
     FlipByte,
 }
 
@@ -319,7 +319,7 @@ impl State {
                 self.count(Fault::Truncate);
                 response(Pieces::cut_short(half, body.len()))
             }
-            Some(Fault::FlipByte) if head.status == 200 && !body.is_empty() => {
+            Some(Fault::FlipByte) if matches!(head.status.as_u16(), 200 | 206) && !body.is_empty() => {
                 self.count(Fault::FlipByte);
                 let mut damaged = body.to_vec();
                 let middle = damaged.len() / 2;

@@ -15,6 +15,7 @@ mod keys;
 mod load;
 mod multipart;
 mod providers;
+mod ranges;
 mod sandbox;
 mod scale;
 mod settings;

@@ -125,9 +125,9 @@ async fn a_stream_cut_midway_goes_on_but_never_across_a_changed_object() {
 }
 
 /// A writer that, before it takes its first bytes, waits for `replace` (a put of the same key).
-struct Replacing<'a> {
-    replace: Option<Pin<Box<dyn Future<Output = Result<(), coffer_host::StoreError>> + Send + 'a>>>,
-    out: Vec<u8>,
+pub(crate) struct Replacing<'a> {
+    pub(crate) replace: Option<Pin<Box<dyn Future<Output = Result<(), coffer_host::StoreError>> + Send + 'a>>>,
+    pub(crate) out: Vec<u8>,
 }
 
 impl tokio::io::AsyncWrite for Replacing<'_> {

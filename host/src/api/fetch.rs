@@ -2,6 +2,8 @@
 //! to the caller's writer as they arrive, in bounded memory. Either fetches stored bytes, opened
 //! on the way when the encryption layer (sealed.rs) hands it an opener.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
@@ -12,10 +14,8 @@ use super::telemetry::CallCounts;
 use crate::encryption::{Broken, Opener};
 use crate::sandbox::bindings::store::ByteRange;
 use crate::sandbox::body::Sink;
+use crate::sandbox::body::sink::{Outbound, Queue};
 use crate::sandbox::runner::Runner;
-
-/// Chunks in flight between the plugin's call and the caller's writer.
-const STREAM_CHUNKS: usize = 4;
 
 /// Where a read's bytes go, and what the read gives.
 pub(super) trait Output {
@@ -78,11 +78,14 @@ impl<W: AsyncWrite + Unpin> Output for Writer<'_, W> {
     }
 
     async fn fetch(self, runner: &Runner, key: &str, stored: Option<ByteRange>, opener: Option<Opener>) -> (Result<Option<u64>, StoreError>, CallCounts) {
-        let (sender, mut chunks) = mpsc::channel::<Bytes>(STREAM_CHUNKS);
+        // The sink stops taking bytes in order while a megabyte is on its way (sink.rs).
+        let (sender, mut chunks) = mpsc::unbounded_channel::<Bytes>();
+        let queue = Arc::new(Queue::default());
+        let outbound = Outbound::new(sender, queue.clone());
         let hedge = runner.hedge_after_us();
         let call = runner.run(key, async move |plugin, store| {
             let work = store.data().meter.host_work();
-            let sink = store.data_mut().table().push(Sink::streaming(sender, work))?;
+            let sink = store.data_mut().table().push(Sink::streaming(outbound, work))?;
             let found = plugin.call_get(&mut *store, key, stored, Resource::new_borrow(sink.rep()), hedge).await;
             store.data_mut().table().delete(sink)?;
             found
@@ -94,6 +97,7 @@ impl<W: AsyncWrite + Unpin> Output for Writer<'_, W> {
             tokio::select! {
                 biased;
                 Some(chunk) = chunks.recv(), if failed.is_none() => {
+                    queue.took(chunk.len());
                     if let Err(e) = output.take(&chunk).await {
                         failed = Some(refused(runner, key, e));
                         // The plugin's next write fails, and the call ends.

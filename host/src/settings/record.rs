@@ -28,6 +28,9 @@ pub(super) fn defaults() -> Record {
         multipart_threshold: 16 << 20,
         part_size: 8 << 20,
         part_concurrency: 4,
+        ranged_read_threshold: 32 << 20,
+        range_size: 4 << 20,
+        range_concurrency: 8,
     }
 }
 
@@ -49,8 +52,17 @@ pub(super) fn check(r: &Record) -> Result<(), (&'static str, String)> {
     if !(1..=64).contains(&r.part_concurrency) {
         return Err(("partConcurrency", format!("{} is not between 1 and 64", r.part_concurrency)));
     }
+    if !(MIN_RANGE_SIZE..=MAX_PART_SIZE).contains(&r.range_size) {
+        return Err(("rangeSize", format!("{} is not between 1MiB and 5GiB", bytesize::ByteSize(r.range_size))));
+    }
+    if !(1..=64).contains(&r.range_concurrency) {
+        return Err(("rangeConcurrency", format!("{} is not between 1 and 64", r.range_concurrency)));
+    }
     Ok(())
 }
+
+/// The smallest range a get is read in.
+const MIN_RANGE_SIZE: u64 = 1 << 20;
 
 fn millis(ms: u64) -> Duration {
     Duration::from_millis(ms)
@@ -129,6 +141,22 @@ impl TenantSettingsBuilder {
         self.record.part_concurrency = parts;
         self
     }
+    /// A get of a whole object longer than this is read as ranged GETs at once; 0 never.
+    /// Default 32 MiB.
+    pub fn ranged_read_threshold(mut self, bytes: u64) -> Self {
+        self.record.ranged_read_threshold = bytes;
+        self
+    }
+    /// The size of each of those ranges (1 MiB to 5 GiB). Default 4 MiB.
+    pub fn range_size(mut self, bytes: u64) -> Self {
+        self.record.range_size = bytes;
+        self
+    }
+    /// Ranges of one get read at once (1 to 64). Default 8.
+    pub fn range_concurrency(mut self, ranges: u32) -> Self {
+        self.record.range_concurrency = ranges;
+        self
+    }
 }
 
 impl TenantSettings {
@@ -176,5 +204,14 @@ impl TenantSettings {
     }
     pub fn part_concurrency(&self) -> u32 {
         self.record.part_concurrency
+    }
+    pub fn ranged_read_threshold(&self) -> u64 {
+        self.record.ranged_read_threshold
+    }
+    pub fn range_size(&self) -> u64 {
+        self.record.range_size
+    }
+    pub fn range_concurrency(&self) -> u32 {
+        self.record.range_concurrency
     }
 }

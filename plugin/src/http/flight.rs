@@ -150,10 +150,14 @@ impl<'a> Flight<'a> {
         }
     }
 
-    /// 4. Waits for the answer's head, then takes its body to the end: into the sink as
-    /// `landing` says when it is the success the sink waits for, otherwise into memory.
-    pub(super) fn land(self, landing: Landing<'_>) -> Result<HttpResponse, StoreError> {
-        let what = &self.what;
+    /// Whether the answer's head is in (or the request failed): [`Flight::head`] will not wait.
+    pub(super) fn answered(&self) -> bool {
+        self.pending.subscribe().ready()
+    }
+
+    /// 4. Waits for the answer's head.
+    pub(super) fn head(self) -> Result<Head, StoreError> {
+        let what = self.what;
         let response = loop {
             match self.pending.get() {
                 Some(result) => break result,
@@ -162,7 +166,7 @@ impl<'a> Flight<'a> {
         };
         let response = response
             .map_err(|()| StoreError::other(format!("{what}: response taken twice")))?
-            .map_err(|e| transport(what, e))?;
+            .map_err(|e| transport(&what, e))?;
         let status = response.status();
         let headers = response
             .headers()
@@ -172,30 +176,62 @@ impl<'a> Flight<'a> {
             .collect::<Vec<_>>();
         let incoming = response.consume().map_err(|()| StoreError::other(format!("{what}: no response body")))?;
         let stream = incoming.stream().map_err(|()| StoreError::other(format!("{what}: no response stream")))?;
-        let failed = |e| {
-            let timed_out = monotonic_clock::now().saturating_sub(self.started) >= self.timeout_ns;
-            body_error(&format!("{what}: reading the body"), e, timed_out)
-        };
+        Ok(Head { what, status, headers, started: self.started, timeout_ns: self.timeout_ns, stream, incoming })
+    }
+
+    /// 4. Waits for the answer's head, then takes its body to the end: into the sink as
+    /// `landing` says when it is the success the sink waits for, otherwise into memory.
+    pub(super) fn land(self, landing: Landing<'_>) -> Result<HttpResponse, StoreError> {
+        self.head()?.land(landing)
+    }
+}
+
+/// An answer's head, its body still to read.
+pub(super) struct Head {
+    pub(super) what: String,
+    pub(super) status: u16,
+    pub(super) headers: Vec<(String, String)>,
+    started: u64,
+    timeout_ns: u64,
+    /// The body's stream, dropped before the body (fields drop in order).
+    pub(super) stream: InputStream,
+    incoming: IncomingBody,
+}
+
+impl Head {
+    /// What a failure reading the body means: a timeout at or past the attempt's bound, the
+    /// network otherwise.
+    pub(super) fn failed(&self, e: StreamError) -> StoreError {
+        let timed_out = monotonic_clock::now().saturating_sub(self.started) >= self.timeout_ns;
+        body_error(&format!("{}: reading the body", self.what), e, timed_out)
+    }
+
+    /// Takes the body to the end: into the sink as `landing` says when it is the success the
+    /// sink waits for, otherwise into memory.
+    pub(super) fn land(self, landing: Landing<'_>) -> Result<HttpResponse, StoreError> {
+        let (what, status, headers) = (&self.what, self.status, &self.headers);
+        let failed = |e| self.failed(e);
         let success = status == 200 || status == 206;
         let (body, received, cut) = match landing {
             Landing::Sink(sink) if success => {
-                reset(sink, check_for(status, &headers))?;
-                let (received, cut) = into_sink(sink, &stream, status, &headers, what, failed)?;
+                reset(sink, check_for(status, headers))?;
+                let (received, cut) = into_sink(sink, &self.stream, status, headers, what, failed)?;
                 (Vec::new(), Some(received), cut)
             }
-            Landing::After { sink, from, etag } if status == 206 && continues(&headers, from, etag) => {
-                let (received, cut) = into_sink(sink, &stream, status, &headers, what, failed)?;
+            Landing::After { sink, from, etag } if status == 206 && continues(headers, from, etag) => {
+                let (received, cut) = into_sink(sink, &self.stream, status, headers, what, failed)?;
                 (Vec::new(), Some(received), cut)
             }
             // Not the rest that was asked for: its body is not read.
             Landing::After { .. } if (200..300).contains(&status) => (Vec::new(), None, None),
-            _ => (read_all(&stream, &headers).map_err(|e| match e {
+            _ => (read_all(&self.stream, headers).map_err(|e| match e {
                 Some(e) => failed(e),
                 None => StoreError::unavailable(format!(
                     "{what}: HTTP {status}: the answer's body is longer than {MAX_ANSWER_BYTES} bytes"
                 )),
             })?, None, None),
         };
+        let Head { status, headers, stream, incoming, .. } = self;
         drop(stream);
         let _trailers = IncomingBody::finish(incoming);
         Ok(HttpResponse { status, headers, body, received, cut })
@@ -215,7 +251,7 @@ pub(super) enum Landing<'s> {
 }
 
 /// Whether an answer's head is that of the bytes from `from` of the object with `etag`.
-fn continues(headers: &[(String, String)], from: u64, etag: &str) -> bool {
+pub(super) fn continues(headers: &[(String, String)], from: u64, etag: &str) -> bool {
     let same = crate::s3::header_of(headers, "etag").is_some_and(|e| same_etag(e, etag));
     same && content_range(headers).is_some_and(|r| r.start == from)
 }

@@ -3,10 +3,12 @@
 //! the request with `splice`, and a get's from the response to the host's sink the same way:
 //! the host moves them, and they never enter this plugin's memory.
 //!
-//! flight.rs is one request on the wire; errors.rs names what went wrong on it.
+//! flight.rs is one request on the wire; errors.rs names what went wrong on it; ranges.rs reads a
+//! long object as ranged GETs at once.
 
 mod errors;
 mod flight;
+mod ranges;
 
 use wasip2::clocks::{monotonic_clock, wall_clock};
 use wasip2::io::poll;
@@ -14,13 +16,32 @@ use wasip2::io::poll;
 use crate::bindings::coffer::blobstore::body::{Sink, Source};
 use crate::bindings::coffer::blobstore::{config, telemetry};
 use crate::error::StoreError;
-use crate::s3::{Check, Dialect, Digests, EtagFormula, HttpRequest, HttpResponse, Platform};
+use crate::s3::{Check, Dialect, Digests, EtagFormula, GetHow, HttpRequest, HttpResponse, Platform};
 use flight::{Flight, Landing, reset};
 
 pub struct WasiPlatform {
     /// The tenant's timeout, which the host applies to every attempt; an attempt asked to end
     /// sooner (the call's bound is near) says so in its request options.
     pub timeout_ms: u64,
+}
+
+/// A GET (no body), sent once more when its answer has not begun after `after_us`: the one
+/// whose answer begins first. The other is dropped, and the host cancels it.
+fn race<'a>(request: &HttpRequest<'a, Source>, timeout_ms: u64, shorter: bool, after_us: u64) -> Result<Flight<'a>, StoreError> {
+    let first = Flight::start(request, timeout_ms, shorter)?;
+    let late = monotonic_clock::subscribe_duration(after_us.saturating_mul(1_000));
+    let begun = first.waiting_on();
+    let ready = poll::poll(&[&begun, &late]);
+    drop((begun, late));
+    if ready.contains(&0) {
+        return Ok(first);
+    }
+    telemetry::hedged();
+    let Ok(second) = Flight::start(request, timeout_ms, shorter) else { return Ok(first) };
+    let (one, two) = (first.waiting_on(), second.waiting_on());
+    let ready = poll::poll(&[&one, &two]);
+    drop((one, two));
+    Ok(if ready.contains(&0) { first } else { second })
 }
 
 impl WasiPlatform {
@@ -42,26 +63,17 @@ impl Platform for WasiPlatform {
         self.fly(request, Landing::of(into), timeout_ms)
     }
 
-    fn send_hedged(&self, request: &HttpRequest<'_, Source>, sink: &Sink, timeout_ms: u64, after_us: u64) -> Result<HttpResponse, StoreError> {
+    fn send_get(&self, request: &HttpRequest<'_, Source>, sink: &Sink, timeout_ms: u64, how: &GetHow<'_, Source>) -> Result<HttpResponse, StoreError> {
         let shorter = timeout_ms < self.timeout_ms;
-        let first = Flight::start(request, timeout_ms, shorter)?;
-        // A GET has no body: its answer is all there is to wait on.
-        let late = monotonic_clock::subscribe_duration(after_us.saturating_mul(1_000));
-        let begun = first.waiting_on();
-        let ready = poll::poll(&[&begun, &late]);
-        drop((begun, late));
-        if ready.contains(&0) {
-            return first.land(Landing::Sink(sink));
-        }
-        telemetry::hedged();
-        let Ok(second) = Flight::start(request, timeout_ms, shorter) else { return first.land(Landing::Sink(sink)) };
-        let (one, two) = (first.waiting_on(), second.waiting_on());
-        let ready = poll::poll(&[&one, &two]);
-        drop((one, two));
-        // The other is dropped, and the host cancels it.
-        match ready.contains(&0) {
-            true => first.land(Landing::Sink(sink)),
-            false => second.land(Landing::Sink(sink)),
+        let flight = match how.hedge_after_us {
+            Some(after_us) => race(request, timeout_ms, shorter, after_us)?,
+            None => Flight::start(request, timeout_ms, shorter)?,
+        };
+        let Some(ranges) = &how.ranges else { return flight.land(Landing::Sink(sink)) };
+        let head = flight.head()?;
+        match ranges::worth_it(&head, ranges) {
+            Some((length, _)) => ranges::read(head, sink, ranges, length, timeout_ms, shorter),
+            None => head.land(Landing::Sink(sink)),
         }
     }
 

@@ -4,7 +4,7 @@
 
 use super::request::Payload;
 use super::client::Client;
-use super::platform::{Check, HttpRequest, HttpResponse, Platform};
+use super::platform::{Check, GetHow, HttpRequest, HttpResponse, Platform, Ranges};
 use super::settings::{ChecksumMode, Dialect};
 use crate::dialect;
 use crate::error::{StoreError, parse_error_body};
@@ -36,6 +36,8 @@ pub(super) struct Call<'c, P: Platform> {
     accept: Option<Accept<'c>>,
     /// The first attempt is sent once more when its answer has not begun after this long.
     hedge_after_us: Option<u64>,
+    /// A GET of a whole object, which may be read in ranges when it is long.
+    whole: bool,
 }
 
 impl<P: Platform> Client<P> {
@@ -52,6 +54,7 @@ impl<P: Platform> Client<P> {
             into: None,
             accept: None,
             hedge_after_us: None,
+            whole: false,
         }
     }
 
@@ -170,6 +173,13 @@ impl<'c, P: Platform> Call<'c, P> {
         self
     }
 
+    /// A GET of the whole object: when the answer is longer than `rangedReadThreshold`, it is
+    /// read as ranged GETs at once (`rangeSize`, `rangeConcurrency`).
+    pub(super) fn whole(mut self, whole: bool) -> Self {
+        self.whole = whole;
+        self
+    }
+
     pub(super) fn accept(mut self, accept: Accept<'c>) -> Self {
         self.accept = Some(accept);
         self
@@ -177,10 +187,29 @@ impl<'c, P: Platform> Call<'c, P> {
 
     /// One attempt of `request`: hedged when asked (the first only), and a body that broke off
     /// gone on with from where it stopped (resume.rs).
-    fn attempt(&mut self, request: &HttpRequest<'_, P::Source>, budget: &mut Budget) -> Result<HttpResponse, StoreError> {
+    fn attempt(&mut self, request: &HttpRequest<'_, P::Source>, path: &str, budget: &mut Budget) -> Result<HttpResponse, StoreError> {
         let client = self.client;
-        let sent = match (self.hedge_after_us.take(), self.into) {
-            (Some(after_us), Some(sink)) => client.platform.send_hedged(request, sink, client.attempt_timeout_ms(), after_us),
+        let hedge_after_us = self.hedge_after_us.take();
+        let settings = &client.settings;
+        let sent = match self.into {
+            Some(sink) if hedge_after_us.is_some() || self.whole => {
+                let headers = &self.headers;
+                let ranged = |start: u64, end: u64, etag: &str| {
+                    let mut asked: Vec<(String, String)> =
+                        headers.iter().filter(|(name, _)| !name.eq_ignore_ascii_case("range")).cloned().collect();
+                    asked.push(("range".into(), format!("bytes={start}-{end}")));
+                    asked.push(("if-match".into(), etag.to_string()));
+                    client.request("GET", path, &[], &asked, &Payload::empty())
+                };
+                let ranges = (self.whole && settings.ranged_read_threshold > 0).then(|| Ranges {
+                    threshold: settings.ranged_read_threshold,
+                    size: settings.range_size,
+                    concurrency: settings.range_concurrency,
+                    retries: settings.max_retries,
+                    request: &ranged,
+                });
+                client.platform.send_get(request, sink, client.attempt_timeout_ms(), &GetHow { hedge_after_us, ranges })
+            }
             _ => client.platform.send(request, self.into, client.attempt_timeout_ms()),
         };
         match (sent, self.into) {
@@ -209,7 +238,7 @@ impl<'c, P: Platform> Call<'c, P> {
             // 1. Sign for now (a retry may cross a second, or a day).
             let request = client.request(self.method, &path, &self.query, &self.headers, &self.payload);
             // 2. Send, and 3. judge the answer.
-            let sent = self.attempt(&request, budget);
+            let sent = self.attempt(&request, &path, budget);
             drop(request);
             if let Ok(response) = &sent {
                 if !checksums_dropped && self.refused_for_checksums(response) {

@@ -13,7 +13,7 @@
 
 pub use integrity::check_for;
 pub use resume::{ContentRange, content_range, same_etag};
-pub use platform::{Body, Check, Digests, HttpRequest, HttpResponse, MAX_ANSWER_BYTES, Platform, Received, header_of};
+pub use platform::{Body, Check, Digests, GetHow, HttpRequest, HttpResponse, MAX_ANSWER_BYTES, Platform, Ranges, Received, header_of};
 pub use settings::{ChecksumMode, Dialect, EtagFormula, Keys, Settings};
 pub use list::{Listed, MAX_PAGE, Page};
 pub use uploads::{Upload, UploadPage};

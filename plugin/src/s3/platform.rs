@@ -76,6 +76,29 @@ pub struct HttpRequest<'a, S: ?Sized> {
     pub body: Body<'a, S>,
 }
 
+/// How a GET into a sink may be sent ([`Platform::send_get`]).
+pub struct GetHow<'a, S: ?Sized> {
+    /// Sent once more when its answer has not begun after this many microseconds.
+    pub hedge_after_us: Option<u64>,
+    /// A long whole answer read in ranges.
+    pub ranges: Option<Ranges<'a, S>>,
+}
+
+/// A long object read as ranged GETs at once.
+pub struct Ranges<'a, S: ?Sized> {
+    /// A whole answer longer than this is read in ranges.
+    pub threshold: u64,
+    /// Bytes per range.
+    pub size: u64,
+    /// Ranges read at once.
+    pub concurrency: u32,
+    /// Retries of each range.
+    pub retries: u32,
+    /// The signed GET of bytes [start, end] (inclusive) of the object whose ETag is `etag`.
+    #[allow(clippy::type_complexity)]
+    pub request: &'a dyn Fn(u64, u64, &str) -> HttpRequest<'a, S>,
+}
+
 /// One HTTP response. A body the call routes to a sink (a GET's 200 or 206) is not here: the
 /// sink has it, and `received` says what arrived. Any other body is read in full, up to
 /// [`MAX_ANSWER_BYTES`].
@@ -131,9 +154,11 @@ pub trait Platform {
     ) -> Vec<Result<HttpResponse, StoreError>> {
         requests.iter().map(|request| self.send(request, None, timeout_ms)).collect()
     }
-    /// Sends a GET into `sink` as [`Platform::send`] does; when its answer has not begun after
-    /// `after_us`, sends it once more, takes the first answer and cancels the other.
-    fn send_hedged(&self, request: &HttpRequest<'_, Self::Source>, sink: &Self::Sink, timeout_ms: u64, _after_us: u64)
+    /// Sends a GET into `sink` as [`Platform::send`] does, and as `how` says: when its answer
+    /// has not begun after `hedge_after_us`, sends it once more, takes the first answer and
+    /// cancels the other; a whole answer longer than the ranges' threshold is read as ranged
+    /// GETs at once, written to the sink in order. A platform may do neither.
+    fn send_get(&self, request: &HttpRequest<'_, Self::Source>, sink: &Self::Sink, timeout_ms: u64, _how: &GetHow<'_, Self::Source>)
         -> Result<HttpResponse, StoreError> {
         self.send(request, Some(sink), timeout_ms)
     }

@@ -192,6 +192,9 @@ fn settings(max_retries: u32) -> Settings {
         multipart_threshold: 16 << 20,
         part_size: 8 << 20,
         part_concurrency: 4,
+        ranged_read_threshold: 0,
+        range_size: 4 << 20,
+        range_concurrency: 8,
     }
 }
 

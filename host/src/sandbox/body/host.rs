@@ -102,6 +102,13 @@ impl HostSink for BodyView<'_> {
         table.push(stream).expect("the table has room for the call's streams")
     }
 
+    async fn write_at(&mut self, sink: Resource<Sink>, offset: u64) -> Resource<DynOutputStream> {
+        let table = self.table();
+        let sink = table.get(&sink).expect("the call's sink is in the table while the call runs");
+        let stream: DynOutputStream = Box::new(sink.stream_at(offset));
+        table.push(stream).expect("the table has room for the call's streams")
+    }
+
     async fn received(&mut self, sink: Resource<Sink>) -> Received {
         let (size, digest) = self.table().get(&sink).map_or((0, Vec::new()), Sink::received);
         Received { size, digest }

@@ -8,7 +8,7 @@ use wasmtime_wasi::p2::OutputStream;
 
 use super::hasher::Hasher;
 use super::host::hasher_for;
-use super::sink::{Sink, Work};
+use super::sink::{Outbound, Sink, Work};
 use super::source::Source;
 use crate::sandbox::bindings::types::Check;
 
@@ -76,8 +76,8 @@ async fn a_streamed_source_waits_for_its_chunks_and_lets_released_ones_go() {
 
 #[test]
 fn a_streaming_sink_cannot_start_over_once_it_has_written() {
-    let (tx, _rx) = mpsc::channel(4);
-    let sink = Sink::streaming(tx, Work::default());
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let sink = Sink::streaming(Outbound::new(tx, Default::default()), Work::default());
     sink.reset(hasher_for(&Check::Md5)).unwrap();
     let mut out = sink.stream();
     out.write(Bytes::from_static(b"abc")).unwrap();
@@ -90,4 +90,34 @@ fn a_streaming_sink_cannot_start_over_once_it_has_written() {
     memory.reset(Hasher::None).unwrap();
     out.write(Bytes::from_static(b"de")).unwrap();
     assert_eq!(memory.take(), b"de");
+}
+
+#[test]
+fn bytes_written_ahead_are_held_until_their_turn_and_hashed_in_order() {
+    let whole = b"hello, parallel world";
+    let sink = Sink::memory(Work::default());
+    sink.reset(hasher_for(&Check::Md5)).unwrap();
+    let (mut first, mut third, mut second) = (sink.stream(), sink.stream_at(15), sink.stream_at(5));
+    third.write(Bytes::from_static(b" world")).unwrap();
+    second.write(Bytes::from_static(b", para")).unwrap();
+    assert_eq!(sink.received().0, 0, "nothing in order yet");
+    second.write(Bytes::from_static(b"llel")).unwrap();
+    first.write(Bytes::from_static(b"hello")).unwrap();
+    let (size, digest) = sink.received();
+    assert_eq!(size, whole.len() as u64);
+    assert_eq!(digest, md5::Md5::digest(whole).to_vec());
+    assert_eq!(sink.take(), whole);
+    assert!(sink.stream_at(3).write(Bytes::from_static(b"x")).is_err(), "over bytes already in");
+
+    // On to a writer: the in-order stream waits while a megabyte is on its way; bytes ahead do not.
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let queue = std::sync::Arc::new(super::sink::Queue::default());
+    let streaming = Sink::streaming(Outbound::new(tx, queue.clone()), Work::default());
+    let (mut first, mut ahead) = (streaming.stream(), streaming.stream_at(1 << 20));
+    first.write(Bytes::from(vec![0u8; 1 << 20])).unwrap();
+    assert_eq!(first.check_write().unwrap(), 0, "a megabyte on its way");
+    assert!(ahead.check_write().unwrap() > 0);
+    let taken = rx.try_recv().unwrap();
+    queue.took(taken.len());
+    assert!(first.check_write().unwrap() > 0, "the writer caught up");
 }

@@ -1,0 +1,202 @@
+//! A long object read as ranged GETs at once. The whole GET's answer gives the object's length,
+//! ETag and checksums; its body is read for the first range only, while the next ranges are
+//! asked for at once, each on condition of that ETag (`If-Match`, and the answer's own ETag
+//! and Content-Range checked before a byte of it is taken). Each range's bytes go to the sink
+//! at their place (`write-at`): the host holds those that come early and hashes everything in
+//! order, so the whole is checked against the object's digest as one read.
+//!
+//! What is held is bounded: no range starts more than `concurrency` ranges past the first one
+//! not yet whole, nor while the caller's writer has a megabyte waiting. A range whose body is
+//! cut is asked for again from the byte it reached, `retries` times; an object that changed
+//! meanwhile fails the read (the caller starts over when it can). Nothing is stitched.
+
+use wasip2::io::poll::{self, Pollable};
+use wasip2::io::streams::{OutputStream, StreamError};
+
+use super::flight::{Flight, Head, continues, reset};
+use crate::bindings::coffer::blobstore::body::{Sink, Source};
+use crate::error::StoreError;
+use crate::s3::{HttpResponse, Ranges, Received, check_for, content_range, header_of};
+
+/// How much is moved per splice.
+const SPLICE: u64 = 256 * 1024;
+
+/// The object's length and ETag, when `head` is a whole answer long enough to read in ranges.
+pub(super) fn worth_it<'h>(head: &'h Head, ranges: &Ranges<'_, Source>) -> Option<(u64, &'h str)> {
+    let length: u64 = header_of(&head.headers, "content-length")?.trim().parse().ok()?;
+    let etag = header_of(&head.headers, "etag").map(str::trim).filter(|etag| !etag.is_empty())?;
+    (head.status == 200 && length > ranges.threshold && length > ranges.size).then_some((length, etag))
+}
+
+/// One range: bytes [start, end) of the object, `at` the next to arrive.
+struct Piece<'a> {
+    end: u64,
+    at: u64,
+    tries: u32,
+    stage: Stage<'a>,
+}
+
+enum Stage<'a> {
+    /// Not asked for yet, or to be asked for again from `at`.
+    Waiting,
+    Asked(Flight<'a>),
+    Moving { head: Head, out: OutputStream },
+    Done,
+}
+
+/// What one step of a piece came to.
+enum Step {
+    /// Wait on this before the next step.
+    Wait(Pollable),
+    /// Step again (or, for a piece now waiting or done, move on).
+    Again,
+}
+
+/// Reads the object `head` began, `length` bytes with `etag`, in ranges into `sink`: the
+/// complete answer (the first head, with all the sink received), or why not.
+pub(super) fn read<'a>(head: Head, sink: &Sink, ranges: &Ranges<'a, Source>, length: u64, timeout_ms: u64, shorter: bool) -> Result<HttpResponse, StoreError> {
+    let etag = header_of(&head.headers, "etag").unwrap_or_default().trim().to_string();
+    let (status, headers, what) = (head.status, head.headers.clone(), head.what.clone());
+    reset(sink, check_for(status, &headers))?;
+    let mut pieces: Vec<Piece<'a>> = (0..length.div_ceil(ranges.size))
+        .map(|i| {
+            let start = i * ranges.size;
+            Piece { end: (start + ranges.size).min(length), at: start, tries: 0, stage: Stage::Waiting }
+        })
+        .collect();
+    pieces[0].stage = Stage::Moving { head, out: sink.write() };
+    // The in-order stream: while it takes nothing (the caller's writer is behind), no range starts.
+    let gate = sink.write();
+    loop {
+        let first_open = pieces.iter().position(|p| !matches!(p.stage, Stage::Done));
+        let Some(first_open) = first_open else { break };
+        let mut waits = Vec::new();
+        let in_flight = pieces.iter().filter(|p| matches!(p.stage, Stage::Asked(_) | Stage::Moving { .. })).count();
+        let mut room = (ranges.concurrency as usize).saturating_sub(in_flight);
+        for piece in pieces.iter_mut().skip(first_open).take(ranges.concurrency as usize) {
+            if matches!(piece.stage, Stage::Done) {
+                continue;
+            }
+            if matches!(piece.stage, Stage::Waiting) {
+                if room == 0 {
+                    break;
+                }
+                match gate.check_write() {
+                    Ok(0) => {
+                        waits.push(gate.subscribe());
+                        break;
+                    }
+                    Ok(_) => {}
+                    Err(e) => return Err(StoreError::other(format!("{what}: the output: {e:?}"))),
+                }
+                let request = (ranges.request)(piece.at, piece.end - 1, &etag);
+                piece.stage = Stage::Asked(Flight::start(&request, timeout_ms, shorter)?);
+                room -= 1;
+            }
+            while !matches!(piece.stage, Stage::Done | Stage::Waiting) {
+                if let Step::Wait(pollable) = step(piece, sink, &etag, ranges.retries)? {
+                    waits.push(pollable);
+                    break;
+                }
+            }
+        }
+        if !waits.is_empty() {
+            poll::poll(&waits.iter().collect::<Vec<_>>());
+        }
+    }
+    drop(gate);
+    let received = sink.received();
+    if received.size != length {
+        return Err(StoreError::integrity(format!("{what}: {} of its {length} bytes arrived in ranges", received.size)));
+    }
+    let received = Received { size: received.size, digest: received.digest };
+    Ok(HttpResponse { status, headers, body: Vec::new(), received: Some(received), cut: None })
+}
+
+/// Moves `piece` on as far as it goes without waiting.
+fn step(piece: &mut Piece<'_>, sink: &Sink, etag: &str, retries: u32) -> Result<Step, StoreError> {
+    match std::mem::replace(&mut piece.stage, Stage::Done) {
+        stage @ (Stage::Waiting | Stage::Done) => {
+            piece.stage = stage;
+            Ok(Step::Again)
+        }
+        Stage::Asked(flight) if !flight.answered() => {
+            let pollable = flight.waiting_on();
+            piece.stage = Stage::Asked(flight);
+            Ok(Step::Wait(pollable))
+        }
+        Stage::Asked(flight) => match flight.head() {
+            Ok(head) if head.status == 206 && continues(&head.headers, piece.at, etag) => {
+                let ends_right = content_range(&head.headers).is_some_and(|r| r.end + 1 == piece.end);
+                if !ends_right {
+                    return Err(StoreError::integrity(format!("{}: the range answered is not the one asked for", head.what)));
+                }
+                piece.stage = Stage::Moving { out: sink.write_at(piece.at), head };
+                Ok(Step::Again)
+            }
+            Ok(head) if matches!(head.status, 412 | 404) || (200..300).contains(&head.status) => Err(StoreError::unavailable(format!(
+                "{}: the object changed while it was read in ranges (it is no longer ETag {etag}): its ranges are not put together",
+                head.what
+            ))),
+            Ok(head) => again(piece, retries, StoreError::unavailable(format!("{}: HTTP {} to a range", head.what, head.status))),
+            Err(e) => again(piece, retries, e),
+        },
+        Stage::Moving { head, out } => moving(piece, head, out, retries),
+    }
+}
+
+/// Splices what `head`'s body has now into `out`. The first range is read from the whole
+/// answer, whose rest is left unread; a range's own answer is read to its end.
+fn moving(piece: &mut Piece<'_>, head: Head, out: OutputStream, retries: u32) -> Result<Step, StoreError> {
+    let whole = head.status == 200;
+    loop {
+        if whole && piece.at == piece.end {
+            return Ok(Step::Again);
+        }
+        let permit = match out.check_write() {
+            Ok(0) => {
+                let pollable = out.subscribe();
+                piece.stage = Stage::Moving { head, out };
+                return Ok(Step::Wait(pollable));
+            }
+            Ok(permit) => permit,
+            Err(e) => return Err(head.failed(e)),
+        };
+        // One byte past the range's end, to find its answer's end (or a body that runs past it).
+        let asked = permit.min(SPLICE).min(piece.end - piece.at + u64::from(!whole));
+        match out.splice(&head.stream, asked) {
+            Ok(0) => {
+                let pollable = head.stream.subscribe();
+                piece.stage = Stage::Moving { head, out };
+                return Ok(Step::Wait(pollable));
+            }
+            Ok(n) => {
+                piece.at += n;
+                if piece.at > piece.end {
+                    return Err(StoreError::integrity(format!("{}: the range's body runs past its end", head.what)));
+                }
+            }
+            Err(StreamError::Closed) if piece.at < piece.end => {
+                let cut = StoreError::unavailable(format!("{}: the range ended {} bytes short", head.what, piece.end - piece.at));
+                return again(piece, retries, cut);
+            }
+            Err(StreamError::Closed) => return Ok(Step::Again),
+            // The sink no longer takes bytes (the caller's writer failed): the host says why.
+            Err(e) if out.check_write().is_err() => return Err(head.failed(e)),
+            Err(e) => {
+                let cut = head.failed(e);
+                return again(piece, retries, cut);
+            }
+        }
+    }
+}
+
+/// `piece` is asked for again from the byte it reached, while its retries last.
+fn again(piece: &mut Piece<'_>, retries: u32, error: StoreError) -> Result<Step, StoreError> {
+    if piece.tries >= retries || !error.is_transient() {
+        return Err(error);
+    }
+    piece.tries += 1;
+    piece.stage = Stage::Waiting;
+    Ok(Step::Again)
+}

@@ -1,0 +1,84 @@
+//! Long objects read as ranged GETs at once: the first range from the whole GET's answer, the
+//! rest each held to its ETag, written in order, the whole checked as one read. Through the
+//! fault proxy in front of the real server.
+
+use coffer_host::TenantSettingsBuilder;
+use coffer_tests::{Fault, FaultProxy, Rule, When, blob, proxied_tenant, server};
+
+use crate::streams::Replacing;
+
+const MIB: usize = 1 << 20;
+
+/// Reads of more than 8 MiB in ranges of 1 MiB, 4 at once.
+fn in_ranges(b: TenantSettingsBuilder) -> TenantSettingsBuilder {
+    // Not hedged: the test counts the GETs.
+    b.ranged_read_threshold(8 * MIB as u64).range_size(MIB as u64).range_concurrency(4).max_retries(3).hedge_reads(false)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_object_is_read_in_ranges_at_once_held_to_its_etag_and_checked_whole() {
+    let proxy = FaultProxy::start(&server().endpoint, vec![]);
+    let (store, direct) = proxied_tenant(&proxy.endpoint, "ranges", in_ranges);
+    let data = blob(20 * MIB + 5, 90);
+    direct.put("big", &data).await.unwrap();
+    let etag = direct.stat("big").await.unwrap().unwrap().etag;
+    assert!(store.get("big", ..).await.unwrap().unwrap() == data);
+    assert_eq!(proxy.requests("GET"), 21, "the whole GET, then 20 ranges of 1 MiB");
+    assert!(proxy.most_at_once() >= 2, "ranges were read at once: at most {} in flight", proxy.most_at_once());
+    let held_to = proxy.header_values("if-match");
+    assert_eq!(held_to.len(), 20);
+    assert!(held_to.iter().all(|value| value.trim_matches('"') == etag.trim_matches('"')), "{held_to:?} for {etag}");
+
+    let mut out = Vec::new();
+    assert_eq!(store.get_stream("big", .., &mut out).await.unwrap(), Some(data.len() as u64));
+    assert!(out == data, "streamed in order");
+    // At the threshold, and a range: one GET each.
+    let small = blob(8 * MIB, 91);
+    direct.put("small", &small).await.unwrap();
+    let before = proxy.requests("GET");
+    assert!(store.get("small", ..).await.unwrap().unwrap() == small);
+    assert!(store.get("big", 5..15 * MIB as u64).await.unwrap().unwrap() == data[5..15 * MIB]);
+    assert_eq!(proxy.requests("GET") - before, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cut_or_damaged_range_is_read_again_and_never_answered_as_data() {
+    let data = blob(12 * MIB, 92);
+    // The whole GET and the first two ranges cut midway: each range is asked for again from
+    // the byte it reached.
+    let cut = FaultProxy::start(&server().endpoint, vec![Rule::new(Fault::Truncate, "GET", When::First(3))]);
+    let (store, direct) = proxied_tenant(&cut.endpoint, "ranges-faults", in_ranges);
+    direct.put("k", &data).await.unwrap();
+    let mut out = Vec::new();
+    assert_eq!(store.get_stream("k", .., &mut out).await.unwrap(), Some(data.len() as u64));
+    assert!(out == data);
+    assert_eq!(cut.injected(Fault::Truncate), 3);
+
+    // A flipped byte in a range: the whole's digest does not match. A get into memory reads
+    // the object again; one streamed to a writer fails.
+    let flipped = FaultProxy::start(&server().endpoint, vec![Rule::new(Fault::FlipByte, "GET", When::First(3))]);
+    let (store, _) = proxied_tenant(&flipped.endpoint, "ranges-faults", in_ranges);
+    assert!(store.get("k", ..).await.unwrap().unwrap() == data, "read again whole");
+    assert!(flipped.injected(Fault::FlipByte) >= 1);
+    let always = FaultProxy::start(&server().endpoint, vec![Rule::new(Fault::FlipByte, "GET", When::Always)]);
+    let (store, _) = proxied_tenant(&always.endpoint, "ranges-faults", in_ranges);
+    let error = store.get("k", ..).await.unwrap_err();
+    assert_eq!(error.kind(), coffer_host::ErrorKind::Integrity, "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_object_replaced_while_read_in_ranges_is_never_stitched_together() {
+    let data = blob(24 * MIB, 93);
+    let proxy = FaultProxy::start(&server().endpoint, vec![]);
+    let (store, direct) = proxied_tenant(&proxy.endpoint, "ranges-replaced", in_ranges);
+    direct.put("k", &data).await.unwrap();
+    // The writer holds its first bytes until the object is replaced; the ranges asked for after
+    // that find another ETag.
+    let replaced = blob(24 * MIB, 94);
+    let mut out = Replacing { replace: Some(Box::pin(direct.put("k", &replaced))), out: Vec::new() };
+    let error = store.get_stream("k", .., &mut out).await.unwrap_err();
+    assert!(error.message().contains("changed while it was read"), "{error}");
+    assert!(out.out.len() < data.len() && data.starts_with(&out.out), "only the first object's bytes, {} of them", out.out.len());
+    // A get into memory starts over, and reads the new object whole.
+    assert!(store.get("k", ..).await.unwrap().unwrap() == replaced);
+}
