@@ -34,6 +34,7 @@ pub(crate) fn answering_host() -> anyhow::Result<Coffer> {
 }
 
 /// The S3 server to measure against, from COFFER_TEST_S3_*.
+#[derive(Clone)]
 pub(crate) struct Server {
     pub(crate) endpoint: String,
     pub(crate) region: String,

@@ -13,6 +13,7 @@ use clap::Parser;
 mod aead;
 mod clients;
 mod hosts;
+mod large;
 mod report;
 mod sandbox;
 mod scale;
@@ -57,6 +58,16 @@ struct Args {
     /// Coffer with hedged reads, without, and rust-s3 (docs/speed.md).
     #[arg(long, conflicts_with_all = ["tenants", "sandbox_only", "encrypted"])]
     tail: bool,
+    /// Instead: one large get through a proxy capping each connection at 25 MB/s, then on the
+    /// server itself: Coffer in ranges, in one GET, rust-s3 and the ceiling (docs/speed.md).
+    #[arg(long, conflicts_with_all = ["tenants", "sandbox_only", "encrypted", "tail"])]
+    large: bool,
+    /// With --large: the object's size in MiB.
+    #[arg(long, default_value_t = 256, requires = "large")]
+    large_mib: usize,
+    /// With --large: gets per client and case (the median is shown).
+    #[arg(long, default_value_t = 3, requires = "large")]
+    runs: usize,
     /// With --tail: gets per client.
     #[arg(long, default_value_t = 1000, requires = "tail")]
     gets: usize,
@@ -77,6 +88,10 @@ fn main() -> ExitCode {
 async fn run(args: Args) -> anyhow::Result<()> {
     if let Some(count) = args.tenants {
         print!("{}", scale::run(count, args.build_only).await?);
+        return Ok(());
+    }
+    if args.large {
+        print!("{}", large::run(args.large_mib, args.runs).await?);
         return Ok(());
     }
     if args.tail {

@@ -11,6 +11,7 @@
 //!   request with one kind of lie or abuse, on a raw socket. The hostile *plugin*, which attacks
 //!   the host from inside the sandbox, is another thing: the crate in `tests/hostile-plugin/`.
 //! - [`StallProxy`] (stall.rs): forwards every request and never an answer.
+//! - [`RateProxy`] (rate.rs): caps each connection's rate from the server, as a provider does.
 //! - [`TlsProxy`] (tls_proxy.rs): TLS in front of a plain-HTTP server, with a CA of its own.
 //!
 //! pieces.rs is the response body the proxies answer with; listen.rs their listener.
@@ -21,6 +22,7 @@ mod hostile_server;
 mod listen;
 mod personas;
 mod pieces;
+mod rate;
 mod stall;
 mod tls_proxy;
 
@@ -29,5 +31,6 @@ pub use faults::{Fault, FaultProxy, Rule, When};
 pub use hostile_server::{Abuse, HostileServer};
 pub use listen::accept_on_own_thread;
 pub use personas::Persona;
+pub use rate::RateProxy;
 pub use stall::StallProxy;
 pub use tls_proxy::TlsProxy;
