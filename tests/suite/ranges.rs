@@ -32,13 +32,20 @@ async fn a_long_object_is_read_in_ranges_at_once_held_to_its_etag_and_checked_wh
     let mut out = Vec::new();
     assert_eq!(store.get_stream("big", .., &mut out).await.unwrap(), Some(data.len() as u64));
     assert!(out == data, "streamed in order");
-    // At the threshold, and a range: one GET each.
+    // At the threshold, and a range as long: one GET each.
     let small = blob(8 * MIB, 91);
     direct.put("small", &small).await.unwrap();
     let before = proxy.requests("GET");
     assert!(store.get("small", ..).await.unwrap().unwrap() == small);
-    assert!(store.get("big", 5..15 * MIB as u64).await.unwrap().unwrap() == data[5..15 * MIB]);
+    assert!(store.get("big", 5..8 * MIB as u64 + 5).await.unwrap().unwrap() == data[5..8 * MIB + 5]);
     assert_eq!(proxy.requests("GET") - before, 2);
+    // A longer range is read in ranges too, from where it starts.
+    let before = proxy.requests("GET");
+    let span = 3 * MIB as u64 + 7..15 * MIB as u64 + 3;
+    let mut out = Vec::new();
+    assert_eq!(store.get_stream("big", span.clone(), &mut out).await.unwrap(), Some(span.end - span.start));
+    assert!(out == data[span.start as usize..span.end as usize]);
+    assert_eq!(proxy.requests("GET") - before, 12, "the ranged GET, then 11 more of 1 MiB");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

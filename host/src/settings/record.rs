@@ -141,7 +141,8 @@ impl TenantSettingsBuilder {
         self.record.part_concurrency = parts;
         self
     }
-    /// A get of a whole object longer than this is read as ranged GETs at once; 0 never.
+    /// A get (of an object or a range of one) longer than this is read as ranged GETs at
+    /// once; 0 never.
     /// Default 32 MiB.
     pub fn ranged_read_threshold(mut self, bytes: u64) -> Self {
         self.record.ranged_read_threshold = bytes;

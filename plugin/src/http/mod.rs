@@ -72,7 +72,7 @@ impl Platform for WasiPlatform {
         let Some(ranges) = &how.ranges else { return flight.land(Landing::Sink(sink)) };
         let head = flight.head()?;
         match ranges::worth_it(&head, ranges) {
-            Some((length, _)) => ranges::read(head, sink, ranges, length, timeout_ms, shorter),
+            Some(span) => ranges::read(head, sink, ranges, span, timeout_ms, shorter),
             None => head.land(Landing::Sink(sink)),
         }
     }

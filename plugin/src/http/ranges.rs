@@ -1,5 +1,6 @@
-//! A long object read as ranged GETs at once. The whole GET's answer gives the object's length,
-//! ETag and checksums; its body is read for the first range only, while the next ranges are
+//! A long object (or a long range of one) read as ranged GETs at once. The first GET's answer
+//! gives the length, ETag and checksums; its body is read for the first range only, while the
+//! next ranges are
 //! asked for at once, each on condition of that ETag (`If-Match`, and the answer's own ETag
 //! and Content-Range checked before a byte of it is taken). Each range's bytes go to the sink
 //! at their place (`write-at`): the host holds those that come early and hashes everything in
@@ -21,11 +22,17 @@ use crate::s3::{HttpResponse, Ranges, Received, check_for, content_range, header
 /// How much is moved per splice.
 const SPLICE: u64 = 256 * 1024;
 
-/// The object's length and ETag, when `head` is a whole answer long enough to read in ranges.
-pub(super) fn worth_it<'h>(head: &'h Head, ranges: &Ranges<'_, Source>) -> Option<(u64, &'h str)> {
+/// Where the bytes `head` carries start in the object, and how many there are, when it is a
+/// whole answer or a range long enough to read in ranges (and has an ETag to hold them to).
+pub(super) fn worth_it(head: &Head, ranges: &Ranges<'_, Source>) -> Option<(u64, u64)> {
     let length: u64 = header_of(&head.headers, "content-length")?.trim().parse().ok()?;
-    let etag = header_of(&head.headers, "etag").map(str::trim).filter(|etag| !etag.is_empty())?;
-    (head.status == 200 && length > ranges.threshold && length > ranges.size).then_some((length, etag))
+    header_of(&head.headers, "etag").map(str::trim).filter(|etag| !etag.is_empty())?;
+    let base = match head.status {
+        200 => 0,
+        206 => content_range(&head.headers).filter(|r| r.end - r.start + 1 == length)?.start,
+        _ => return None,
+    };
+    (length > ranges.threshold && length > ranges.size).then_some((base, length))
 }
 
 /// One range: bytes [start, end) of the object, `at` the next to arrive.
@@ -40,7 +47,9 @@ enum Stage<'a> {
     /// Not asked for yet, or to be asked for again from `at`.
     Waiting,
     Asked(Flight<'a>),
-    Moving { head: Head, out: OutputStream },
+    /// Its bytes on their way; `first` for the first range, read from the first answer, whose
+    /// rest is left unread.
+    Moving { head: Head, out: OutputStream, first: bool },
     Done,
 }
 
@@ -52,9 +61,10 @@ enum Step {
     Again,
 }
 
-/// Reads the object `head` began, `length` bytes with `etag`, in ranges into `sink`: the
-/// complete answer (the first head, with all the sink received), or why not.
-pub(super) fn read<'a>(head: Head, sink: &Sink, ranges: &Ranges<'a, Source>, length: u64, timeout_ms: u64, shorter: bool) -> Result<HttpResponse, StoreError> {
+/// Reads the `length` bytes from byte `base` of the object whose first answer is `head`, in
+/// ranges into `sink`: the complete answer (the first head, with all the sink received), or
+/// why not. Offsets below are the sink's; the object's are `base` further.
+pub(super) fn read<'a>(head: Head, sink: &Sink, ranges: &Ranges<'a, Source>, (base, length): (u64, u64), timeout_ms: u64, shorter: bool) -> Result<HttpResponse, StoreError> {
     let etag = header_of(&head.headers, "etag").unwrap_or_default().trim().to_string();
     let (status, headers, what) = (head.status, head.headers.clone(), head.what.clone());
     reset(sink, check_for(status, &headers))?;
@@ -64,7 +74,7 @@ pub(super) fn read<'a>(head: Head, sink: &Sink, ranges: &Ranges<'a, Source>, len
             Piece { end: (start + ranges.size).min(length), at: start, tries: 0, stage: Stage::Waiting }
         })
         .collect();
-    pieces[0].stage = Stage::Moving { head, out: sink.write() };
+    pieces[0].stage = Stage::Moving { head, out: sink.write(), first: true };
     // The in-order stream: while it takes nothing (the caller's writer is behind), no range starts.
     let gate = sink.write();
     loop {
@@ -89,12 +99,12 @@ pub(super) fn read<'a>(head: Head, sink: &Sink, ranges: &Ranges<'a, Source>, len
                     Ok(_) => {}
                     Err(e) => return Err(StoreError::other(format!("{what}: the output: {e:?}"))),
                 }
-                let request = (ranges.request)(piece.at, piece.end - 1, &etag);
+                let request = (ranges.request)(base + piece.at, base + piece.end - 1, &etag);
                 piece.stage = Stage::Asked(Flight::start(&request, timeout_ms, shorter)?);
                 room -= 1;
             }
             while !matches!(piece.stage, Stage::Done | Stage::Waiting) {
-                if let Step::Wait(pollable) = step(piece, sink, &etag, ranges.retries)? {
+                if let Step::Wait(pollable) = step(piece, sink, (base, &etag), ranges.retries)? {
                     waits.push(pollable);
                     break;
                 }
@@ -114,7 +124,7 @@ pub(super) fn read<'a>(head: Head, sink: &Sink, ranges: &Ranges<'a, Source>, len
 }
 
 /// Moves `piece` on as far as it goes without waiting.
-fn step(piece: &mut Piece<'_>, sink: &Sink, etag: &str, retries: u32) -> Result<Step, StoreError> {
+fn step(piece: &mut Piece<'_>, sink: &Sink, (base, etag): (u64, &str), retries: u32) -> Result<Step, StoreError> {
     match std::mem::replace(&mut piece.stage, Stage::Done) {
         stage @ (Stage::Waiting | Stage::Done) => {
             piece.stage = stage;
@@ -126,12 +136,12 @@ fn step(piece: &mut Piece<'_>, sink: &Sink, etag: &str, retries: u32) -> Result<
             Ok(Step::Wait(pollable))
         }
         Stage::Asked(flight) => match flight.head() {
-            Ok(head) if head.status == 206 && continues(&head.headers, piece.at, etag) => {
-                let ends_right = content_range(&head.headers).is_some_and(|r| r.end + 1 == piece.end);
+            Ok(head) if head.status == 206 && continues(&head.headers, base + piece.at, etag) => {
+                let ends_right = content_range(&head.headers).is_some_and(|r| r.end + 1 == base + piece.end);
                 if !ends_right {
                     return Err(StoreError::integrity(format!("{}: the range answered is not the one asked for", head.what)));
                 }
-                piece.stage = Stage::Moving { out: sink.write_at(piece.at), head };
+                piece.stage = Stage::Moving { out: sink.write_at(piece.at), head, first: false };
                 Ok(Step::Again)
             }
             Ok(head) if matches!(head.status, 412 | 404) || (200..300).contains(&head.status) => Err(StoreError::unavailable(format!(
@@ -141,33 +151,32 @@ fn step(piece: &mut Piece<'_>, sink: &Sink, etag: &str, retries: u32) -> Result<
             Ok(head) => again(piece, retries, StoreError::unavailable(format!("{}: HTTP {} to a range", head.what, head.status))),
             Err(e) => again(piece, retries, e),
         },
-        Stage::Moving { head, out } => moving(piece, head, out, retries),
+        Stage::Moving { head, out, first } => moving(piece, head, out, first, retries),
     }
 }
 
-/// Splices what `head`'s body has now into `out`. The first range is read from the whole
+/// Splices what `head`'s body has now into `out`. The first range is read from the first
 /// answer, whose rest is left unread; a range's own answer is read to its end.
-fn moving(piece: &mut Piece<'_>, head: Head, out: OutputStream, retries: u32) -> Result<Step, StoreError> {
-    let whole = head.status == 200;
+fn moving(piece: &mut Piece<'_>, head: Head, out: OutputStream, first: bool, retries: u32) -> Result<Step, StoreError> {
     loop {
-        if whole && piece.at == piece.end {
+        if first && piece.at == piece.end {
             return Ok(Step::Again);
         }
         let permit = match out.check_write() {
             Ok(0) => {
                 let pollable = out.subscribe();
-                piece.stage = Stage::Moving { head, out };
+                piece.stage = Stage::Moving { head, out, first };
                 return Ok(Step::Wait(pollable));
             }
             Ok(permit) => permit,
             Err(e) => return Err(head.failed(e)),
         };
         // One byte past the range's end, to find its answer's end (or a body that runs past it).
-        let asked = permit.min(SPLICE).min(piece.end - piece.at + u64::from(!whole));
+        let asked = permit.min(SPLICE).min(piece.end - piece.at + u64::from(!first));
         match out.splice(&head.stream, asked) {
             Ok(0) => {
                 let pollable = head.stream.subscribe();
-                piece.stage = Stage::Moving { head, out };
+                piece.stage = Stage::Moving { head, out, first };
                 return Ok(Step::Wait(pollable));
             }
             Ok(n) => {

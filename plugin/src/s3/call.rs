@@ -36,8 +36,8 @@ pub(super) struct Call<'c, P: Platform> {
     accept: Option<Accept<'c>>,
     /// The first attempt is sent once more when its answer has not begun after this long.
     hedge_after_us: Option<u64>,
-    /// A GET of a whole object, which may be read in ranges when it is long.
-    whole: bool,
+    /// A GET into a sink, which may be read in ranges when its answer is long.
+    ranged: bool,
 }
 
 impl<P: Platform> Client<P> {
@@ -54,7 +54,7 @@ impl<P: Platform> Client<P> {
             into: None,
             accept: None,
             hedge_after_us: None,
-            whole: false,
+            ranged: false,
         }
     }
 
@@ -173,10 +173,10 @@ impl<'c, P: Platform> Call<'c, P> {
         self
     }
 
-    /// A GET of the whole object: when the answer is longer than `rangedReadThreshold`, it is
-    /// read as ranged GETs at once (`rangeSize`, `rangeConcurrency`).
-    pub(super) fn whole(mut self, whole: bool) -> Self {
-        self.whole = whole;
+    /// A GET whose answer, when longer than `rangedReadThreshold`, is read as ranged GETs at
+    /// once (`rangeSize`, `rangeConcurrency`).
+    pub(super) fn ranged(mut self) -> Self {
+        self.ranged = true;
         self
     }
 
@@ -192,7 +192,7 @@ impl<'c, P: Platform> Call<'c, P> {
         let hedge_after_us = self.hedge_after_us.take();
         let settings = &client.settings;
         let sent = match self.into {
-            Some(sink) if hedge_after_us.is_some() || self.whole => {
+            Some(sink) if hedge_after_us.is_some() || self.ranged => {
                 let headers = &self.headers;
                 let ranged = |start: u64, end: u64, etag: &str| {
                     let mut asked: Vec<(String, String)> =
@@ -201,7 +201,7 @@ impl<'c, P: Platform> Call<'c, P> {
                     asked.push(("if-match".into(), etag.to_string()));
                     client.request("GET", path, &[], &asked, &Payload::empty())
                 };
-                let ranges = (self.whole && settings.ranged_read_threshold > 0).then(|| Ranges {
+                let ranges = (self.ranged && settings.ranged_read_threshold > 0).then(|| Ranges {
                     threshold: settings.ranged_read_threshold,
                     size: settings.range_size,
                     concurrency: settings.range_concurrency,

@@ -39,7 +39,7 @@ impl<P: Platform> Client<P> {
             headers.push(("x-amz-checksum-mode".into(), "ENABLED".into()));
         }
         let response =
-            self.call("GET", key).headers(headers).sink(into).hedge(hedge_after_us).whole(range.is_none()).accept(&intact).send(&mut Budget::default())?;
+            self.call("GET", key).headers(headers).sink(into).hedge(hedge_after_us).ranged().accept(&intact).send(&mut Budget::default())?;
         match response.status {
             200 => {
                 if let Some(reason) = integrity::unchecked_composite(&response.headers, key) {
