@@ -4,11 +4,12 @@
 //!
 //! The transport records how long each object GET waited for its answer's head; a get asks
 //! for the bound before it starts, and the plugin sends the same GET once more when the first
-//! has not begun by then. The bound is the 95th percentile of the last [`WINDOW`] waits, and
-//! at least twice their median: where waits are spread (a provider's), about one GET in
-//! twenty is late by it; where they are tight (a server nearby), fewer are, and the share is
-//! kept for the stalls. The budget makes it a ceiling: a hedge is offered only while the
-//! hedges sent stay within [`SHARE_PERCENT`] of the gets asked for (plus a burst of two).
+//! has not begun by then. The bound is the 98th percentile of the last [`WINDOW`] waits, and
+//! at least twice their median: where waits are spread (a provider's), about one GET in fifty
+//! is late by it when nothing is wrong, which leaves most of the share for the GETs that stall;
+//! where they are tight (a server nearby), fewer are. The budget makes the share a ceiling: a
+//! hedge is offered only while the hedges sent stay within [`SHARE_PERCENT`] of the gets asked
+//! for (plus a burst of two).
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -88,12 +89,12 @@ impl Hedge {
     }
 }
 
-/// The 95th percentile of `times` (microseconds), and at least twice their median.
+/// The 98th percentile of `times` (microseconds), and at least twice their median.
 fn bound_of(times: &[u32]) -> Duration {
     let mut sorted = times.to_vec();
     sorted.sort_unstable();
     let at = |percent: usize| sorted[(sorted.len() * percent / 100).min(sorted.len() - 1)];
-    let micros = at(95).max(at(50).saturating_mul(2)).max(1);
+    let micros = at(98).max(at(50).saturating_mul(2)).max(1);
     Duration::from_micros(u64::from(micros))
 }
 

@@ -3,7 +3,7 @@ use std::time::Duration;
 use super::*;
 
 #[test]
-fn no_bound_until_enough_is_known_then_the_95th_percentile_or_twice_the_median() {
+fn no_bound_until_enough_is_known_then_the_98th_percentile_or_twice_the_median() {
     let hedge = Hedge::default();
     for _ in 0..MIN_SAMPLES - 1 {
         hedge.record(Duration::from_millis(1));
@@ -12,10 +12,10 @@ fn no_bound_until_enough_is_known_then_the_95th_percentile_or_twice_the_median()
     hedge.record(Duration::from_millis(1));
     assert_eq!(hedge.bound(), Some(Duration::from_millis(2)), "all alike: twice the median");
 
-    // Spread: 90 waits of 10 ms and 10 of 100 ms; the 95th percentile binds.
+    // Spread: 90 waits of 10 ms and 10 of 100 ms; the 98th percentile binds.
     let times: Vec<u32> = [10_000; 90].into_iter().chain([100_000; 10]).collect();
     assert_eq!(bound_of(&times), Duration::from_millis(100));
-    // 1..=100 ms: twice the median (51 ms) is past the 95th percentile (96 ms).
+    // 1..=100 ms: twice the median (51 ms) is past the 98th percentile (99 ms).
     let times: Vec<u32> = (1..=100).map(|ms| ms * 1000).collect();
     assert_eq!(bound_of(&times), Duration::from_millis(102));
 }
