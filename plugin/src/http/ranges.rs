@@ -17,7 +17,7 @@ use wasip2::io::streams::{OutputStream, StreamError};
 use super::flight::{Flight, Head, continues, reset};
 use crate::bindings::coffer::blobstore::body::{Sink, Source};
 use crate::error::StoreError;
-use crate::s3::{HttpResponse, Ranges, Received, check_for, content_range, header_of};
+use crate::s3::{HttpResponse, Ranges, Received, check_for, content_range, header_of, same_etag};
 
 /// How much is moved per splice.
 const SPLICE: u64 = 256 * 1024;
@@ -143,6 +143,9 @@ fn step(piece: &mut Piece<'_>, sink: &Sink, (base, etag): (u64, &str), retries: 
                 }
                 piece.stage = Stage::Moving { out: sink.write_at(piece.at), head, first: false };
                 Ok(Step::Again)
+            }
+            Ok(head) if (200..300).contains(&head.status) && header_of(&head.headers, "etag").is_some_and(|e| same_etag(e, etag)) => {
+                Err(StoreError::unavailable(format!("{}: HTTP {} to a ranged GET: the server did not answer the range", head.what, head.status)))
             }
             Ok(head) if matches!(head.status, 412 | 404) || (200..300).contains(&head.status) => Err(StoreError::unavailable(format!(
                 "{}: the object changed while it was read in ranges (it is no longer ETag {etag}): its ranges are not put together",
