@@ -89,3 +89,19 @@ async fn an_object_replaced_while_read_in_ranges_is_never_stitched_together() {
     // A get into memory starts over, and reads the new object whole.
     assert!(store.get("k", ..).await.unwrap().unwrap() == replaced);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_encrypted_tenants_long_object_is_read_in_ranges_and_opened_whole() {
+    let key = "5e".repeat(32);
+    let proxy = FaultProxy::start(&server().endpoint, vec![]);
+    let (store, _) = proxied_tenant(&proxy.endpoint, "ranges-sealed", |b| in_ranges(b).encryption("k1", key.as_str()));
+    let data = blob(12 * MIB + 3, 95);
+    store.put("sealed", &data).await.unwrap();
+    let before = proxy.requests("GET");
+    assert!(store.get("sealed", ..).await.unwrap().unwrap() == data);
+    assert!(proxy.requests("GET") - before > 2, "the sealed object was read in ranges");
+    let span = MIB as u64 + 11..11 * MIB as u64 + 5;
+    let mut out = Vec::new();
+    assert_eq!(store.get_stream("sealed", span.clone(), &mut out).await.unwrap(), Some(span.end - span.start));
+    assert!(out == data[span.start as usize..span.end as usize], "a long range, opened segment by segment");
+}
