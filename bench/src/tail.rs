@@ -4,9 +4,9 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use coffer_host::Tenant;
 use coffer_testkit::{Fault, FaultProxy, Rule, When};
 
+use crate::clients::Client;
 use crate::hosts::{Server, host};
 use crate::speed::pattern;
 
@@ -26,28 +26,11 @@ struct Tail {
     extra: u64,
 }
 
-enum Getter {
-    Coffer(Tenant),
-    RustS3(Box<s3::Bucket>),
-}
-
-impl Getter {
-    async fn get(&self, key: &str) -> anyhow::Result<usize> {
-        match self {
-            Getter::Coffer(tenant) => Ok(tenant.get(key, ..).await?.map_or(0, |d| d.len())),
-            Getter::RustS3(bucket) => {
-                let response = bucket.get_object(key).await?;
-                anyhow::ensure!(response.status_code() == 200, "rust-s3 get: HTTP {}", response.status_code());
-                Ok(response.bytes().len())
-            }
-        }
-    }
-
-    fn hedged(&self) -> u64 {
-        match self {
-            Getter::Coffer(tenant) => tenant.stats().hedged_gets,
-            Getter::RustS3(_) => 0,
-        }
+/// The GETs `client` sent again so far.
+fn sent_again(client: &Client) -> u64 {
+    match client {
+        Client::Coffer(tenant) => tenant.stats().hedged_gets,
+        _ => 0,
     }
 }
 
@@ -66,27 +49,27 @@ pub async fn run(gets: usize) -> anyhow::Result<String> {
     let credentials = s3::creds::Credentials::new(Some(&through.access_key), Some(&through.secret_key), None, None, None)?;
     let bucket = s3::Bucket::new(&through.bucket, region, credentials)?.with_path_style();
     let clients = [
-        ("coffer", Getter::Coffer(hedged)),
-        ("coffer-unhedged", Getter::Coffer(plain)),
-        ("rust-s3", Getter::RustS3(bucket)),
+        ("coffer", Client::Coffer(hedged)),
+        ("coffer-unhedged", Client::Coffer(plain)),
+        ("rust-s3", Client::RustS3(bucket)),
     ];
-    for (_, getter) in &clients[..2] {
+    for (_, client) in &clients[..2] {
         for _ in 0..WARM_UP {
-            getter.get("k").await?;
+            client.get("k").await?;
         }
     }
     let key = |name: &str| if name == "rust-s3" { format!("{prefix}k") } else { "k".to_string() };
     let mut tails: Vec<Tail> = clients.iter().map(|(client, _)| Tail { client, latencies: Vec::new(), held: 0, extra: 0 }).collect();
     for _ in 0..ROUNDS {
-        for ((name, getter), tail) in clients.iter().zip(&mut tails) {
-            let (held, hedged) = (proxy.injected(Fault::Delay(HELD_MS)), getter.hedged());
+        for ((name, client), tail) in clients.iter().zip(&mut tails) {
+            let (held, before) = (proxy.injected(Fault::Delay(HELD_MS)), sent_again(client));
             for _ in 0..gets / ROUNDS {
                 let started = Instant::now();
-                anyhow::ensure!(getter.get(&key(name)).await? == SIZE, "{name}: a get of the wrong size");
+                anyhow::ensure!(client.get(&key(name)).await? == SIZE, "{name}: a get of the wrong size");
                 tail.latencies.push(started.elapsed());
             }
             tail.held += proxy.injected(Fault::Delay(HELD_MS)) - held;
-            tail.extra += getter.hedged() - hedged;
+            tail.extra += sent_again(client) - before;
         }
     }
     Ok(table(&mut tails))
