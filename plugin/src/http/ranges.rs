@@ -17,7 +17,7 @@ use wasip2::io::streams::{OutputStream, StreamError};
 use super::flight::{Flight, Head, continues, reset};
 use crate::bindings::coffer::blobstore::body::{Sink, Source};
 use crate::error::StoreError;
-use crate::s3::{HttpResponse, Ranges, Received, check_for, content_range, header_of, same_etag};
+use crate::s3::{HttpResponse, Piece as Carried, Ranges, Received, check_for, content_range, header_of, same_etag};
 
 /// How much is moved per splice.
 const SPLICE: u64 = 256 * 1024;
@@ -25,14 +25,9 @@ const SPLICE: u64 = 256 * 1024;
 /// Where the bytes `head` carries start in the object, and how many there are, when it is a
 /// whole answer or a range long enough to read in ranges (and has an ETag to hold them to).
 pub(super) fn worth_it(head: &Head, ranges: &Ranges<'_, Source>) -> Option<(u64, u64)> {
-    let length: u64 = header_of(&head.headers, "content-length")?.trim().parse().ok()?;
-    header_of(&head.headers, "etag").map(str::trim).filter(|etag| !etag.is_empty())?;
-    let base = match head.status {
-        200 => 0,
-        206 => content_range(&head.headers).filter(|r| r.end - r.start + 1 == length)?.start,
-        _ => return None,
-    };
-    (length > ranges.threshold && length > ranges.size).then_some((base, length))
+    let piece = Carried::of(head.status, &head.headers)?;
+    let length = piece.end - piece.start + 1;
+    (length > ranges.threshold && length > ranges.size).then_some((piece.start, length))
 }
 
 /// One range: bytes [start, end) of the object, `at` the next to arrive.

@@ -12,7 +12,7 @@
 //! This file only names them; no module here imports this one.
 
 pub use integrity::check_for;
-pub use resume::{ContentRange, content_range, same_etag};
+pub use resume::{ContentRange, Piece, content_range, same_etag};
 pub use platform::{Body, Check, Digests, GetHow, HttpRequest, HttpResponse, MAX_ANSWER_BYTES, Platform, Ranges, Received, header_of};
 pub use settings::{ChecksumMode, Dialect, EtagFormula, Keys, Settings};
 pub use list::{Listed, MAX_PAGE, Page};

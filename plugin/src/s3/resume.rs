@@ -31,24 +31,24 @@ pub fn content_range(headers: &[(String, String)]) -> Option<ContentRange> {
     (start <= end).then_some(ContentRange { start, end })
 }
 
-/// What an answer that broke off was carrying: the object's bytes [start, end], of the object
-/// with `etag`.
-struct Piece<'h> {
-    start: u64,
-    end: u64,
-    etag: &'h str,
+/// What a 200 or 206 answer carries: the object's bytes [start, end], of the object with
+/// `etag`. What a read that broke off goes on from (here), and what a long read is split into
+/// ranges from (http/ranges.rs).
+pub struct Piece<'h> {
+    pub start: u64,
+    pub end: u64,
+    pub etag: &'h str,
 }
 
 impl<'h> Piece<'h> {
-    /// The piece a 200 or 206 carries; `None` without an ETag to hold the rest to.
-    fn of(status: u16, headers: &'h [(String, String)]) -> Option<Piece<'h>> {
+    /// The piece a 200 or 206 carries; `None` without an ETag to hold the rest to, or with a
+    /// length its Content-Range disagrees with.
+    pub fn of(status: u16, headers: &'h [(String, String)]) -> Option<Piece<'h>> {
         let etag = header_of(headers, "etag").map(str::trim).filter(|etag| !etag.is_empty())?;
+        let length: u64 = header_of(headers, "content-length")?.trim().parse().ok()?;
         match status {
-            200 => {
-                let length: u64 = header_of(headers, "content-length")?.trim().parse().ok()?;
-                Some(Piece { start: 0, end: length.checked_sub(1)?, etag })
-            }
-            206 => content_range(headers).map(|r| Piece { start: r.start, end: r.end, etag }),
+            200 => Some(Piece { start: 0, end: length.checked_sub(1)?, etag }),
+            206 => content_range(headers).filter(|r| r.end - r.start + 1 == length).map(|r| Piece { start: r.start, end: r.end, etag }),
             _ => None,
         }
     }
