@@ -116,9 +116,10 @@ impl Ceiling {
             secret_access_key: &self.server.secret_key,
             session_token: None,
         };
-        let request = sigv4::S3Request { method, path: &path, query: &[], payload_sha256: &sha256 };
+        let canonical_uri = sigv4::uri_encode(&path, true);
+        let request = sigv4::S3Request { method, canonical_uri: &canonical_uri, canonical_query: "", payload_sha256: &sha256 };
         sigv4::sign_s3(&request, &mut headers, &keys, &scope);
-        let uri = format!("http://{}{}", self.authority, sigv4::uri_encode(&path, true));
+        let uri = format!("http://{}{canonical_uri}", self.authority);
         let mut builder = http::Request::builder().method(method).uri(uri);
         for (name, value) in headers {
             builder = builder.header(name, value);

@@ -42,7 +42,15 @@ impl SigningScope<'_> {
 
     /// The credential scope: `date/region/service/aws4_request`.
     pub fn credential_scope(&self) -> String {
-        format!("{}/{}/{}/aws4_request", self.date(), self.region, self.service)
+        let mut scope = String::with_capacity(32 + self.region.len() + self.service.len());
+        self.push_credential_scope(&mut scope);
+        scope
+    }
+
+    fn push_credential_scope(&self, out: &mut String) {
+        for part in [self.date(), "/", self.region, "/", self.service, "/aws4_request"] {
+            out.push_str(part);
+        }
     }
 }
 
@@ -77,16 +85,24 @@ pub fn uri_encode(input: &str, keep_slash: bool) -> String {
 /// The canonical query string: each name and value URI-encoded, sorted by name then value,
 /// joined with `&`. `params` are decoded (raw) pairs.
 pub fn canonical_query(params: &[(String, String)]) -> String {
+    if params.is_empty() {
+        return String::new();
+    }
     let mut encoded: Vec<(String, String)> = params
         .iter()
         .map(|(name, value)| (uri_encode(name, false), uri_encode(value, false)))
         .collect();
     encoded.sort();
-    encoded
-        .iter()
-        .map(|(name, value)| format!("{name}={value}"))
-        .collect::<Vec<_>>()
-        .join("&")
+    let mut query = String::with_capacity(encoded.iter().map(|(n, v)| n.len() + v.len() + 2).sum());
+    for (i, (name, value)) in encoded.iter().enumerate() {
+        if i > 0 {
+            query.push('&');
+        }
+        for part in [name, "=", value] {
+            query.push_str(part);
+        }
+    }
+    query
 }
 
 /// The canonical headers block and the signed-headers list.
@@ -94,26 +110,50 @@ pub fn canonical_query(params: &[(String, String)]) -> String {
 /// Names are lower-cased and sorted; values are trimmed, inner runs of white space folded to one
 /// space, and the values of a repeated name joined with `,` in the order they came.
 pub fn canonical_headers(headers: &[(String, String)]) -> (String, String) {
-    let mut merged: Vec<(String, String)> = Vec::with_capacity(headers.len());
-    for (name, value) in headers {
-        let name = name.to_ascii_lowercase();
-        let value = fold_whitespace(value);
-        match merged.iter_mut().find(|(n, _)| *n == name) {
-            Some((_, existing)) => {
-                existing.push(',');
-                existing.push_str(&value);
-            }
-            None => merged.push((name, value)),
-        }
-    }
-    merged.sort_by(|a, b| a.0.cmp(&b.0));
-    let block = merged.iter().map(|(n, v)| format!("{n}:{v}\n")).collect::<String>();
-    let signed = merged.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(";");
+    let mut block = String::new();
+    let signed = push_canonical_headers(headers, &mut block);
     (block, signed)
 }
 
-fn fold_whitespace(value: &str) -> String {
-    value.split_whitespace().collect::<Vec<_>>().join(" ")
+/// [`canonical_headers`], its block pushed onto `out` (a request is signed on every attempt:
+/// one string, no string per header). Returns the signed-headers list.
+fn push_canonical_headers(headers: &[(String, String)], out: &mut String) -> String {
+    // A stable sort: a repeated name's values stay in the order they came.
+    let mut sorted: Vec<&(String, String)> = headers.iter().collect();
+    sorted.sort_by(|a, b| a.0.bytes().map(|c| c.to_ascii_lowercase()).cmp(b.0.bytes().map(|c| c.to_ascii_lowercase())));
+    let mut signed = String::with_capacity(sorted.iter().map(|(name, _)| name.len() + 1).sum());
+    let mut previous: Option<&str> = None;
+    for (name, value) in sorted {
+        if previous.is_some_and(|p| p.eq_ignore_ascii_case(name)) {
+            out.push(',');
+        } else {
+            if previous.is_some() {
+                out.push('\n');
+                signed.push(';');
+            }
+            push_lowercase(out, name);
+            out.push(':');
+            push_lowercase(&mut signed, name);
+        }
+        // Trimmed, inner runs of white space folded to one space.
+        for (i, word) in value.split_whitespace().enumerate() {
+            if i > 0 {
+                out.push(' ');
+            }
+            out.push_str(word);
+        }
+        previous = Some(name);
+    }
+    if previous.is_some() {
+        out.push('\n');
+    }
+    signed
+}
+
+fn push_lowercase(out: &mut String, name: &str) {
+    let start = out.len();
+    out.push_str(name);
+    out[start..].make_ascii_lowercase();
 }
 
 /// The canonical request: method, URI, query, headers, signed headers and payload hash, one per
@@ -125,20 +165,28 @@ pub fn canonical_request(
     headers: &[(String, String)],
     payload_sha256: &str,
 ) -> (String, String) {
-    let (block, signed) = canonical_headers(headers);
-    let request =
-        format!("{method}\n{canonical_uri}\n{canonical_query}\n{block}\n{signed}\n{payload_sha256}");
+    let lengths: usize = headers.iter().map(|(name, value)| name.len() + value.len() + 2).sum();
+    let mut request = String::with_capacity(2 * lengths + method.len() + canonical_uri.len() + canonical_query.len() + 72);
+    for part in [method, "\n", canonical_uri, "\n", canonical_query, "\n"] {
+        request.push_str(part);
+    }
+    let signed = push_canonical_headers(headers, &mut request);
+    for part in ["\n", &signed, "\n", payload_sha256] {
+        request.push_str(part);
+    }
     (request, signed)
 }
 
 /// The string to sign: algorithm, date, credential scope and the hash of the canonical request.
 pub fn string_to_sign(scope: &SigningScope<'_>, canonical_request: &str) -> String {
-    format!(
-        "{ALGORITHM}\n{}\n{}\n{}",
-        scope.amz_date,
-        scope.credential_scope(),
-        sha256_hex(canonical_request.as_bytes())
-    )
+    let mut sts = String::with_capacity(ALGORITHM.len() + scope.amz_date.len() + 112 + scope.region.len());
+    for part in [ALGORITHM, "\n", scope.amz_date, "\n"] {
+        sts.push_str(part);
+    }
+    scope.push_credential_scope(&mut sts);
+    sts.push('\n');
+    push_hex(&mut sts, &sha256(canonical_request.as_bytes()));
+    sts
 }
 
 /// The signing key: HMAC chain over date, region, service and `aws4_request`.
@@ -152,15 +200,41 @@ pub fn signing_key(secret_access_key: &str, scope: &SigningScope<'_>) -> [u8; 32
 
 /// The hex signature of `string_to_sign` with `signing_key`.
 pub fn signature(signing_key: &[u8; 32], string_to_sign: &str) -> String {
-    hex_lower(&hmac_sha256(signing_key, string_to_sign.as_bytes()))
+    DayKey::new(signing_key).signature(string_to_sign)
+}
+
+/// A signing key ready to sign: HMAC's inner and outer pads are hashed once, when the key is
+/// derived, so that a signature hashes only the string to sign (two SHA-256 blocks fewer per
+/// request).
+#[derive(Clone)]
+pub struct DayKey(Hmac<Sha256>);
+
+impl DayKey {
+    pub fn new(signing_key: &[u8; 32]) -> DayKey {
+        DayKey(Hmac::<Sha256>::new_from_slice(signing_key).expect("HMAC takes a key of any length"))
+    }
+
+    /// The hex signature of `string_to_sign`.
+    pub fn signature(&self, string_to_sign: &str) -> String {
+        let mut mac = self.0.clone();
+        mac.update(string_to_sign.as_bytes());
+        let mut sig = String::with_capacity(64);
+        push_hex(&mut sig, &mac.finalize().into_bytes().into());
+        sig
+    }
 }
 
 /// The value of the Authorization header.
 pub fn authorization(access_key_id: &str, scope: &SigningScope<'_>, signed: &str, sig: &str) -> String {
-    format!(
-        "{ALGORITHM} Credential={access_key_id}/{}, SignedHeaders={signed}, Signature={sig}",
-        scope.credential_scope()
-    )
+    let mut value = String::with_capacity(ALGORITHM.len() + access_key_id.len() + signed.len() + sig.len() + 96);
+    for part in [ALGORITHM, " Credential=", access_key_id, "/"] {
+        value.push_str(part);
+    }
+    scope.push_credential_scope(&mut value);
+    for part in [", SignedHeaders=", signed, ", Signature=", sig] {
+        value.push_str(part);
+    }
+    value
 }
 
 /// A request to sign, as S3 sees it. `headers` must already hold every header to be signed
@@ -168,9 +242,11 @@ pub fn authorization(access_key_id: &str, scope: &SigningScope<'_>, signed: &str
 /// `x-amz-security-token` and finally `authorization`.
 pub struct S3Request<'a> {
     pub method: &'a str,
-    /// The object's path as stored, not encoded: `/bucket/prefix/key`.
-    pub path: &'a str,
-    pub query: &'a [(String, String)],
+    /// The object's path, URI-encoded once ([`uri_encode`] of `/bucket/prefix/key`): the
+    /// request line carries the same string.
+    pub canonical_uri: &'a str,
+    /// [`canonical_query`] of the query's pairs.
+    pub canonical_query: &'a str,
     pub payload_sha256: &'a str,
 }
 
@@ -181,7 +257,7 @@ pub fn sign_s3(
     keys: &SigningKeys<'_>,
     scope: &SigningScope<'_>,
 ) {
-    let key = signing_key(keys.secret_access_key, scope);
+    let key = DayKey::new(&signing_key(keys.secret_access_key, scope));
     sign_s3_with_key(request, headers, keys, scope, &key);
 }
 
@@ -191,21 +267,16 @@ pub fn sign_s3_with_key(
     headers: &mut Vec<(String, String)>,
     keys: &SigningKeys<'_>,
     scope: &SigningScope<'_>,
-    signing_key: &[u8; 32],
+    signing_key: &DayKey,
 ) {
     headers.push(("x-amz-date".into(), scope.amz_date.into()));
     headers.push(("x-amz-content-sha256".into(), request.payload_sha256.into()));
     if let Some(token) = keys.session_token {
         headers.push(("x-amz-security-token".into(), token.into()));
     }
-    let (canonical, signed) = canonical_request(
-        request.method,
-        &uri_encode(request.path, true),
-        &canonical_query(request.query),
-        headers,
-        request.payload_sha256,
-    );
-    let sig = signature(signing_key, &string_to_sign(scope, &canonical));
+    let (canonical, signed) =
+        canonical_request(request.method, request.canonical_uri, request.canonical_query, headers, request.payload_sha256);
+    let sig = signing_key.signature(&string_to_sign(scope, &canonical));
     headers.push(("authorization".into(), authorization(keys.access_key_id, scope, &signed, &sig)));
 }
 
@@ -214,12 +285,25 @@ pub fn amz_date(unix_seconds: u64) -> String {
     let days = (unix_seconds / 86_400) as i64;
     let secs = unix_seconds % 86_400;
     let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}{month:02}{day:02}T{:02}{:02}{:02}Z",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
+    if !(0..10_000).contains(&year) {
+        return format!("{year:04}{month:02}{day:02}T{:02}{:02}{:02}Z", secs / 3600, secs / 60 % 60, secs % 60);
+    }
+    // Signed on every attempt: digits pushed, not formatted.
+    let mut date = [0u8; 16];
+    let fields = [(year as u64, 4), (month.into(), 2), (day.into(), 2), (secs / 3600, 2), (secs / 60 % 60, 2), (secs % 60, 2)];
+    let mut at = 0;
+    for (i, (value, width)) in fields.into_iter().enumerate() {
+        if i == 3 {
+            date[at] = b'T';
+            at += 1;
+        }
+        for place in (0..width).rev() {
+            date[at] = b'0' + (value / 10u64.pow(place) % 10) as u8;
+            at += 1;
+        }
+    }
+    date[15] = b'Z';
+    String::from_utf8(date.to_vec()).expect("digits are ASCII")
 }
 
 /// Gregorian date of a day count since 1970-01-01 (Howard Hinnant's `civil_from_days`).
@@ -244,14 +328,20 @@ fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
 
 const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
 
-fn hex_lower(bytes: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        out.push(HEX[(b >> 4) as usize] as char);
-        out.push(HEX[(b & 0xf) as usize] as char);
-    }
+fn hex_lower(digest: &[u8; 32]) -> String {
+    let mut out = String::with_capacity(64);
+    push_hex(&mut out, digest);
     out
+}
+
+fn push_hex(out: &mut String, digest: &[u8; 32]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut digits = [0u8; 64];
+    for (pair, byte) in digits.chunks_exact_mut(2).zip(digest) {
+        pair[0] = HEX[usize::from(byte >> 4)];
+        pair[1] = HEX[usize::from(byte & 0xf)];
+    }
+    out.push_str(std::str::from_utf8(&digits).expect("hex digits are ASCII"));
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ pub struct Client<P> {
     pub(super) platform: P,
     /// The signing key of the day it was derived for (`yyyymmdd`): it depends on the secret,
     /// the day, the region and the service, and all but the day are the client's own.
-    pub(super) day_key: std::sync::Mutex<Option<(String, [u8; 32])>>,
+    pub(super) day_key: std::sync::Mutex<Option<(String, crate::sigv4::DayKey)>>,
     /// When the public call in progress started (`now_ms`); the instance runs one at a time.
     pub(super) call_started_ms: std::sync::atomic::AtomicU64,
     /// What the tenant's calls have learned of its server, as of this call.

@@ -47,14 +47,21 @@ impl<P: Platform> Client<P> {
             secret_access_key: &self.keys.secret_access_key,
             session_token: self.keys.session_token.as_deref(),
         };
-        let request = S3Request { method, path, query, payload_sha256: payload.sha256 };
-        sigv4::sign_s3_with_key(&request, &mut headers, &keys, &scope, &self.day_key(&scope));
+        // Encoded once: the signature and the request line carry the same strings.
+        let mut path_and_query = sigv4::uri_encode(path, true);
+        let canonical_query = sigv4::canonical_query(query);
+        let request = S3Request {
+            method,
+            canonical_uri: &path_and_query,
+            canonical_query: &canonical_query,
+            payload_sha256: payload.sha256,
+        };
+        self.with_day_key(&scope, |key| sigv4::sign_s3_with_key(&request, &mut headers, &keys, &scope, key));
         // The host header is set by the host from the authority; it was only needed for signing.
         headers.retain(|(name, _)| name != "host");
-        let mut path_and_query = sigv4::uri_encode(path, true);
-        if !query.is_empty() {
+        if !canonical_query.is_empty() {
             path_and_query.push('?');
-            path_and_query.push_str(&sigv4::canonical_query(query));
+            path_and_query.push_str(&canonical_query);
         }
         HttpRequest {
             method,
@@ -66,18 +73,17 @@ impl<P: Platform> Client<P> {
         }
     }
 
-    /// The signing key of `scope`'s day, derived once a day and kept with the client (which the
-    /// guest keeps for its instance's later calls; an instance never serves another tenant).
-    fn day_key(&self, scope: &SigningScope<'_>) -> [u8; 32] {
+    /// Signs with the signing key of `scope`'s day, derived once a day and kept with the client
+    /// (which the guest keeps for its instance's later calls; an instance never serves another
+    /// tenant).
+    fn with_day_key(&self, scope: &SigningScope<'_>, sign: impl FnOnce(&sigv4::DayKey)) {
         let mut kept = self.day_key.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        match kept.as_ref() {
-            Some((date, key)) if date == scope.date() => *key,
-            _ => {
-                let key = sigv4::signing_key(&self.keys.secret_access_key, scope);
-                *kept = Some((scope.date().to_string(), key));
-                key
-            }
+        if !kept.as_ref().is_some_and(|(date, _)| date == scope.date()) {
+            let key = sigv4::DayKey::new(&sigv4::signing_key(&self.keys.secret_access_key, scope));
+            *kept = Some((scope.date().to_string(), key));
         }
+        let (_, key) = kept.as_ref().expect("kept above");
+        sign(key);
     }
 
     /// `/bucket` (or `/` in virtual-hosted style): the bucket itself.

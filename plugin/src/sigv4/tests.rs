@@ -25,7 +25,8 @@ fn sign_s3_example(
     payload_sha256: &str,
 ) -> Vec<(String, String)> {
     headers.insert(0, header("host", "examplebucket.s3.amazonaws.com"));
-    let request = S3Request { method, path, query, payload_sha256 };
+    let (canonical_uri, canonical_query) = (uri_encode(path, true), canonical_query(query));
+    let request = S3Request { method, canonical_uri: &canonical_uri, canonical_query: &canonical_query, payload_sha256 };
     sign_s3(&request, &mut headers, &S3_KEYS, &S3_SCOPE);
     headers
 }
@@ -117,7 +118,7 @@ fn s3_example_list_objects() {
 #[test]
 fn s3_session_token_is_signed() {
     let keys = SigningKeys { session_token: Some("tok/en+="), ..S3_KEYS };
-    let request = S3Request { method: "GET", path: "/b/k", query: &[], payload_sha256: EMPTY_PAYLOAD_SHA256 };
+    let request = S3Request { method: "GET", canonical_uri: "/b/k", canonical_query: "", payload_sha256: EMPTY_PAYLOAD_SHA256 };
     let mut headers = vec![header("host", "h")];
     sign_s3(&request, &mut headers, &keys, &S3_SCOPE);
     assert!(headers.contains(&header("x-amz-security-token", "tok/en+=")));

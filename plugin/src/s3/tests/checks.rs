@@ -56,7 +56,7 @@ fn the_kept_signing_key_is_the_one_of_the_day_secret_and_region() {
         let amz_date = sigv4::amz_date(now);
         let scope = SigningScope { amz_date: &amz_date, region, service: "s3" };
         let keys = SigningKeys { access_key_id: "AK", secret_access_key: secret, session_token: None };
-        let request = S3Request { method: "HEAD", path: "/mail/acme/k", query: &[], payload_sha256: sigv4::EMPTY_PAYLOAD_SHA256 };
+        let request = S3Request { method: "HEAD", canonical_uri: "/mail/acme/k", canonical_query: "", payload_sha256: sigv4::EMPTY_PAYLOAD_SHA256 };
         sigv4::sign_s3(&request, &mut headers, &keys, &scope);
         header(&headers, "authorization").unwrap().to_string()
     };
