@@ -64,16 +64,19 @@ impl<'a> Flight<'a> {
             .map_err(|e| StoreError::other(format!("{what}: header refused: {e:?}")))?;
         let outgoing = OutgoingRequest::new(headers);
         let method = match request.method {
-            "GET" => Method::Get,
-            "PUT" => Method::Put,
-            "POST" => Method::Post,
-            "HEAD" => Method::Head,
-            "DELETE" => Method::Delete,
-            other => Method::Other(other.to_string()),
+            // A new request's method is GET (wasi:http's outgoing-request): one call fewer.
+            "GET" => None,
+            "PUT" => Some(Method::Put),
+            "POST" => Some(Method::Post),
+            "HEAD" => Some(Method::Head),
+            "DELETE" => Some(Method::Delete),
+            other => Some(Method::Other(other.to_string())),
         };
         let scheme = if request.scheme == "https" { Scheme::Https } else { Scheme::Http };
         let refused = |part: &str| StoreError::invalid_config(format!("{what}: the {part} is refused"));
-        outgoing.set_method(&method).map_err(|()| refused("method"))?;
+        if let Some(method) = method {
+            outgoing.set_method(&method).map_err(|()| refused("method"))?;
+        }
         outgoing.set_scheme(Some(&scheme)).map_err(|()| refused("scheme"))?;
         outgoing.set_authority(Some(request.authority)).map_err(|()| refused("authority"))?;
         outgoing.set_path_with_query(Some(&request.path_and_query)).map_err(|()| refused("path"))?;
@@ -251,9 +254,9 @@ impl Head {
                 )),
             })?, None, None),
         };
+        // Dropped, not finished: S3 sends no trailers, and finishing would cost two calls.
         let Head { status, headers, stream, incoming, .. } = self;
-        drop(stream);
-        let _trailers = IncomingBody::finish(incoming);
+        drop((stream, incoming));
         Ok(HttpResponse { status, headers, body, received, cut })
     }
 }
