@@ -49,6 +49,14 @@ impl Client {
         }
     }
 
+    /// GETs Coffer sent once more because the first was late (hedged reads); 0 for the others.
+    pub(crate) fn hedged_gets(&self) -> u64 {
+        match self {
+            Client::Coffer(tenant) | Client::Sealed(tenant) => tenant.stats().hedged_gets,
+            _ => 0,
+        }
+    }
+
     pub(crate) async fn put(&self, key: &str, data: Vec<u8>) -> anyhow::Result<()> {
         match self {
             Client::Coffer(tenant) | Client::Sealed(tenant) => Ok(tenant.put(key, &data).await?),

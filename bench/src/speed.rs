@@ -75,6 +75,7 @@ pub async fn run(per_case: Duration, only: &[String], encrypted: bool) -> anyhow
                 continue;
             }
             let mut samples: Vec<(Vec<Duration>, Duration)> = vec![(Vec::new(), Duration::ZERO); clients.len()];
+            let hedged_before: Vec<u64> = clients.iter().map(|(client, ..)| client.hedged_gets()).collect();
             for _ in 0..ROUNDS {
                 for (n, (client, _, key_prefix)) in clients.iter().enumerate() {
                     if op == "get" && matches!(**client, Client::RustS3Verify(_)) {
@@ -84,6 +85,14 @@ pub async fn run(per_case: Duration, only: &[String], encrypted: bool) -> anyhow
                         measure(client.clone(), op, label, key_prefix.clone(), data.clone(), per_case / ROUNDS, encrypted).await?;
                     samples[n].0.extend(latencies);
                     samples[n].1 += took;
+                }
+            }
+            // Hedged reads cost GETs the rows do not show: say how many.
+            for ((client, verify, _), (before, (latencies, _))) in clients.iter().zip(hedged_before.iter().zip(&samples)) {
+                let hedged = client.hedged_gets() - before;
+                if op == "get" && !latencies.is_empty() && matches!(**client, Client::Coffer(_)) {
+                    let share = hedged as f64 * 100.0 / latencies.len() as f64;
+                    println!("{op}-{label} {}: {hedged} GETs hedged ({share:.1}% of {} gets)", client.name(*verify), latencies.len());
                 }
             }
             rows.extend(clients.iter().zip(samples).filter_map(|((client, verify, _), (latencies, took))| {
