@@ -229,26 +229,40 @@ impl Head {
         body_error(&format!("{}: reading the body", self.what), e, timed_out)
     }
 
+    /// What a splice of this body into `out` that failed with `e` at byte `at` of the `end`
+    /// its head promised means: the body's end (`None`); a cut the read goes on from (the
+    /// network broke off, or the body closed early); or `Err`, the sink no longer taking bytes
+    /// (the caller's writer failed, and the host says why).
+    pub(super) fn stopped(&self, e: StreamError, out: &OutputStream, at: u64, end: u64) -> Result<Option<StoreError>, StoreError> {
+        match e {
+            StreamError::Closed if at < end => {
+                Ok(Some(StoreError::unavailable(format!("{}: the body ended at byte {at} of {end}", self.what))))
+            }
+            StreamError::Closed => Ok(None),
+            e if out.check_write().is_err() => Err(self.failed(e)),
+            e => Ok(Some(self.failed(e))),
+        }
+    }
+
     /// Takes the body to the end: into the sink as `landing` says when it is the success the
     /// sink waits for, otherwise into memory.
     pub(super) fn land(self, landing: Landing<'_>) -> Result<HttpResponse, StoreError> {
         let (what, status, headers) = (&self.what, self.status, &self.headers);
-        let failed = |e| self.failed(e);
         let success = status == 200 || status == 206;
         let (body, received, cut) = match landing {
             Landing::Sink(sink) if success => {
                 reset(sink, check_for(status, headers))?;
-                let (received, cut) = into_sink(sink, &self.stream, status, headers, what, failed)?;
+                let (received, cut) = into_sink(sink, &self)?;
                 (Vec::new(), Some(received), cut)
             }
             Landing::After { sink, from, etag } if status == 206 && continues(headers, from, etag) => {
-                let (received, cut) = into_sink(sink, &self.stream, status, headers, what, failed)?;
+                let (received, cut) = into_sink(sink, &self)?;
                 (Vec::new(), Some(received), cut)
             }
             // Not the rest that was asked for: its body is not read.
             Landing::After { .. } if (200..300).contains(&status) => (Vec::new(), None, None),
             _ => (read_all(&self.stream, headers).map_err(|e| match e {
-                Some(e) => failed(e),
+                Some(e) => self.failed(e),
                 None => StoreError::unavailable(format!(
                     "{what}: HTTP {status}: the answer's body is longer than {MAX_ANSWER_BYTES} bytes"
                 )),
@@ -336,41 +350,24 @@ fn hand_over(stream: &OutputStream, rest: &mut Rest<'_>, what: &str) -> Result<H
 
 /// A 200 or 206's body spliced into the sink, which hashes the bytes as they land: what it
 /// received in all, and why the body broke off when it did.
-fn into_sink(
-    sink: &Sink,
-    stream: &InputStream,
-    status: u16,
-    headers: &[(String, String)],
-    what: &str,
-    failed: impl Fn(StreamError) -> StoreError,
-) -> Result<(Received, Option<StoreError>), StoreError> {
+fn into_sink(sink: &Sink, head: &Head) -> Result<(Received, Option<StoreError>), StoreError> {
+    let (what, status) = (&head.what, head.status);
     // S3 always says how long an object's body is; without it a hostile server could stream
     // into the sink for as long as the attempt lasts.
-    let promised = crate::s3::header_of(headers, "content-length")
+    let promised = crate::s3::header_of(&head.headers, "content-length")
         .and_then(|v| v.trim().parse::<u64>().ok())
         .ok_or_else(|| StoreError::unavailable(format!("{what}: HTTP {status} without a Content-Length")))?;
     let out = sink.write();
     let mut moved = 0u64;
-    let mut cut = None;
-    loop {
-        match out.blocking_splice(stream, READ_CHUNK.min(promised - moved + 1)) {
+    let cut = loop {
+        match out.blocking_splice(&head.stream, READ_CHUNK.min(promised - moved + 1)) {
             Ok(n) => moved += n,
-            Err(StreamError::Closed) if moved < promised => {
-                cut = Some(StoreError::unavailable(format!("{what}: the body ended after {moved} of its {promised} bytes")));
-                break;
-            }
-            Err(StreamError::Closed) => break,
-            // The sink no longer takes bytes (the caller's writer failed): the host says why.
-            Err(e) if out.check_write().is_err() => return Err(failed(e)),
-            Err(e) => {
-                cut = Some(failed(e));
-                break;
-            }
+            Err(e) => break head.stopped(e, &out, moved, promised)?,
         }
         if moved > promised {
             return Err(StoreError::integrity(format!("{what}: the body runs past its Content-Length of {promised} bytes")));
         }
-    }
+    };
     drop(out);
     let r = sink.received();
     Ok((Received { size: r.size, digest: r.digest }, cut))

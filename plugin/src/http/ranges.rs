@@ -12,7 +12,7 @@
 //! meanwhile fails the read (the caller starts over when it can). Nothing is stitched.
 
 use wasip2::io::poll::{self, Pollable};
-use wasip2::io::streams::{OutputStream, StreamError};
+use wasip2::io::streams::OutputStream;
 
 use super::flight::{Flight, Head, continues, reset};
 use crate::bindings::coffer::blobstore::body::{Sink, Source};
@@ -22,12 +22,21 @@ use crate::s3::{HttpResponse, Piece as Carried, Ranges, Received, check_for, con
 /// How much is moved per splice.
 const SPLICE: u64 = 256 * 1024;
 
-/// Where the bytes `head` carries start in the object, and how many there are, when it is a
-/// whole answer or a range long enough to read in ranges (and has an ETag to hold them to).
-pub(super) fn worth_it(head: &Head, ranges: &Ranges<'_, Source>) -> Option<(u64, u64)> {
+/// The bytes an answer carries, to read in ranges.
+pub(super) struct Span {
+    /// Where they start in the object, and how many there are.
+    base: u64,
+    length: u64,
+    /// The object's ETag, which every range is held to.
+    etag: String,
+}
+
+/// The bytes `head` carries, when it is a whole answer or a range long enough to read in
+/// ranges (and has an ETag to hold them to).
+pub(super) fn worth_it(head: &Head, ranges: &Ranges<'_, Source>) -> Option<Span> {
     let piece = Carried::of(head.status, &head.headers)?;
     let length = piece.end - piece.start + 1;
-    (length > ranges.threshold && length > ranges.size).then_some((piece.start, length))
+    (length > ranges.threshold && length > ranges.size).then(|| Span { base: piece.start, length, etag: piece.etag.to_string() })
 }
 
 /// One range: bytes [start, end) of the object, `at` the next to arrive.
@@ -56,11 +65,11 @@ enum Step {
     Again,
 }
 
-/// Reads the `length` bytes from byte `base` of the object whose first answer is `head`, in
-/// ranges into `sink`: the complete answer (the first head, with all the sink received), or
-/// why not. Offsets below are the sink's; the object's are `base` further.
-pub(super) fn read<'a>(head: Head, sink: &Sink, ranges: &Ranges<'a, Source>, (base, length): (u64, u64), timeout_ms: u64, shorter: bool) -> Result<HttpResponse, StoreError> {
-    let etag = header_of(&head.headers, "etag").unwrap_or_default().trim().to_string();
+/// Reads `span`, the `length` bytes from byte `base` of the object whose first answer is
+/// `head`, in ranges into `sink`: the complete answer (the first head, with all the sink
+/// received), or why not. Offsets below are the sink's; the object's are `base` further.
+pub(super) fn read<'a>(head: Head, sink: &Sink, ranges: &Ranges<'a, Source>, span: Span, timeout_ms: u64, shorter: bool) -> Result<HttpResponse, StoreError> {
+    let Span { base, length, etag } = span;
     let (status, headers, what) = (head.status, head.headers.clone(), head.what.clone());
     reset(sink, check_for(status, &headers))?;
     let mut pieces: Vec<Piece<'a>> = (0..length.div_ceil(ranges.size))
@@ -183,16 +192,11 @@ fn moving(piece: &mut Piece<'_>, head: Head, out: OutputStream, first: bool, ret
                     return Err(StoreError::integrity(format!("{}: the range's body runs past its end", head.what)));
                 }
             }
-            Err(StreamError::Closed) if piece.at < piece.end => {
-                let cut = StoreError::unavailable(format!("{}: the range ended {} bytes short", head.what, piece.end - piece.at));
-                return again(piece, retries, cut);
-            }
-            Err(StreamError::Closed) => return Ok(Step::Again),
-            // The sink no longer takes bytes (the caller's writer failed): the host says why.
-            Err(e) if out.check_write().is_err() => return Err(head.failed(e)),
             Err(e) => {
-                let cut = head.failed(e);
-                return again(piece, retries, cut);
+                return match head.stopped(e, &out, piece.at, piece.end)? {
+                    None => Ok(Step::Again),
+                    Some(cut) => again(piece, retries, cut),
+                };
             }
         }
     }

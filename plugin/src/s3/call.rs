@@ -201,7 +201,7 @@ impl<'c, P: Platform> Call<'c, P> {
                     asked.push(("if-match".into(), etag.to_string()));
                     client.request("GET", path, &[], &asked, &Payload::empty())
                 };
-                let ranges = (self.ranged && settings.ranged_read_threshold > 0).then(|| Ranges {
+                let ranges = (self.ranged && settings.ranged_read_threshold > 0).then_some(Ranges {
                     threshold: settings.ranged_read_threshold,
                     size: settings.range_size,
                     concurrency: settings.range_concurrency,

@@ -127,7 +127,7 @@ impl<P: Platform> Client<P> {
         let mut xml = String::from("<CompleteMultipartUpload>");
         for (part, part_etag) in parts.iter().zip(part_etags) {
             let crc = match (whole_crc32, &part.digests) {
-                (Some(_), Some(d)) => format!("<ChecksumCRC32>{}</ChecksumCRC32>", base64(&d.crc32.to_be_bytes())),
+                (Some(_), Some(d)) => format!("<ChecksumCRC32>{}</ChecksumCRC32>", base64(d.crc32.to_be_bytes())),
                 _ => String::new(),
             };
             xml.push_str(&format!("<Part><PartNumber>{}</PartNumber><ETag>\"{part_etag}\"</ETag>{crc}</Part>", part.number));
