@@ -8,10 +8,10 @@ use wasip2::io::poll::Pollable;
 use wasip2::io::streams::{InputStream, OutputStream, StreamError};
 
 use super::errors::{body_error, stream_error, transport};
+use super::sink::reset;
 use crate::bindings::coffer::blobstore::body::{Sink, Source};
-use crate::bindings::coffer::blobstore::types;
 use crate::error::StoreError;
-use crate::s3::{Body, Check, HttpRequest, HttpResponse, MAX_ANSWER_BYTES, Received, check_for, content_range, same_etag};
+use crate::s3::{Body, HttpRequest, HttpResponse, MAX_ANSWER_BYTES, Received, check_for, content_range, same_etag};
 
 /// How much of an answer's body is asked for per read, or moved per splice.
 const READ_CHUNK: u64 = 256 * 1024;
@@ -371,21 +371,6 @@ fn into_sink(sink: &Sink, head: &Head) -> Result<(Received, Option<StoreError>),
     drop(out);
     let r = sink.received();
     Ok((Received { size: r.size, digest: r.digest }, cut))
-}
-
-/// Empties the sink, which keeps `check` of what comes next.
-pub(super) fn reset(sink: &Sink, check: Check) -> Result<(), StoreError> {
-    let check = match check {
-        Check::None => types::Check::None,
-        Check::Crc32 => types::Check::Crc32,
-        Check::Crc32c => types::Check::Crc32c,
-        Check::Crc64Nvme => types::Check::Crc64nvme,
-        Check::Sha1 => types::Check::Sha1,
-        Check::Md5 => types::Check::Md5,
-        Check::Sha256 => types::Check::Sha256,
-        Check::Md5OfParts(size) => types::Check::Md5OfParts(size),
-    };
-    sink.reset(check)
 }
 
 /// The whole body, up to [`MAX_ANSWER_BYTES`]: `Err(None)` when it is longer.

@@ -4,11 +4,12 @@
 //! the host moves them, and they never enter this plugin's memory.
 //!
 //! flight.rs is one request on the wire; errors.rs names what went wrong on it; ranges.rs reads a
-//! long object as ranged GETs at once.
+//! long object as ranged GETs at once; sink.rs readies the host's sink for an answer's body.
 
 mod errors;
 mod flight;
 mod ranges;
+mod sink;
 
 use wasip2::clocks::{monotonic_clock, wall_clock};
 use wasip2::io::poll;
@@ -17,7 +18,8 @@ use crate::bindings::coffer::blobstore::body::{Sink, Source};
 use crate::bindings::coffer::blobstore::{config, telemetry};
 use crate::error::StoreError;
 use crate::s3::{Check, Dialect, Digests, EtagFormula, GetHow, HttpRequest, HttpResponse, Platform};
-use flight::{Flight, Landing, reset};
+use flight::{Flight, Landing};
+use sink::reset;
 
 pub struct WasiPlatform {
     /// The tenant's timeout, which the host applies to every attempt; an attempt asked to end
