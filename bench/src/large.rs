@@ -23,19 +23,23 @@ enum Getter {
     Ceiling(Ceiling),
 }
 
-/// The clients, on `through`, the object under `prefix`.
-fn getters(through: &Server, prefix: &str) -> anyhow::Result<Vec<(&'static str, Getter)>> {
+/// The clients, on `through`, the object under `prefix`; Coffer in ranges past `threshold`
+/// bytes (`None`: the setting's default).
+fn getters(through: &Server, prefix: &str, threshold: Option<u64>) -> anyhow::Result<Vec<(&'static str, Getter)>> {
     let coffer = host()?;
-    let tenant = |name: &str, one_get: bool| -> anyhow::Result<Tenant> {
+    let tenant = |name: &str, threshold: Option<u64>| -> anyhow::Result<Tenant> {
         let settings = through.tenant_settings(name, prefix);
-        Ok(coffer.tenant(if one_get { settings.ranged_read_threshold(0) } else { settings }.build()?))
+        Ok(coffer.tenant(match threshold {
+            Some(bytes) => settings.ranged_read_threshold(bytes),
+            None => settings,
+        }.build()?))
     };
     let region = s3::Region::Custom { region: through.region.clone(), endpoint: through.endpoint.clone() };
     let credentials = s3::creds::Credentials::new(Some(&through.access_key), Some(&through.secret_key), None, None, None)?;
     let bucket = s3::Bucket::new(&through.bucket, region, credentials)?.with_path_style();
     Ok(vec![
-        ("coffer", Getter::Coffer(tenant("large", false)?)),
-        ("coffer-one-get", Getter::Coffer(tenant("large-one-get", true)?)),
+        ("coffer", Getter::Coffer(tenant("large", threshold)?)),
+        ("coffer-one-get", Getter::Coffer(tenant("large-one-get", Some(0))?)),
         ("rust-s3", Getter::RustS3(bucket)),
         ("ceiling", Getter::Ceiling(Ceiling::new(Arc::new(through.clone()))?)),
     ])
@@ -80,8 +84,9 @@ fn rss(field: &str) -> anyhow::Result<u64> {
     Ok(line.split_whitespace().nth(1).unwrap_or("0").parse::<u64>()? * 1024)
 }
 
-/// A get of `mib` MiB, capped and uncapped, `runs` times each: the tables.
-pub async fn run(mib: usize, runs: usize) -> anyhow::Result<String> {
+/// A get of `mib` MiB, capped and uncapped, `runs` times each, Coffer in ranges past
+/// `threshold_mib` (`None`: the default): the tables.
+pub async fn run(mib: usize, runs: usize, threshold_mib: Option<u64>) -> anyhow::Result<String> {
     let server = Server::from_env()?;
     let run_id = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis();
     let prefix = format!("bench-large-{run_id}/");
@@ -91,7 +96,7 @@ pub async fn run(mib: usize, runs: usize) -> anyhow::Result<String> {
     let mut out = String::new();
     for (label, endpoint) in [(format!("each connection capped at {} MB/s", CAP / 1_000_000), capped.endpoint.clone()), ("uncapped".to_string(), server.endpoint.clone())] {
         let through = Server { endpoint, ..server.clone() };
-        let getters = getters(&through, &prefix)?;
+        let getters = getters(&through, &prefix, threshold_mib.map(|t| t << 20))?;
         let mut times: Vec<Vec<Duration>> = vec![Vec::new(); getters.len()];
         let mut peak = 0u64;
         for _ in 0..runs {

@@ -68,6 +68,10 @@ struct Args {
     /// With --large: gets per client and case (the median is shown).
     #[arg(long, default_value_t = 3, requires = "large")]
     runs: usize,
+    /// With --large: Coffer reads in ranges past this many MiB (`rangedReadThreshold`; the
+    /// default otherwise), to measure where ranges start to pay.
+    #[arg(long, requires = "large")]
+    threshold_mib: Option<u64>,
     /// With --tail: gets per client.
     #[arg(long, default_value_t = 1000, requires = "tail")]
     gets: usize,
@@ -91,7 +95,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         return Ok(());
     }
     if args.large {
-        print!("{}", large::run(args.large_mib, args.runs).await?);
+        print!("{}", large::run(args.large_mib, args.runs, args.threshold_mib).await?);
         return Ok(());
     }
     if args.tail {

@@ -72,7 +72,7 @@ pub(crate) const KEYS: &[Key] = &[
     Key { name: "multipartThreshold", kind: Kind::Size("16MiB", |b, v| b.multipart_threshold(v)) },
     Key { name: "partSize", kind: Kind::Size("8MiB", |b, v| b.part_size(v)) },
     Key { name: "partConcurrency", kind: Kind::Number(|b, v| b.part_concurrency(v)) },
-    Key { name: "rangedReadThreshold", kind: Kind::Size("32MiB", |b, v| b.ranged_read_threshold(v)) },
+    Key { name: "rangedReadThreshold", kind: Kind::Size("16MiB", |b, v| b.ranged_read_threshold(v)) },
     Key { name: "rangeSize", kind: Kind::Size("4MiB", |b, v| b.range_size(v)) },
     Key { name: "rangeConcurrency", kind: Kind::Number(|b, v| b.range_concurrency(v)) },
     Key { name: "limits.memory", kind: Kind::Size("256MiB", |b, v| b.with_limits(|l| l.memory = v)) },
