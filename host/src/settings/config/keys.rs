@@ -162,8 +162,9 @@ impl TenantTable {
                     }
                     b
                 }
-                // read_value gives each key a value of its kind.
-                _ => b,
+                // read_value gives each key a value of its kind: a mismatch is this table's
+                // bug, refused by name rather than dropped.
+                _ => return Err(refuse("a value of another kind than this key takes".to_string())),
             };
         }
         Ok(b)
