@@ -165,7 +165,7 @@ impl<'a> Flight<'a> {
     }
 
     /// 4. Waits for the answer: its status, its headers, and the response, its body untaken.
-    fn answer(&self) -> Result<(u16, Vec<(String, String)>, IncomingResponse), StoreError> {
+    fn answer(&self) -> Result<Answer, StoreError> {
         let what = &self.what;
         // The answer is seldom in at once (the network is between): waiting first costs one call
         // fewer than asking first.
@@ -208,6 +208,9 @@ impl<'a> Flight<'a> {
         self.head()?.land(landing)
     }
 }
+
+/// An answer's status and headers, and the response, its body untaken.
+type Answer = (u16, Vec<(String, String)>, IncomingResponse);
 
 /// An answer's head, its body still to read.
 pub(super) struct Head {

@@ -147,7 +147,7 @@ impl<P: Platform> Client<P> {
         };
         let checksum = whole_crc32.map(|crc| {
             [
-                ("x-amz-checksum-crc32".to_string(), base64(&crc.to_be_bytes())),
+                ("x-amz-checksum-crc32".to_string(), base64(crc.to_be_bytes())),
                 ("x-amz-checksum-type".to_string(), "FULL_OBJECT".to_string()),
             ]
         });

@@ -130,9 +130,9 @@ impl<P: Platform> Client<P> {
 /// A part's headers: its length, its MD5 and, with `crc32`, its CRC-32.
 fn part_headers(part: &Part, crc32: bool) -> Vec<(String, String)> {
     let digests = part.digests.as_ref().expect("hashed before it is sent");
-    let mut headers = vec![("content-length".to_string(), part.len.to_string()), ("content-md5".to_string(), base64(&digests.md5))];
+    let mut headers = vec![("content-length".to_string(), part.len.to_string()), ("content-md5".to_string(), base64(digests.md5))];
     if crc32 {
-        headers.push(("x-amz-checksum-crc32".to_string(), base64(&digests.crc32.to_be_bytes())));
+        headers.push(("x-amz-checksum-crc32".to_string(), base64(digests.crc32.to_be_bytes())));
     }
     headers
 }

@@ -78,7 +78,7 @@ impl<P: Platform> Client<P> {
     /// tenant).
     fn with_day_key(&self, scope: &SigningScope<'_>, sign: impl FnOnce(&sigv4::DayKey)) {
         let mut kept = self.day_key.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if !kept.as_ref().is_some_and(|(date, _)| date == scope.date()) {
+        if kept.as_ref().is_none_or(|(date, _)| date != scope.date()) {
             let key = sigv4::DayKey::new(&sigv4::signing_key(&self.keys.secret_access_key, scope));
             *kept = Some((scope.date().to_string(), key));
         }
