@@ -40,13 +40,7 @@ impl SigningScope<'_> {
         &self.amz_date[..8]
     }
 
-    /// The credential scope: `date/region/service/aws4_request`.
-    pub fn credential_scope(&self) -> String {
-        let mut scope = String::with_capacity(32 + self.region.len() + self.service.len());
-        self.push_credential_scope(&mut scope);
-        scope
-    }
-
+    /// Pushes the credential scope: `date/region/service/aws4_request`.
     fn push_credential_scope(&self, out: &mut String) {
         for part in [self.date(), "/", self.region, "/", self.service, "/aws4_request"] {
             out.push_str(part);
@@ -105,18 +99,10 @@ pub fn canonical_query(params: &[(String, String)]) -> String {
     query
 }
 
-/// The canonical headers block and the signed-headers list.
-///
-/// Names are lower-cased and sorted; values are trimmed, inner runs of white space folded to one
-/// space, and the values of a repeated name joined with `,` in the order they came.
-pub fn canonical_headers(headers: &[(String, String)]) -> (String, String) {
-    let mut block = String::new();
-    let signed = push_canonical_headers(headers, &mut block);
-    (block, signed)
-}
-
-/// [`canonical_headers`], its block pushed onto `out` (a request is signed on every attempt:
-/// one string, no string per header). Returns the signed-headers list.
+/// Pushes the canonical headers block onto `out` and returns the signed-headers list. Names
+/// are lower-cased and sorted; values are trimmed, inner runs of white space folded to one
+/// space, and the values of a repeated name joined with `,` in the order they came. One
+/// string, no string per header: a request is signed on every attempt.
 fn push_canonical_headers(headers: &[(String, String)], out: &mut String) -> String {
     // A stable sort: a repeated name's values stay in the order they came.
     let mut sorted: Vec<&(String, String)> = headers.iter().collect();
