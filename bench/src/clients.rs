@@ -49,11 +49,15 @@ impl Client {
         }
     }
 
-    /// GETs Coffer sent once more because the first was late (hedged reads); 0 for the others.
-    pub(crate) fn hedged_gets(&self) -> u64 {
+    /// GETs Coffer sent once more because the first was late (hedged reads), and of those the
+    /// ones that answered first; 0 for the others.
+    pub(crate) fn hedged_gets(&self) -> (u64, u64) {
         match self {
-            Client::Coffer(tenant) | Client::Sealed(tenant) => tenant.stats().hedged_gets,
-            _ => 0,
+            Client::Coffer(tenant) | Client::Sealed(tenant) => {
+                let stats = tenant.stats();
+                (stats.hedged_gets, stats.hedges_won)
+            }
+            _ => (0, 0),
         }
     }
 

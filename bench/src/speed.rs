@@ -75,7 +75,7 @@ pub async fn run(per_case: Duration, only: &[String], encrypted: bool) -> anyhow
                 continue;
             }
             let mut samples: Vec<(Vec<Duration>, Duration)> = vec![(Vec::new(), Duration::ZERO); clients.len()];
-            let hedged_before: Vec<u64> = clients.iter().map(|(client, ..)| client.hedged_gets()).collect();
+            let hedged_before: Vec<(u64, u64)> = clients.iter().map(|(client, ..)| client.hedged_gets()).collect();
             for _ in 0..ROUNDS {
                 for (n, (client, _, key_prefix)) in clients.iter().enumerate() {
                     if op == "get" && matches!(**client, Client::RustS3Verify(_)) {
@@ -89,10 +89,12 @@ pub async fn run(per_case: Duration, only: &[String], encrypted: bool) -> anyhow
             }
             // Hedged reads cost GETs the rows do not show: say how many.
             for ((client, verify, _), (before, (latencies, _))) in clients.iter().zip(hedged_before.iter().zip(&samples)) {
-                let hedged = client.hedged_gets() - before;
+                let (hedged, won) = client.hedged_gets();
+                let (hedged, won) = (hedged - before.0, won - before.1);
                 if op == "get" && !latencies.is_empty() && matches!(**client, Client::Coffer(_)) {
                     let share = hedged as f64 * 100.0 / latencies.len() as f64;
-                    println!("{op}-{label} {}: {hedged} GETs hedged ({share:.1}% of {} gets)", client.name(*verify), latencies.len());
+                    let name = client.name(*verify);
+                    println!("{op}-{label} {name}: {hedged} GETs hedged ({share:.1}% of {} gets), {won} of them answered first", latencies.len());
                 }
             }
             rows.extend(clients.iter().zip(samples).filter_map(|((client, verify, _), (latencies, took))| {

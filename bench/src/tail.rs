@@ -23,15 +23,9 @@ struct Tail {
     client: &'static str,
     latencies: Vec<Duration>,
     held: usize,
+    /// GETs sent again, and of those the ones that answered first.
     extra: u64,
-}
-
-/// The GETs `client` sent again so far.
-fn sent_again(client: &Client) -> u64 {
-    match client {
-        Client::Coffer(tenant) => tenant.stats().hedged_gets,
-        _ => 0,
-    }
+    won: u64,
 }
 
 /// `gets` gets per client, and the table.
@@ -59,17 +53,19 @@ pub async fn run(gets: usize) -> anyhow::Result<String> {
         }
     }
     let key = |name: &str| if name == "rust-s3" { format!("{prefix}k") } else { "k".to_string() };
-    let mut tails: Vec<Tail> = clients.iter().map(|(client, _)| Tail { client, latencies: Vec::new(), held: 0, extra: 0 }).collect();
+    let mut tails: Vec<Tail> = clients.iter().map(|(client, _)| Tail { client, latencies: Vec::new(), held: 0, extra: 0, won: 0 }).collect();
     for _ in 0..ROUNDS {
         for ((name, client), tail) in clients.iter().zip(&mut tails) {
-            let (held, before) = (proxy.injected(Fault::Delay(HELD_MS)), sent_again(client));
+            let (held, before) = (proxy.injected(Fault::Delay(HELD_MS)), client.hedged_gets());
             for _ in 0..gets / ROUNDS {
                 let started = Instant::now();
                 anyhow::ensure!(client.get(&key(name)).await? == SIZE, "{name}: a get of the wrong size");
                 tail.latencies.push(started.elapsed());
             }
             tail.held += proxy.injected(Fault::Delay(HELD_MS)) - held;
-            tail.extra += sent_again(client) - before;
+            let after = client.hedged_gets();
+            tail.extra += after.0 - before.0;
+            tail.won += after.1 - before.1;
         }
     }
     Ok(table(&mut tails))
@@ -77,9 +73,9 @@ pub async fn run(gets: usize) -> anyhow::Result<String> {
 
 fn table(tails: &mut [Tail]) -> String {
     let mut out = format!(
-        "4 KiB gets through a proxy holding back 1 GET in {} for {HELD_MS} ms\n{:<16} {:>6} {:>6} {:>8} {:>8} {:>8} {:>9} {:>12} {:>10}\n",
+        "4 KiB gets through a proxy holding back 1 GET in {} for {HELD_MS} ms\n{:<16} {:>6} {:>6} {:>8} {:>8} {:>8} {:>9} {:>12} {:>6} {:>10}\n",
         (1.0 / HELD_SHARE) as u32,
-        "client", "gets", "held", "p50 ms", "p99 ms", "max ms", "p99/p50", "extra GETs", "p99/rust-s3"
+        "client", "gets", "held", "p50 ms", "p99 ms", "max ms", "p99/p50", "extra GETs", "won", "p99/rust-s3"
     );
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let p99_of = |latencies: &[Duration]| latencies[(latencies.len() * 99 / 100).min(latencies.len() - 1)];
@@ -92,7 +88,7 @@ fn table(tails: &mut [Tail]) -> String {
         let max = ms(*tail.latencies.last().expect("gets were made"));
         let gets = tail.latencies.len();
         out += &format!(
-            "{:<16} {:>6} {:>6} {:>8.2} {:>8.2} {:>8.1} {:>8.1}x {:>6} {:>4.1}% {:>9.3}x\n",
+            "{:<16} {:>6} {:>6} {:>8.2} {:>8.2} {:>8.1} {:>8.1}x {:>6} {:>4.1}% {:>6} {:>9.3}x\n",
             tail.client,
             gets,
             tail.held,
@@ -102,6 +98,7 @@ fn table(tails: &mut [Tail]) -> String {
             p99 / p50,
             tail.extra,
             tail.extra as f64 * 100.0 / gets as f64,
+            tail.won,
             rust_s3.map_or(f64::NAN, |base| p99 / base)
         );
     }

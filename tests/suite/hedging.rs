@@ -34,11 +34,13 @@ async fn a_late_get_is_sent_once_more_and_a_stall_no_longer_sets_the_tail() {
     let held_before = proxy.injected(Fault::Delay(HELD));
     let p99 = times(&hedged, "k", &data, GETS).await[GETS * 99 / 100];
     let held = proxy.injected(Fault::Delay(HELD)) - held_before;
-    let sent = hedged.stats().hedged_gets;
-    note("hedging", &format!("figure: {GETS} gets, {held} held back {HELD} ms: p99 {p99:?} with hedging, {sent} GETs sent again"));
+    let (sent, won) = (hedged.stats().hedged_gets, hedged.stats().hedges_won);
+    note("hedging", &format!("figure: {GETS} gets, {held} held back {HELD} ms: p99 {p99:?} with hedging, {sent} GETs sent again, {won} answered first"));
     assert!(held >= 1, "the proxy held back no GET: the test shows nothing");
     assert!(p99 < Duration::from_millis(u64::from(HELD) / 2), "held-back GETs set the tail: p99 {p99:?}");
     assert!(sent >= 1 && sent <= (GETS as u64 + 40) / 20 + 2, "{sent} GETs sent again for {} gets", GETS + 40);
+    // A held-back GET's hedge answers first: the outcomes say hedging pays, and it goes on.
+    assert!(won >= 1 && won <= sent, "{won} of {sent} hedges answered first");
 
     // Without hedging, a held-back GET is waited out.
     let (plain, direct) = proxied_tenant(&proxy.endpoint, "hedging", |b| b.hedge_reads(false));

@@ -49,4 +49,7 @@ pub struct TenantStats {
     /// GETs sent once more because the first was late (`hedgeReads`): at most about 5% of the
     /// gets.
     pub hedged_gets: u64,
+    /// Of those, the ones whose answer began before the first's: while few do, hedging backs
+    /// off.
+    pub hedges_won: u64,
 }

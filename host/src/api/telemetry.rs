@@ -9,6 +9,7 @@
 //! | `coffer_retries_total` | counter | tenant, op | requests sent again after a transient failure |
 //! | `coffer_verify_failures_total` | counter | tenant | verify-after-write finding an object not as sent |
 //! | `coffer_hedged_total` | counter | tenant | GETs sent once more because the first was late (`hedgeReads`) |
+//! | `coffer_hedges_won_total` | counter | tenant | of those, the ones whose answer began first |
 //! | `coffer_bytes_out_total` | counter | tenant | bytes of the blobs put |
 //! | `coffer_bytes_in_total` | counter | tenant | bytes of the blobs (or ranges) got |
 //! | `coffer_call_duration_seconds` | histogram | tenant, op | a call's time, admission included |
@@ -70,6 +71,8 @@ pub struct CallCounts {
     pub verify_failures: u32,
     /// GETs sent once more because the first was late (the plugin reports each).
     pub hedged: u32,
+    /// Of those, the ones whose answer began before the first's.
+    pub hedges_won: u32,
 }
 
 impl CallCounts {
@@ -79,6 +82,7 @@ impl CallCounts {
         self.retries += other.retries;
         self.verify_failures += other.verify_failures;
         self.hedged += other.hedged;
+        self.hedges_won += other.hedges_won;
     }
 }
 
@@ -109,6 +113,9 @@ pub fn record(tenant: &Arc<str>, op: Op, key: &str, bytes: u64, counts: CallCoun
     }
     if counts.hedged > 0 {
         metrics::counter!("coffer_hedged_total", "tenant" => tenant.clone()).increment(u64::from(counts.hedged));
+    }
+    if counts.hedges_won > 0 {
+        metrics::counter!("coffer_hedges_won_total", "tenant" => tenant.clone()).increment(u64::from(counts.hedges_won));
     }
     if counts.verify_failures > 0 {
         metrics::counter!("coffer_verify_failures_total", "tenant" => tenant.clone())

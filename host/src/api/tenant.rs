@@ -83,6 +83,7 @@ impl Tenant {
             bytes_sent,
             bytes_received,
             hedged_gets: self.runner.transport.hedge.counts().1,
+            hedges_won: self.runner.transport.hedge.counts().2,
         }
     }
 

@@ -68,7 +68,7 @@ impl Runner {
         let Warm { store, plugin, .. } = &mut warm;
         let result = call(plugin.coffer_blobstore_store(), store).await;
         let counts = warm.store.data_mut().take_counts();
-        self.transport.hedge.hedged(counts.hedged);
+        self.transport.hedge.hedged(counts.hedged, counts.hedges_won);
         (self.finish(warm, key, result), counts)
     }
 

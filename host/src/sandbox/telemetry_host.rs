@@ -34,9 +34,10 @@ impl telemetry::Host for TelemetryCtx {
         tracing::warn!(target: "coffer_host::sandbox", tenant = %self.tenant, "verify-after-write: {problem}");
     }
 
-    fn hedged(&mut self) {
+    fn hedged(&mut self, won: bool) {
         self.reported.hedged += 1;
-        tracing::debug!(target: "coffer_host::sandbox", tenant = %self.tenant, "a GET was late: sent once more");
+        self.reported.hedges_won += u32::from(won);
+        tracing::debug!(target: "coffer_host::sandbox", tenant = %self.tenant, won, "a GET was late: sent once more");
     }
 
     fn unchecked(&mut self, reason: String) {

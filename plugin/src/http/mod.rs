@@ -38,12 +38,13 @@ fn race<'a>(request: &HttpRequest<'a, Source>, timeout_ms: u64, shorter: bool, a
     if ready.contains(&0) {
         return Ok(first);
     }
-    telemetry::hedged();
     let Ok(second) = Flight::start(request, timeout_ms, shorter) else { return Ok(first) };
     let (one, two) = (first.waiting_on(), second.waiting_on());
     let ready = poll::poll(&[&one, &two]);
     drop((one, two));
-    Ok(if ready.contains(&0) { first } else { second })
+    let won = !ready.contains(&0);
+    telemetry::hedged(won);
+    Ok(if won { second } else { first })
 }
 
 impl WasiPlatform {
