@@ -32,6 +32,10 @@ struct Args {
     /// Run only this case (put-4KiB, get-4KiB, put-1MiB, get-1MiB); repeatable.
     #[arg(long = "case", value_name = "CASE")]
     cases: Vec<String>,
+    /// Run only this client (coffer, coffer-noverify, rust-s3, rust-s3+verify, ceiling);
+    /// repeatable. For a profile of one client alone: the ratios need the others.
+    #[arg(long = "client", value_name = "CLIENT")]
+    clients: Vec<String>,
     /// Measure the sandbox alone (overhead per call and cold start), without a server.
     #[arg(long)]
     sandbox_only: bool,
@@ -107,7 +111,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         for (aead, rate) in aead::aead_throughput() {
             println!("{aead}: {rate:.0} MiB/s sealing 64 KiB segments on one core");
         }
-        let rows = speed::run(args.duration, &args.cases, true).await?;
+        let rows = speed::run(args.duration, &args.cases, &args.clients, true).await?;
         print!("{}", report::table(&rows));
         return Ok(());
     }
@@ -127,7 +131,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         mib(before),
         growth as f64 / size as f64
     );
-    let rows = speed::run(args.duration, &args.cases, false).await?;
+    let rows = speed::run(args.duration, &args.cases, &args.clients, false).await?;
     print!("{}", report::table(&rows));
     if let Some(path) = &args.json {
         report::write_json_and_chart(&rows, path)?;

@@ -40,14 +40,14 @@ pub fn check_cases(only: &[String], encrypted: bool) -> anyhow::Result<()> {
     }
 }
 
-/// Runs every case (or those named in `only`, e.g. "get-1MiB") for every client, `per_case` in
-/// all per (case, client), and returns the rows.
+/// Runs every case (or those named in `only`, e.g. "get-1MiB") for every client (or those named
+/// in `only_clients`), `per_case` in all per (case, client), and returns the rows.
 ///
 /// With `encrypted`, the clients are Coffer and the same tenant with client-side encryption,
 /// and every object written has bytes of its own: a store that keeps one copy of identical
 /// blocks (Garage does) would otherwise store the plain tenant's puts for free, and never the
 /// sealed ones, which differ each time.
-pub async fn run(per_case: Duration, only: &[String], encrypted: bool) -> anyhow::Result<Vec<Row>> {
+pub async fn run(per_case: Duration, only: &[String], only_clients: &[String], encrypted: bool) -> anyhow::Result<Vec<Row>> {
     check_cases(only, encrypted)?;
     let wanted = |case: &str| only.is_empty() || only.iter().any(|c| c == case);
     let server = Arc::new(Server::from_env()?);
@@ -55,6 +55,11 @@ pub async fn run(per_case: Duration, only: &[String], encrypted: bool) -> anyhow
     let prefix = format!("bench-{run_id}/");
     let coffer = host()?;
     let clients = clients(&coffer, &server, &prefix, encrypted)?;
+    let names: Vec<&str> = clients.iter().map(|(client, verify, _)| client.name(*verify)).collect();
+    if let Some(unknown) = only_clients.iter().find(|c| !names.contains(&c.as_str())) {
+        anyhow::bail!("--client: no client \"{unknown}\"; the clients are {}", names.join(", "));
+    }
+    let chosen = |name: &str| only_clients.is_empty() || only_clients.iter().any(|c| c == name);
 
     let mut rows = Vec::new();
     for &(size, label) in sizes(encrypted) {
@@ -77,9 +82,12 @@ pub async fn run(per_case: Duration, only: &[String], encrypted: bool) -> anyhow
             let mut samples: Vec<(Vec<Duration>, Duration)> = vec![(Vec::new(), Duration::ZERO); clients.len()];
             let hedged_before: Vec<(u64, u64)> = clients.iter().map(|(client, ..)| client.hedged_gets()).collect();
             for _ in 0..ROUNDS {
-                for (n, (client, _, key_prefix)) in clients.iter().enumerate() {
+                for (n, (client, verify, key_prefix)) in clients.iter().enumerate() {
                     if op == "get" && matches!(**client, Client::RustS3Verify(_)) {
                         continue; // its GET is rust-s3's
+                    }
+                    if !chosen(client.name(*verify)) {
+                        continue;
                     }
                     let (latencies, took) =
                         measure(client.clone(), op, label, key_prefix.clone(), data.clone(), per_case / ROUNDS, encrypted).await?;
