@@ -95,15 +95,8 @@ pub async fn run(per_case: Duration, only: &[String], only_clients: &[String], e
                     samples[n].1 += took;
                 }
             }
-            // Hedged reads cost GETs the rows do not show: say how many.
-            for ((client, verify, _), (before, (latencies, _))) in clients.iter().zip(hedged_before.iter().zip(&samples)) {
-                let (hedged, won) = client.hedged_gets();
-                let (hedged, won) = (hedged - before.0, won - before.1);
-                if op == "get" && !latencies.is_empty() && matches!(**client, Client::Coffer(_)) {
-                    let share = hedged as f64 * 100.0 / latencies.len() as f64;
-                    let name = client.name(*verify);
-                    println!("{op}-{label} {name}: {hedged} GETs hedged ({share:.1}% of {} gets), {won} of them answered first", latencies.len());
-                }
+            if op == "get" {
+                print_hedges(&format!("{op}-{label}"), &clients, &hedged_before, &samples);
             }
             rows.extend(clients.iter().zip(samples).filter_map(|((client, verify, _), (latencies, took))| {
                 row(format!("{op}-{label}"), client.name(*verify), size, latencies, took)
@@ -111,6 +104,21 @@ pub async fn run(per_case: Duration, only: &[String], only_clients: &[String], e
         }
     }
     Ok(rows)
+}
+
+/// Hedged reads cost GETs the rows do not show: how many each Coffer tenant sent in the case
+/// `case`, from its counts `before` it, and how many answered first.
+fn print_hedges(case: &str, clients: &[(Arc<Client>, bool, String)], before: &[(u64, u64)], samples: &[(Vec<Duration>, Duration)]) {
+    for ((client, verify, _), (before, (latencies, _))) in clients.iter().zip(before.iter().zip(samples)) {
+        if latencies.is_empty() || !matches!(**client, Client::Coffer(_)) {
+            continue;
+        }
+        let (hedged, won) = client.hedged_gets();
+        let (hedged, won) = (hedged - before.0, won - before.1);
+        let share = hedged as f64 * 100.0 / latencies.len() as f64;
+        let name = client.name(*verify);
+        println!("{case} {name}: {hedged} GETs hedged ({share:.1}% of {} gets), {won} of them answered first", latencies.len());
+    }
 }
 
 /// The clients measured, each with whether it verifies its puts and the prefix its keys are

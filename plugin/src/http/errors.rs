@@ -16,6 +16,12 @@ pub(super) fn body_error(what: &str, e: StreamError, timed_out: bool) -> StoreEr
         },
         StreamError::Closed => "the stream was closed".to_string(),
     };
+    body_failure(what, detail, timed_out)
+}
+
+/// A failure while reading a response body, as `detail` says: a timeout at or past the
+/// attempt's bound, the network otherwise.
+pub(super) fn body_failure(what: &str, detail: String, timed_out: bool) -> StoreError {
     match timed_out {
         true => StoreError::timeout(format!("{what}: {detail}")),
         false => StoreError::unavailable(format!("{what}: {detail}")),

@@ -7,13 +7,13 @@ use wasip2::http::types::{Fields, FutureIncomingResponse, IncomingBody, Incoming
 use wasip2::io::poll::Pollable;
 use wasip2::io::streams::{InputStream, OutputStream, StreamError};
 
-use super::errors::{body_error, stream_error, transport};
+use super::errors::{body_error, body_failure, stream_error, transport};
 use super::sink::reset;
-use crate::bindings::coffer::blobstore::body::{Sink, Source};
+use crate::bindings::coffer::blobstore::body::{FillEnd, Sink, Source};
 use crate::error::StoreError;
 use crate::s3::{Body, HttpRequest, HttpResponse, MAX_ANSWER_BYTES, Received, check_for, content_range, same_etag};
 
-/// How much of an answer's body is asked for per read, or moved per splice.
+/// How much of an answer's body (one in memory) is asked for per read.
 const READ_CHUNK: u64 = 256 * 1024;
 
 /// One request on its way, in the four steps of the wire: 1. the head ([`Flight::start`]),
@@ -228,8 +228,16 @@ impl Head {
     /// What a failure reading the body means: a timeout at or past the attempt's bound, the
     /// network otherwise.
     pub(super) fn failed(&self, e: StreamError) -> StoreError {
-        let timed_out = monotonic_clock::now().saturating_sub(self.started) >= self.timeout_ns;
-        body_error(&format!("{}: reading the body", self.what), e, timed_out)
+        body_error(&format!("{}: reading the body", self.what), e, self.timed_out())
+    }
+
+    /// The same, for a failure the host described (`fill`).
+    fn failed_with(&self, detail: String) -> StoreError {
+        body_failure(&format!("{}: reading the body", self.what), detail, self.timed_out())
+    }
+
+    fn timed_out(&self) -> bool {
+        monotonic_clock::now().saturating_sub(self.started) >= self.timeout_ns
     }
 
     /// What a splice of this body into `out` that failed with `e` at byte `at` of the `end`
@@ -238,13 +246,15 @@ impl Head {
     /// (the caller's writer failed, and the host says why).
     pub(super) fn stopped(&self, e: StreamError, out: &OutputStream, at: u64, end: u64) -> Result<Option<StoreError>, StoreError> {
         match e {
-            StreamError::Closed if at < end => {
-                Ok(Some(StoreError::unavailable(format!("{}: the body ended at byte {at} of {end}", self.what))))
-            }
-            StreamError::Closed => Ok(None),
+            StreamError::Closed => Ok(self.ended(at, end)),
             e if out.check_write().is_err() => Err(self.failed(e)),
             e => Ok(Some(self.failed(e))),
         }
+    }
+
+    /// The body closed at byte `at` of the `end` promised: `None` at the end, else a cut.
+    fn ended(&self, at: u64, end: u64) -> Option<StoreError> {
+        (at < end).then(|| StoreError::unavailable(format!("{}: the body ended at byte {at} of {end}", self.what)))
     }
 
     /// Takes the body to the end: into the sink as `landing` says when it is the success the
@@ -351,8 +361,8 @@ fn hand_over(stream: &OutputStream, rest: &mut Rest<'_>, what: &str) -> Result<H
     }
 }
 
-/// A 200 or 206's body spliced into the sink, which hashes the bytes as they land: what it
-/// received in all, and why the body broke off when it did.
+/// A 200 or 206's body moved into the sink by the host in one call (`fill`), the sink hashing
+/// the bytes as they land: what it received in all, and why the body broke off when it did.
 fn into_sink(sink: &Sink, head: &Head) -> Result<(Received, Option<StoreError>), StoreError> {
     let (what, status) = (&head.what, head.status);
     // S3 always says how long an object's body is; without it a hostile server could stream
@@ -360,18 +370,17 @@ fn into_sink(sink: &Sink, head: &Head) -> Result<(Received, Option<StoreError>),
     let promised = crate::s3::header_of(&head.headers, "content-length")
         .and_then(|v| v.trim().parse::<u64>().ok())
         .ok_or_else(|| StoreError::unavailable(format!("{what}: HTTP {status} without a Content-Length")))?;
-    let out = sink.write();
-    let mut moved = 0u64;
-    let cut = loop {
-        match out.blocking_splice(&head.stream, READ_CHUNK.min(promised - moved + 1)) {
-            Ok(n) => moved += n,
-            Err(e) => break head.stopped(e, &out, moved, promised)?,
-        }
-        if moved > promised {
-            return Err(StoreError::integrity(format!("{what}: the body runs past its Content-Length of {promised} bytes")));
-        }
+    // One byte more than promised is asked for, so that a longer body shows.
+    let filled = sink.fill(&head.stream, promised + 1);
+    if filled.moved > promised {
+        return Err(StoreError::integrity(format!("{what}: the body runs past its Content-Length of {promised} bytes")));
+    }
+    let cut = match filled.end {
+        FillEnd::Closed | FillEnd::Limit => head.ended(filled.moved, promised),
+        FillEnd::Failed(detail) => Some(head.failed_with(detail)),
+        // The caller's writer failed: the host says why.
+        FillEnd::Sink(why) => return Err(StoreError::unavailable(format!("{what}: the sink took no more bytes: {why}"))),
     };
-    drop(out);
     let r = sink.received();
     Ok((Received { size: r.size, digest: r.digest }, cut))
 }

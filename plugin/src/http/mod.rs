@@ -1,7 +1,8 @@
 //! The only module that touches wasi-http (and the wasi clocks and randomness, and the bodies the
 //! host holds): a [`Platform`] for the S3 client. A put's bytes go from the host's source to
-//! the request with `splice`, and a get's from the response to the host's sink the same way:
-//! the host moves them, and they never enter this plugin's memory.
+//! the request with `splice`, and a get's from the response to the host's sink with the sink's
+//! `fill` (or `splice`, a range's): the host moves them, and they never enter this plugin's
+//! memory.
 //!
 //! flight.rs is one request on the wire; errors.rs names what went wrong on it; ranges.rs reads a
 //! long object as ranged GETs at once; sink.rs readies the host's sink for an answer's body.

@@ -6,12 +6,13 @@ use std::time::Instant;
 use bytes::Bytes;
 use md5::Digest as _;
 use wasmtime::component::{HasData, Resource, ResourceTable};
-use wasmtime_wasi::p2::{DynInputStream, DynOutputStream};
+use wasmtime_wasi::p2::{DynInputStream, DynOutputStream, StreamError};
 
+use super::fill::{Stopped, fill};
 use super::hasher::Hasher;
 use super::sink::Sink;
 use super::source::{Slices, Source};
-use crate::sandbox::bindings::body::{HostSink, HostSource};
+use crate::sandbox::bindings::body::{FillEnd, Filled, HostSink, HostSource};
 use crate::sandbox::bindings::types::{Check, Digests, Error, ErrorKind, Received};
 use crate::sandbox::limits::Meter;
 
@@ -100,6 +101,24 @@ impl HostSink for BodyView<'_> {
         let sink = table.get(&sink).expect("the call's sink is in the table while the call runs");
         let stream: DynOutputStream = Box::new(sink.stream());
         table.push(stream).expect("the table has room for the call's streams")
+    }
+
+    async fn fill(&mut self, sink: Resource<Sink>, body: Resource<DynInputStream>, limit: u64) -> Filled {
+        let table = self.table();
+        let mut out = table.get(&sink).expect("the call's sink is in the table while the call runs").stream();
+        let (moved, stopped) = match table.get_mut(&body) {
+            Ok(input) => fill(input, &mut out, limit).await,
+            Err(e) => return Filled { moved: 0, end: FillEnd::Sink(format!("the body's stream: {e}")) },
+        };
+        let end = match stopped {
+            Stopped::Limit => FillEnd::Limit,
+            Stopped::Body(StreamError::Closed) => FillEnd::Closed,
+            // As wasi:io's error would say it (its debug string): the plugin tells a timeout
+            // by its own clock.
+            Stopped::Body(StreamError::LastOperationFailed(e) | StreamError::Trap(e)) => FillEnd::Failed(format!("{e:?}")),
+            Stopped::Sink(e) => FillEnd::Sink(e.to_string()),
+        };
+        Filled { moved, end }
     }
 
     async fn write_at(&mut self, sink: Resource<Sink>, offset: u64) -> Resource<DynOutputStream> {
