@@ -19,8 +19,8 @@ use crate::bindings::coffer::blobstore::body::{Sink, Source};
 use crate::bindings::coffer::blobstore::{config, telemetry};
 use crate::error::StoreError;
 use crate::s3::{Check, Dialect, Digests, EtagFormula, GetHow, HttpRequest, HttpResponse, Platform};
-use flight::{Flight, Landing};
-use sink::reset;
+use flight::Flight;
+use sink::{Landing, reset};
 
 pub struct WasiPlatform {
     /// The tenant's timeout, which the host applies to every attempt; an attempt asked to end
@@ -37,7 +37,7 @@ fn race<'a>(request: &HttpRequest<'a, Source>, timeout_ms: u64, shorter: bool, a
     let ready = poll::poll(&[&begun, &late]);
     drop((begun, late));
     if ready.contains(&0) {
-        return Ok(first);
+        return Ok(first.answer_in());
     }
     let Ok(second) = Flight::start(request, timeout_ms, shorter) else { return Ok(first) };
     let (one, two) = (first.waiting_on(), second.waiting_on());
@@ -45,7 +45,7 @@ fn race<'a>(request: &HttpRequest<'a, Source>, timeout_ms: u64, shorter: bool, a
     drop((one, two));
     let won = !ready.contains(&0);
     telemetry::hedged(won);
-    Ok(if won { second } else { first })
+    Ok(if won { second } else { first }.answer_in())
 }
 
 impl WasiPlatform {

@@ -14,7 +14,8 @@
 use wasip2::io::poll::{self, Pollable};
 use wasip2::io::streams::OutputStream;
 
-use super::flight::{Flight, Head, continues};
+use super::flight::{Flight, Head};
+use super::sink::continues;
 use super::sink::reset;
 use crate::bindings::coffer::blobstore::body::{Sink, Source};
 use crate::error::StoreError;
