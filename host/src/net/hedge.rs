@@ -99,7 +99,7 @@ impl Hedge {
         let mut state = self.lock();
         state.gets += 1;
         let within = (state.hedged + 1) * 100 <= state.gets * SHARE_PERCENT + 200;
-        let offered = state.pays() || state.gets % PROBE_EVERY == 0;
+        let offered = state.pays() || state.gets.is_multiple_of(PROBE_EVERY);
         state.bound.filter(|_| within && offered)
     }
 
