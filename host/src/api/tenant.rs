@@ -75,6 +75,7 @@ impl Tenant {
 
     pub fn stats(&self) -> TenantStats {
         let (bytes_sent, bytes_received) = self.runner.transport.bytes_moved();
+        let (_, hedged_gets, hedges_won) = self.runner.transport.hedge.counts();
         TenantStats {
             connections_opened: self.runner.transport.connections_opened(),
             connections_open: self.runner.transport.connections_open(),
@@ -82,8 +83,8 @@ impl Tenant {
             largest_plugin_memory: self.runner.warm.largest_memory(),
             bytes_sent,
             bytes_received,
-            hedged_gets: self.runner.transport.hedge.counts().1,
-            hedges_won: self.runner.transport.hedge.counts().2,
+            hedged_gets,
+            hedges_won,
         }
     }
 

@@ -40,7 +40,7 @@ pub(super) struct Flight<'a> {
     /// A HEAD's: its answer has no body to take.
     bodiless: bool,
     /// Its answer is known to be in (a poll said so): it is asked for without waiting.
-    answered: bool,
+    answer_known: bool,
     started: u64,
     timeout_ns: u64,
     /// The body's stream and the body (the stream is dropped before the body is finished).
@@ -98,7 +98,7 @@ impl<'a> Flight<'a> {
         });
         let pending = outgoing_handler::handle(outgoing, options).map_err(|e| transport(&what, e))?;
         let Some(body) = body else {
-            return Ok(Flight { what, bodiless, answered: false, started, timeout_ns, body: None, rest: Rest::Bytes(&[]), flushing: false, pending });
+            return Ok(Flight { what, bodiless, answer_known: false, started, timeout_ns, body: None, rest: Rest::Bytes(&[]), flushing: false, pending });
         };
         let rest = match request.body {
             Body::Empty => Rest::Bytes(&[]),
@@ -106,7 +106,7 @@ impl<'a> Flight<'a> {
             Body::Source { source, start, len } => Rest::Spliced { input: source.read(start, len)?, left: len, starved: false },
         };
         let stream = body.write().map_err(|()| StoreError::other(format!("{what}: no body stream")))?;
-        Ok(Flight { what, bodiless, answered: false, started, timeout_ns, body: Some((stream, body)), rest, flushing: false, pending })
+        Ok(Flight { what, bodiless, answer_known: false, started, timeout_ns, body: Some((stream, body)), rest, flushing: false, pending })
     }
 
     /// 2. Writes as much of the body as the stream takes now; `true` once all of it is written
@@ -166,7 +166,7 @@ impl<'a> Flight<'a> {
     /// The answer is in (the caller polled [`Flight::waiting_on`] after the body was fed):
     /// asking for it need not wait first, three calls fewer.
     pub(super) fn answer_in(mut self) -> Self {
-        self.answered = true;
+        self.answer_known = true;
         self
     }
 
@@ -175,7 +175,7 @@ impl<'a> Flight<'a> {
         let what = &self.what;
         // The answer is seldom in at once (the network is between): waiting first costs one call
         // fewer than asking first, unless it is known to be in.
-        let mut known = self.answered;
+        let mut known = self.answer_known;
         let response = loop {
             if !known {
                 self.pending.subscribe().block();
