@@ -5,7 +5,8 @@
 //! memory.
 //!
 //! flight.rs is one request on the wire; errors.rs names what went wrong on it; ranges.rs reads a
-//! long object as ranged GETs at once; sink.rs readies the host's sink for an answer's body.
+//! long object as ranged GETs at once; sink.rs says where an answer's body goes, and readies the
+//! host's sink for it.
 
 mod errors;
 mod flight;

@@ -15,8 +15,7 @@ use wasip2::io::poll::{self, Pollable};
 use wasip2::io::streams::OutputStream;
 
 use super::flight::{Flight, Head};
-use super::sink::continues;
-use super::sink::reset;
+use super::sink::{continues, reset};
 use crate::bindings::coffer::blobstore::body::{Sink, Source};
 use crate::error::StoreError;
 use crate::s3::{HttpResponse, Piece as Carried, Ranges, Received, check_for, content_range, header_of, same_etag};
