@@ -73,6 +73,8 @@ pub enum When {
     Ratio(f64),
     /// Every matching request after the first N, which pass.
     After(usize),
+    /// The `count` matching requests after the first `skip`, which pass, as later ones do.
+    Between { skip: usize, count: usize },
 }
 
 /// A fault, the method it applies to (`"*"` for any), and when.
@@ -350,6 +352,7 @@ impl State {
                 }
                 When::Ratio(p) => self.next_random() < p,
                 When::After(n) => self.passed[i].fetch_add(1, Ordering::SeqCst) >= n,
+                When::Between { skip, count } => (skip..skip + count).contains(&self.passed[i].fetch_add(1, Ordering::SeqCst)),
             };
             if fires {
                 self.taken[i].fetch_add(1, Ordering::SeqCst);

@@ -2,6 +2,8 @@
 //! rest each held to its ETag, written in order, the whole checked as one read. Through the
 //! fault proxy in front of the real server.
 
+use std::time::{Duration, Instant};
+
 use coffer_host::TenantSettingsBuilder;
 use coffer_tests::{Fault, FaultProxy, Rule, When, blob, proxied_tenant, server};
 
@@ -71,6 +73,33 @@ async fn a_cut_or_damaged_range_is_read_again_and_never_answered_as_data() {
     let (store, _) = proxied_tenant(&always.endpoint, "ranges-faults", in_ranges);
     let error = store.get("k", ..).await.unwrap_err();
     assert_eq!(error.kind(), coffer_host::ErrorKind::Integrity, "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_range_the_server_slows_down_is_asked_for_again_after_the_wait_it_asks_for() {
+    let data = blob(12 * MIB, 96);
+    // The whole GET passes; the next two, ranges, are refused with SlowDown and Retry-After: 1.
+    let rules = vec![Rule::new(Fault::SlowDownRetryAfter(1), "GET", When::Between { skip: 1, count: 2 })];
+    let proxy = FaultProxy::start(&server().endpoint, rules);
+    let (store, direct) = proxied_tenant(&proxy.endpoint, "ranges-slowdown", in_ranges);
+    direct.put("k", &data).await.unwrap();
+    let started = Instant::now();
+    assert!(store.get("k", ..).await.unwrap().unwrap() == data);
+    let took = started.elapsed();
+    assert_eq!(proxy.injected(Fault::SlowDownRetryAfter(1)), 2);
+    assert_eq!(proxy.requests("GET"), 14, "the whole GET, 11 ranges, and the 2 refused asked for again");
+    assert!(took >= Duration::from_secs(1), "the refused ranges waited the second the server asked for: {took:?}");
+
+    // A wait that would outlast the call's bound is not begun: the read fails at once, and
+    // says which bound ran out.
+    let rules = vec![Rule::new(Fault::SlowDownRetryAfter(5), "GET", When::After(1))];
+    let proxy = FaultProxy::start(&server().endpoint, rules);
+    let (store, direct) = proxied_tenant(&proxy.endpoint, "ranges-slowdown", |b| in_ranges(b).timeout(Duration::from_secs(2)).call_timeout(Duration::from_secs(3)));
+    direct.put("k", &data).await.unwrap();
+    let started = Instant::now();
+    let error = store.get("k", ..).await.unwrap_err();
+    assert!(error.message().contains("callTimeout"), "{error}");
+    assert!(started.elapsed() < Duration::from_secs(3), "failed before the bound, not at it: {:?}", started.elapsed());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,9 +8,12 @@
 //!
 //! What is held is bounded: no range starts more than `concurrency` ranges past the first one
 //! not yet whole, nor while the caller's writer has a megabyte waiting. A range whose body is
-//! cut is asked for again from the byte it reached, `retries` times; an object that changed
-//! meanwhile fails the read (the caller starts over when it can). Nothing is stitched.
+//! cut is asked for again from the byte it reached, `retries` times, each after the backoff a
+//! request's retry waits (or the server's Retry-After), while the other ranges go on; an object
+//! that changed meanwhile fails the read (the caller starts over when it can). Nothing is
+//! stitched.
 
+use wasip2::clocks::monotonic_clock;
 use wasip2::io::poll::{self, Pollable};
 use wasip2::io::streams::OutputStream;
 
@@ -19,6 +22,9 @@ use super::sink::{continues, reset};
 use crate::bindings::coffer::blobstore::body::{Sink, Source};
 use crate::error::StoreError;
 use crate::s3::{HttpResponse, Piece as Carried, Ranges, Received, check_for, content_range, header_of, same_etag};
+
+/// The ranges of one read, as `read`'s steps use them.
+type Read<'r, 'a> = &'r Ranges<'a, Source>;
 
 /// How much is moved per splice.
 const SPLICE: u64 = 256 * 1024;
@@ -51,6 +57,8 @@ struct Piece<'a> {
 enum Stage<'a> {
     /// Not asked for yet, or to be asked for again from `at`.
     Waiting,
+    /// To be asked for again from `at` once the monotonic clock reaches `until` (nanoseconds).
+    Pausing { until: u64 },
     Asked(Flight<'a>),
     /// Its bytes on their way; `first` for the first range, read from the first answer, whose
     /// rest is left unread.
@@ -73,12 +81,7 @@ pub(super) fn read<'a>(head: Head, sink: &Sink, ranges: &Ranges<'a, Source>, spa
     let Span { base, length, etag } = span;
     let (status, headers, what) = (head.status, head.headers.clone(), head.what.clone());
     reset(sink, check_for(status, &headers))?;
-    let mut pieces: Vec<Piece<'a>> = (0..length.div_ceil(ranges.size))
-        .map(|i| {
-            let start = i * ranges.size;
-            Piece { end: (start + ranges.size).min(length), at: start, tries: 0, stage: Stage::Waiting }
-        })
-        .collect();
+    let mut pieces = cut_up(length, ranges.size);
     pieces[0].stage = Stage::Moving { head, out: sink.write(), first: true };
     // The in-order stream: while it takes nothing (the caller's writer is behind), no range starts.
     let gate = sink.write();
@@ -90,6 +93,10 @@ pub(super) fn read<'a>(head: Head, sink: &Sink, ranges: &Ranges<'a, Source>, spa
         let mut room = (ranges.concurrency as usize).saturating_sub(in_flight);
         for piece in pieces.iter_mut().skip(first_open).take(ranges.concurrency as usize) {
             if matches!(piece.stage, Stage::Done) {
+                continue;
+            }
+            if let Some(wake) = paused(piece) {
+                waits.push(wake);
                 continue;
             }
             if matches!(piece.stage, Stage::Waiting) {
@@ -108,8 +115,8 @@ pub(super) fn read<'a>(head: Head, sink: &Sink, ranges: &Ranges<'a, Source>, spa
                 piece.stage = Stage::Asked(Flight::start(&request, timeout_ms, shorter)?);
                 room -= 1;
             }
-            while !matches!(piece.stage, Stage::Done | Stage::Waiting) {
-                if let Step::Wait(pollable) = step(piece, sink, (base, &etag), ranges.retries)? {
+            while !matches!(piece.stage, Stage::Done | Stage::Waiting | Stage::Pausing { .. }) {
+                if let Step::Wait(pollable) = step(piece, sink, (base, &etag), ranges)? {
                     waits.push(pollable);
                     break;
                 }
@@ -128,10 +135,27 @@ pub(super) fn read<'a>(head: Head, sink: &Sink, ranges: &Ranges<'a, Source>, spa
     Ok(HttpResponse { status, headers, body: Vec::new(), received: Some(received), cut: None })
 }
 
+/// `length` bytes as pieces of `size`, none asked for yet.
+fn cut_up<'a>(length: u64, size: u64) -> Vec<Piece<'a>> {
+    let piece = |i: u64| Piece { end: ((i + 1) * size).min(length), at: i * size, tries: 0, stage: Stage::Waiting };
+    (0..length.div_ceil(size)).map(piece).collect()
+}
+
+/// When `piece` waits out a retry's pause: what wakes it then. A pause that is over leaves the
+/// piece waiting to be asked for again.
+fn paused(piece: &mut Piece<'_>) -> Option<Pollable> {
+    let Stage::Pausing { until } = piece.stage else { return None };
+    if monotonic_clock::now() < until {
+        return Some(monotonic_clock::subscribe_instant(until));
+    }
+    piece.stage = Stage::Waiting;
+    None
+}
+
 /// Moves `piece` on as far as it goes without waiting.
-fn step(piece: &mut Piece<'_>, sink: &Sink, (base, etag): (u64, &str), retries: u32) -> Result<Step, StoreError> {
+fn step(piece: &mut Piece<'_>, sink: &Sink, (base, etag): (u64, &str), ranges: Read<'_, '_>) -> Result<Step, StoreError> {
     match std::mem::replace(&mut piece.stage, Stage::Done) {
-        stage @ (Stage::Waiting | Stage::Done) => {
+        stage @ (Stage::Waiting | Stage::Pausing { .. } | Stage::Done) => {
             piece.stage = stage;
             Ok(Step::Again)
         }
@@ -156,16 +180,19 @@ fn step(piece: &mut Piece<'_>, sink: &Sink, (base, etag): (u64, &str), retries: 
                 "{}: the object changed while it was read in ranges (it is no longer ETag {etag}): its ranges are not put together",
                 head.what
             ))),
-            Ok(head) => again(piece, retries, StoreError::unavailable(format!("{}: HTTP {} to a range", head.what, head.status))),
-            Err(e) => again(piece, retries, e),
+            Ok(head) => {
+                let error = StoreError::unavailable(format!("{}: HTTP {} to a range", head.what, head.status));
+                again(piece, ranges, error, header_of(&head.headers, "retry-after"))
+            }
+            Err(e) => again(piece, ranges, e, None),
         },
-        Stage::Moving { head, out, first } => moving(piece, head, out, first, retries),
+        Stage::Moving { head, out, first } => moving(piece, head, out, first, ranges),
     }
 }
 
 /// Splices what `head`'s body has now into `out`. The first range is read from the first
 /// answer, whose rest is left unread; a range's own answer is read to its end.
-fn moving(piece: &mut Piece<'_>, head: Head, out: OutputStream, first: bool, retries: u32) -> Result<Step, StoreError> {
+fn moving(piece: &mut Piece<'_>, head: Head, out: OutputStream, first: bool, ranges: Read<'_, '_>) -> Result<Step, StoreError> {
     loop {
         if first && piece.at == piece.end {
             return Ok(Step::Again);
@@ -196,19 +223,21 @@ fn moving(piece: &mut Piece<'_>, head: Head, out: OutputStream, first: bool, ret
             Err(e) => {
                 return match head.stopped(e, &out, piece.at, piece.end)? {
                     None => Ok(Step::Again),
-                    Some(cut) => again(piece, retries, cut),
+                    Some(cut) => again(piece, ranges, cut, None),
                 };
             }
         }
     }
 }
 
-/// `piece` is asked for again from the byte it reached, while its retries last.
-fn again(piece: &mut Piece<'_>, retries: u32, error: StoreError) -> Result<Step, StoreError> {
-    if piece.tries >= retries || !error.is_transient() {
+/// `piece` is asked for again from the byte it reached, after the wait `ranges` sets for its
+/// retry (the server's `retry_after` heeded), while its retries and the call's bound last.
+fn again(piece: &mut Piece<'_>, ranges: Read<'_, '_>, error: StoreError, retry_after: Option<&str>) -> Result<Step, StoreError> {
+    if piece.tries >= ranges.retries || !error.is_transient() {
         return Err(error);
     }
+    let wait_ms = (ranges.pause)(piece.tries, retry_after, error)?;
     piece.tries += 1;
-    piece.stage = Stage::Waiting;
+    piece.stage = Stage::Pausing { until: monotonic_clock::now().saturating_add(wait_ms.saturating_mul(1_000_000)) };
     Ok(Step::Again)
 }

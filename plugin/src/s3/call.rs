@@ -201,11 +201,17 @@ impl<'c, P: Platform> Call<'c, P> {
                     asked.push(("if-match".into(), etag.to_string()));
                     client.request("GET", path, &[], &asked, &Payload::empty())
                 };
+                // A range is retried as a request is: after a backoff, within the call's bound.
+                let pause = |n: u32, retry_after: Option<&str>, error: StoreError| {
+                    let delay = retry::delay_ms(n, client.platform.random_u64(), retry_after);
+                    client.time_for(delay, error).map(|()| delay)
+                };
                 let ranges = (self.ranged && settings.ranged_read_threshold > 0).then_some(Ranges {
                     threshold: settings.ranged_read_threshold,
                     size: settings.range_size,
                     concurrency: settings.range_concurrency,
                     retries: settings.max_retries,
+                    pause: &pause,
                     request: &ranged,
                 });
                 client.platform.send_get(request, sink, client.attempt_timeout_ms(), &GetHow { hedge_after_us, ranges })

@@ -94,6 +94,11 @@ pub struct Ranges<'a, S: ?Sized> {
     pub concurrency: u32,
     /// Retries of each range.
     pub retries: u32,
+    /// Before retry `n` (0 for the first) of a range after `error`, with the server's
+    /// Retry-After if it sent one: how long to wait first, in milliseconds, the retry counted;
+    /// or `error`, when the call's bound would run out before the retry could start.
+    #[allow(clippy::type_complexity)]
+    pub pause: &'a dyn Fn(u32, Option<&str>, StoreError) -> Result<u64, StoreError>,
     /// The signed GET of bytes [start, end] (inclusive) of the object whose ETag is `etag`.
     #[allow(clippy::type_complexity)]
     pub request: &'a dyn Fn(u64, u64, &str) -> HttpRequest<'a, S>,
