@@ -23,9 +23,6 @@ use crate::bindings::coffer::blobstore::body::{Sink, Source};
 use crate::error::StoreError;
 use crate::s3::{HttpResponse, Piece as Carried, Ranges, Received, check_for, content_range, header_of, same_etag};
 
-/// The ranges of one read, as `read`'s steps use them.
-type Read<'r, 'a> = &'r Ranges<'a, Source>;
-
 /// How much is moved per splice.
 const SPLICE: u64 = 256 * 1024;
 
@@ -153,7 +150,7 @@ fn paused(piece: &mut Piece<'_>) -> Option<Pollable> {
 }
 
 /// Moves `piece` on as far as it goes without waiting.
-fn step(piece: &mut Piece<'_>, sink: &Sink, (base, etag): (u64, &str), ranges: Read<'_, '_>) -> Result<Step, StoreError> {
+fn step(piece: &mut Piece<'_>, sink: &Sink, (base, etag): (u64, &str), ranges: &Ranges<'_, Source>) -> Result<Step, StoreError> {
     match std::mem::replace(&mut piece.stage, Stage::Done) {
         stage @ (Stage::Waiting | Stage::Pausing { .. } | Stage::Done) => {
             piece.stage = stage;
@@ -192,7 +189,7 @@ fn step(piece: &mut Piece<'_>, sink: &Sink, (base, etag): (u64, &str), ranges: R
 
 /// Splices what `head`'s body has now into `out`. The first range is read from the first
 /// answer, whose rest is left unread; a range's own answer is read to its end.
-fn moving(piece: &mut Piece<'_>, head: Head, out: OutputStream, first: bool, ranges: Read<'_, '_>) -> Result<Step, StoreError> {
+fn moving(piece: &mut Piece<'_>, head: Head, out: OutputStream, first: bool, ranges: &Ranges<'_, Source>) -> Result<Step, StoreError> {
     loop {
         if first && piece.at == piece.end {
             return Ok(Step::Again);
@@ -232,7 +229,7 @@ fn moving(piece: &mut Piece<'_>, head: Head, out: OutputStream, first: bool, ran
 
 /// `piece` is asked for again from the byte it reached, after the wait `ranges` sets for its
 /// retry (the server's `retry_after` heeded), while its retries and the call's bound last.
-fn again(piece: &mut Piece<'_>, ranges: Read<'_, '_>, error: StoreError, retry_after: Option<&str>) -> Result<Step, StoreError> {
+fn again(piece: &mut Piece<'_>, ranges: &Ranges<'_, Source>, error: StoreError, retry_after: Option<&str>) -> Result<Step, StoreError> {
     if piece.tries >= ranges.retries || !error.is_transient() {
         return Err(error);
     }
