@@ -82,10 +82,9 @@ pub async fn run(per_case: Duration, only: &[String], only_clients: &[String], e
             let mut samples: Vec<(Vec<Duration>, Duration)> = vec![(Vec::new(), Duration::ZERO); clients.len()];
             let hedged_before: Vec<(u64, u64)> = clients.iter().map(|(client, ..)| client.hedged_gets()).collect();
             for round in 0..ROUNDS as usize {
-                // Each round starts one client further on, so that no client always follows the
-                // same one (whatever it leaves behind, in the server or this process).
-                let order = (0..clients.len()).map(|i| (i + round) % clients.len());
-                for (n, (client, verify, key_prefix)) in order.map(|n| (n, &clients[n])) {
+                // Each round starts one client further on: none always follows the same one.
+                for n in (0..clients.len()).map(|i| (i + round) % clients.len()) {
+                    let (client, verify, key_prefix) = &clients[n];
                     if op == "get" && matches!(**client, Client::RustS3Verify(_)) {
                         continue; // its GET is rust-s3's
                     }
