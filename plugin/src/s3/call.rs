@@ -66,11 +66,18 @@ impl<P: Platform> Client<P> {
     /// Waits before the next retry (after `error`) and counts it; or, when the call's bound
     /// (`callTimeout`) would run out before that retry could start, ends the call with `error`.
     pub(super) fn retry_after(&self, budget: &mut Budget, retry_after: Option<&str>, error: StoreError) -> Result<(), StoreError> {
-        let delay = retry::delay_ms(budget.retries, self.platform.random_u64(), retry_after);
-        self.time_for(delay, error)?;
+        let delay = self.delay_before(budget.retries, retry_after, error)?;
         self.platform.sleep_ms(delay);
         budget.retries += 1;
         Ok(())
+    }
+
+    /// The wait before retry `n` (0 for the first) after `error`: the backoff, or the server's
+    /// `retry_after` when longer; the retry is counted. Or `error`, when the call's bound would
+    /// run out before the retry could start.
+    pub(super) fn delay_before(&self, n: u32, retry_after: Option<&str>, error: StoreError) -> Result<u64, StoreError> {
+        let delay = retry::delay_ms(n, self.platform.random_u64(), retry_after);
+        self.time_for(delay, error).map(|()| delay)
     }
 
     /// Ok when a retry after `delay_ms` would start within the call's bound (it is reported to
@@ -202,10 +209,7 @@ impl<'c, P: Platform> Call<'c, P> {
                     client.request("GET", path, &[], &asked, &Payload::empty())
                 };
                 // A range is retried as a request is: after a backoff, within the call's bound.
-                let pause = |n: u32, retry_after: Option<&str>, error: StoreError| {
-                    let delay = retry::delay_ms(n, client.platform.random_u64(), retry_after);
-                    client.time_for(delay, error).map(|()| delay)
-                };
+                let pause = |n: u32, retry_after: Option<&str>, error: StoreError| client.delay_before(n, retry_after, error);
                 let ranges = (self.ranged && settings.ranged_read_threshold > 0).then_some(Ranges {
                     threshold: settings.ranged_read_threshold,
                     size: settings.range_size,
