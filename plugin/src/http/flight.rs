@@ -86,8 +86,7 @@ impl<'a> Flight<'a> {
         // by the tenant's timeout.
         let timeout_ns = timeout_ms.saturating_mul(1_000_000);
         // A request without a body asks for none: wasi-http sends it empty, two calls fewer.
-        let empty = matches!(request.body, Body::Empty | Body::Bytes(&[]) | Body::Source { len: 0, .. });
-        let body = (!empty).then(|| outgoing.body().map_err(|()| refused("body"))).transpose()?;
+        let body = (!request.body.is_empty()).then(|| outgoing.body().map_err(|()| refused("body"))).transpose()?;
         // Options only for an attempt that must end sooner than the tenant's timeout (the call's
         // bound is near): otherwise the host's bound is the same, and asking costs calls.
         let options = shorter.then(|| {
