@@ -259,8 +259,10 @@ static int fs_coffer_write_stream_finish(struct fs_file *_file, bool success)
 		}
 		o_stream_destroy(&_file->output);
 	}
-	if (success && !file->write_failed && lseek(file->write_fd, 0, SEEK_SET) == 0) {
-		if (coffer_put_fd(fs->tenant, fs_coffer_key(_file), file->write_fd, COFFER_SIZE_OF_FILE, &err) == 0)
+	if (success && !file->write_failed) {
+		if (lseek(file->write_fd, 0, SEEK_SET) < 0)
+			fs_set_error_errno(_file->event, "coffer: rewinding the spool: %m");
+		else if (coffer_put_fd(fs->tenant, fs_coffer_key(_file), file->write_fd, COFFER_SIZE_OF_FILE, &err) == 0)
 			ret = 1;
 		else
 			coffer_fs_error(_file->event, err);
