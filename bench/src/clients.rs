@@ -1,5 +1,6 @@
 //! The clients measured: Coffer (plain and sealed), rust-s3 (with and without a HEAD after
-//! each put), and the plain-HTTP ceiling, hyper sending the same signed requests.
+//! each put), and the plain-HTTP ceiling, hyper sending the same signed requests, with and
+//! without the check of every body that Coffer makes.
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -34,7 +35,7 @@ pub(crate) enum Client {
     RustS3(Box<s3::Bucket>),
     /// rust-s3's PUT followed by a HEAD: what Stalwart does with `verifyAfterWrite = true`.
     RustS3Verify(Box<s3::Bucket>),
-    Ceiling(Ceiling),
+    Ceiling(Box<Ceiling>),
 }
 
 impl Client {
@@ -45,6 +46,7 @@ impl Client {
             (Client::Sealed(_), _) => "coffer-encrypted",
             (Client::RustS3(_), _) => "rust-s3",
             (Client::RustS3Verify(_), _) => "rust-s3+verify",
+            (Client::Ceiling(ceiling), _) if ceiling.check => "ceiling+check",
             (Client::Ceiling(_), _) => "ceiling",
         }
     }
@@ -97,10 +99,25 @@ pub(crate) struct Ceiling {
     http: HyperClient<QuickAckConnector<HttpConnector>, Full<Bytes>>,
     server: Arc<Server>,
     authority: String,
+    /// Whether a get checks the body as Coffer does (`ceiling+check`): it asks for the
+    /// object's checksum and compares the CRC-32 of the body with it, or the MD5 with a
+    /// single-part ETag where the server keeps no checksum.
+    pub(crate) check: bool,
 }
 
 impl Ceiling {
+    /// The ceiling that checks nothing.
     pub(crate) fn new(server: Arc<Server>) -> anyhow::Result<Ceiling> {
+        Ceiling::build(server, false)
+    }
+
+    /// The ceiling whose gets check every body, as Coffer's do: what the sandbox costs, apart
+    /// from what the check costs.
+    pub(crate) fn checking(server: Arc<Server>) -> anyhow::Result<Ceiling> {
+        Ceiling::build(server, true)
+    }
+
+    fn build(server: Arc<Server>, check: bool) -> anyhow::Result<Ceiling> {
         let authority = server.endpoint.split_once("://").map(|(_, a)| a.trim_end_matches('/').to_string()).unwrap_or_default();
         anyhow::ensure!(server.endpoint.starts_with("http://"), "the ceiling client speaks plain HTTP only");
         // The same socket treatment as Coffer's transport (no Nagle delay, prompt ACKs), so that
@@ -108,7 +125,7 @@ impl Ceiling {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         let http = HyperClient::builder(TokioExecutor::new()).build(QuickAckConnector(connector));
-        Ok(Ceiling { http, server, authority })
+        Ok(Ceiling { http, server, authority, check })
     }
 
     pub(crate) fn request(&self, method: &'static str, key: &str, body: Vec<u8>) -> http::Request<Full<Bytes>> {
@@ -116,6 +133,9 @@ impl Ceiling {
         let path = format!("/{}/{key}", self.server.bucket);
         let sha256 = if body.is_empty() { sigv4::EMPTY_PAYLOAD_SHA256.to_string() } else { sigv4::sha256_hex(&body) };
         let mut headers = vec![("host".to_string(), self.authority.clone())];
+        if method == "GET" && self.check {
+            headers.push(("x-amz-checksum-mode".into(), "ENABLED".into()));
+        }
         if method == "PUT" {
             headers.push(("content-length".into(), body.len().to_string()));
             headers.push(("content-md5".into(), base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(&body))));
@@ -150,8 +170,28 @@ impl Ceiling {
     pub(crate) async fn get(&self, key: &str) -> anyhow::Result<usize> {
         let response = self.http.request(self.request("GET", key, Vec::new())).await?;
         let status = response.status();
+        let headers = response.headers().clone();
         let body = response.into_body().collect().await?.to_bytes();
         anyhow::ensure!(status.is_success(), "ceiling get: HTTP {status}");
+        if self.check {
+            check_body(&headers, &body).map_err(|e| anyhow::anyhow!("ceiling+check get of \"{key}\": {e}"))?;
+        }
         Ok(body.len())
     }
+}
+
+/// Checks `body` against the object's full CRC-32 from `headers`, or else its MD5 against a
+/// single-part ETag: the checks Coffer makes of such objects.
+fn check_body(headers: &http::HeaderMap, body: &[u8]) -> anyhow::Result<()> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(crc) = header("x-amz-checksum-crc32") {
+        let got = base64::engine::general_purpose::STANDARD.encode(crc32fast::hash(body).to_be_bytes());
+        anyhow::ensure!(got == crc, "the body's CRC-32 is {got}, the object's {crc}");
+        return Ok(());
+    }
+    let etag = header("etag").unwrap_or_default().trim_matches('"');
+    anyhow::ensure!(!etag.is_empty() && !etag.contains('-'), "no CRC-32 and no single-part ETag to check the body against");
+    let got: String = md5::Md5::digest(body).iter().map(|b| format!("{b:02x}")).collect();
+    anyhow::ensure!(got == etag, "the body's MD5 is {got}, the ETag {etag}");
+    Ok(())
 }

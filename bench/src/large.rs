@@ -20,7 +20,7 @@ const CAP: u64 = 25_000_000;
 enum Getter {
     Coffer(Tenant),
     RustS3(Box<s3::Bucket>),
-    Ceiling(Ceiling),
+    Ceiling(Box<Ceiling>),
 }
 
 /// The clients, on `through`, the object under `prefix`; Coffer in ranges past `threshold`
@@ -41,7 +41,7 @@ fn getters(through: &Server, prefix: &str, threshold: Option<u64>) -> anyhow::Re
         ("coffer", Getter::Coffer(tenant("large", threshold)?)),
         ("coffer-one-get", Getter::Coffer(tenant("large-one-get", Some(0))?)),
         ("rust-s3", Getter::RustS3(bucket)),
-        ("ceiling", Getter::Ceiling(Ceiling::new(Arc::new(through.clone()))?)),
+        ("ceiling", Getter::Ceiling(Box::new(Ceiling::new(Arc::new(through.clone()))?))),
     ])
 }
 

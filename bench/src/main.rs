@@ -32,8 +32,8 @@ struct Args {
     /// Run only this case (put-4KiB, get-4KiB, put-1MiB, get-1MiB); repeatable.
     #[arg(long = "case", value_name = "CASE")]
     cases: Vec<String>,
-    /// Run only this client (coffer, coffer-noverify, rust-s3, rust-s3+verify, ceiling);
-    /// repeatable. For a profile of one client alone: the ratios need the others.
+    /// Run only this client (coffer, coffer-noverify, rust-s3, rust-s3+verify, ceiling,
+    /// ceiling+check); repeatable. For a profile of one client alone: the ratios need the others.
     #[arg(long = "client", value_name = "CLIENT")]
     clients: Vec<String>,
     /// Measure the sandbox alone (overhead per call and cold start), without a server.

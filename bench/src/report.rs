@@ -21,17 +21,17 @@ fn ratio_to(rows: &[Row], row: &Row, client: &str) -> Option<f64> {
     (base > 0.0).then(|| row.ops_per_s / base)
 }
 
-/// The table, with each client's ops/s as a ratio to its baseline, to rust-s3's and to the
-/// ceiling's.
+/// The table, with each client's ops/s as a ratio to its baseline, to rust-s3's, to the
+/// ceiling's and to the ceiling's that checks every body as Coffer does.
 pub fn table(rows: &[Row]) -> String {
     let mut out = format!(
-        "{:<10} {:<16} {:>10} {:>9} {:>8} {:>8} {:>21} {:>10} {:>10}\n",
-        "case", "client", "ops/s", "MiB/s", "p50 ms", "p99 ms", "/baseline", "/rust-s3", "/ceiling"
+        "{:<10} {:<16} {:>10} {:>9} {:>8} {:>8} {:>21} {:>10} {:>10} {:>15}\n",
+        "case", "client", "ops/s", "MiB/s", "p50 ms", "p99 ms", "/baseline", "/rust-s3", "/ceiling", "/ceiling+check"
     );
     let shown = |r: Option<f64>| r.map_or("-".to_string(), |r| format!("{r:.2}x"));
     for row in rows {
         out += &format!(
-            "{:<10} {:<16} {:>10.1} {:>9.1} {:>8.2} {:>8.2} {:>21} {:>10} {:>10}\n",
+            "{:<10} {:<16} {:>10.1} {:>9.1} {:>8.2} {:>8.2} {:>21} {:>10} {:>10} {:>15}\n",
             row.case,
             row.client,
             row.ops_per_s,
@@ -40,7 +40,8 @@ pub fn table(rows: &[Row]) -> String {
             row.p99_ms,
             format!("{} {}", shown(ratio_to(rows, row, baseline(row))), baseline(row)),
             shown(ratio_to(rows, row, "rust-s3")),
-            shown(ratio_to(rows, row, "ceiling"))
+            shown(ratio_to(rows, row, "ceiling")),
+            shown(ratio_to(rows, row, "ceiling+check"))
         );
     }
     out
@@ -52,11 +53,12 @@ pub fn write_json_and_chart(rows: &[Row], path: &Path) -> anyhow::Result<()> {
         .iter()
         .map(|r| {
             format!(
-                "  {{\"case\": \"{}\", \"client\": \"{}\", \"ops_per_s\": {:.3}, \"mib_per_s\": {:.3}, \"p50_ms\": {:.3}, \"p99_ms\": {:.3}, \"baseline\": \"{}\", \"vs_baseline\": {}, \"vs_rust_s3\": {}, \"vs_ceiling\": {}}}",
+                "  {{\"case\": \"{}\", \"client\": \"{}\", \"ops_per_s\": {:.3}, \"mib_per_s\": {:.3}, \"p50_ms\": {:.3}, \"p99_ms\": {:.3}, \"baseline\": \"{}\", \"vs_baseline\": {}, \"vs_rust_s3\": {}, \"vs_ceiling\": {}, \"vs_ceiling_check\": {}}}",
                 r.case, r.client, r.ops_per_s, r.mib_per_s, r.p50_ms, r.p99_ms, baseline(r),
                 json_ratio(ratio_to(rows, r, baseline(r))),
                 json_ratio(ratio_to(rows, r, "rust-s3")),
-                json_ratio(ratio_to(rows, r, "ceiling"))
+                json_ratio(ratio_to(rows, r, "ceiling")),
+                json_ratio(ratio_to(rows, r, "ceiling+check"))
             )
         })
         .collect();
@@ -111,8 +113,9 @@ fn chart(rows: &[Row]) -> String {
     }
     svg += &format!("<line x1=\"{left}\" x2=\"{:.1}\" y1=\"{:.1}\" y2=\"{:.1}\" stroke=\"black\" stroke-dasharray=\"4\"/>\n", width - 20.0, y(1.0), y(1.0));
     svg += &format!("<text x=\"4\" y=\"{:.1}\">1.0x</text>\n", y(1.0) + 4.0);
+    let step = ((width - left) / clients.len() as f64).min(150.0);
     for (c, client) in clients.iter().enumerate() {
-        let x = left + c as f64 * 150.0;
+        let x = left + c as f64 * step;
         svg += &format!(
             "<rect x=\"{x}\" y=\"{:.1}\" width=\"10\" height=\"10\" fill=\"{}\"/><text x=\"{}\" y=\"{:.1}\">{client}</text>\n",
             height - 22.0,

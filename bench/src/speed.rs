@@ -88,6 +88,9 @@ pub async fn run(per_case: Duration, only: &[String], only_clients: &[String], e
                     if op == "get" && matches!(**client, Client::RustS3Verify(_)) {
                         continue; // its GET is rust-s3's
                     }
+                    if op == "put" && matches!(&**client, Client::Ceiling(c) if c.check) {
+                        continue; // its PUT is the ceiling's
+                    }
                     if !chosen(client.name(*verify)) {
                         continue;
                     }
@@ -145,7 +148,8 @@ fn clients(coffer: &coffer_host::Coffer, server: &Arc<Server>, prefix: &str, enc
         (Arc::new(Client::Coffer(tenant(false)?)), false, String::new()),
         (Arc::new(Client::RustS3(bucket.clone())), true, prefix.to_string()),
         (Arc::new(Client::RustS3Verify(bucket)), true, prefix.to_string()),
-        (Arc::new(Client::Ceiling(Ceiling::new(server.clone())?)), true, prefix.to_string()),
+        (Arc::new(Client::Ceiling(Box::new(Ceiling::new(server.clone())?))), true, prefix.to_string()),
+        (Arc::new(Client::Ceiling(Box::new(Ceiling::checking(server.clone())?))), true, prefix.to_string()),
     ])
 }
 
