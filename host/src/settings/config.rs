@@ -224,7 +224,7 @@ fn line_of(text: &str, tenant: &str, field: &str) -> Option<usize> {
     for (number, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.starts_with('[') {
-            table = line.trim_matches(|c| c == '[' || c == ']').replace('"', "").replace(' ', "");
+            table = line.trim_matches(|c| c == '[' || c == ']').replace(['"', ' '], "");
             continue;
         }
         let Some((key, _)) = line.split_once('=') else { continue };
