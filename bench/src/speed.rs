@@ -85,13 +85,7 @@ pub async fn run(per_case: Duration, only: &[String], only_clients: &[String], e
                 // Each round starts one client further on: none always follows the same one.
                 for n in (0..clients.len()).map(|i| (i + round) % clients.len()) {
                     let (client, verify, key_prefix) = &clients[n];
-                    if op == "get" && matches!(**client, Client::RustS3Verify(_)) {
-                        continue; // its GET is rust-s3's
-                    }
-                    if op == "put" && matches!(&**client, Client::Ceiling(c) if c.check) {
-                        continue; // its PUT is the ceiling's
-                    }
-                    if !chosen(client.name(*verify)) {
+                    if !runs(client, op) || !chosen(client.name(*verify)) {
                         continue;
                     }
                     let (latencies, took) =
@@ -109,6 +103,15 @@ pub async fn run(per_case: Duration, only: &[String], only_clients: &[String], e
         }
     }
     Ok(rows)
+}
+
+/// Whether `client` runs `op`: rust-s3+verify's GET is rust-s3's, and ceiling+check's PUT the
+/// ceiling's, so neither is run again.
+fn runs(client: &Client, op: &str) -> bool {
+    match op {
+        "get" => !matches!(client, Client::RustS3Verify(_)),
+        _ => !matches!(client, Client::Ceiling(c) if c.check),
+    }
 }
 
 /// Hedged reads cost GETs the rows do not show: how many each Coffer tenant sent in the case
