@@ -170,10 +170,11 @@ impl Ceiling {
     pub(crate) async fn get(&self, key: &str) -> anyhow::Result<usize> {
         let response = self.http.request(self.request("GET", key, Vec::new())).await?;
         let status = response.status();
-        let headers = response.headers().clone();
+        // Only the checking ceiling keeps the headers: the plain one does no more than it must.
+        let headers = self.check.then(|| response.headers().clone());
         let body = response.into_body().collect().await?.to_bytes();
         anyhow::ensure!(status.is_success(), "ceiling get: HTTP {status}");
-        if self.check {
+        if let Some(headers) = headers {
             check_body(&headers, &body).map_err(|e| anyhow::anyhow!("ceiling+check get of \"{key}\": {e}"))?;
         }
         Ok(body.len())
