@@ -2,7 +2,8 @@
 """Dovecot's figures: mail attachments through libfs_coffer.so on an S3 server, against Dovecot's
 own `posix` driver on local disk, in one run (docs/dovecot.md, "Figures").
 
-Two Dovecot instances of the same installation, alike but for mail_attachment_fs, each with a
+Two Dovecot instances of the same installation (2.3, or 2.4 inside a Debian root with --root),
+alike but for the filesystem that keeps attachments, each with a
 process per IMAP session and the default vsz_limit (Dovecot's defaults, imap's service_count = 1):
 - delivery: N messages with a 300 KiB attachment over LMTP, in batches taken in turn;
 - FETCH: BODY[] of each of them in one IMAP session, in batches taken in turn, every body checked;
@@ -12,8 +13,8 @@ process per IMAP session and the default vsz_limit (Dovecot's defaults, imap's s
   finds the plugin's cache empty.
 
 Run as root, on a server named by COFFER_TEST_S3_* (Garage, for the figures in the docs):
-  dovecot/build --release && eval "$(scripts/garage-up)" && python3 dovecot/bench.py \\
-      target/dovecot/libfs_coffer.so [--messages 200] [--sessions 20]
+  eval "$(scripts/garage-up)" && python3 dovecot/bench.py "$(dovecot/build --release)" \\
+      [--format mdbox|sdbox] [--root DEBIAN-ROOT] [--messages 200] [--sessions 20]
 """
 import argparse
 import importlib.util
@@ -22,13 +23,13 @@ import pathlib
 import shutil
 import statistics
 import subprocess
-import tempfile
 import time
 
 here = pathlib.Path(__file__).resolve().parent
 spec = importlib.util.spec_from_file_location("dovecot_test", here / "test.py")
 t = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(t)
+from instance import Dovecot, Fs  # noqa: E402 - beside this file (test.py put it on the path)
 
 USER, PASSWORD = "alice@one.test", "secret1"
 BATCH = 10
@@ -37,9 +38,8 @@ BATCH = 10
 class Instance:
     def __init__(self, kind, driver_fs, root, attachment_dir):
         self.kind, self.root = kind, root
-        self.conf, self.lmtp, self.imap = t.dovecot_conf(
-            root, "run", driver_fs, attachment_dir)
-        t.start(self.conf, self.imap)
+        self.conf, self.lmtp, self.imap = t.DV.conf(root, "run", driver_fs, t.FORMAT, attachment_dir)
+        t.DV.start(self.conf, self.imap)
         self.deliver_s = self.fetch_s = 0.0
 
     def login(self):
@@ -54,22 +54,21 @@ class Instance:
         return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")))
 
     def stop(self):
-        subprocess.run(["doveadm", "-c", str(self.conf), "stop"], capture_output=True)
+        t.DV.stop(self.conf)
 
 
 def coffer_instance(driver, prefix):
-    root = pathlib.Path(tempfile.mkdtemp(prefix="coffer-bench-coffer-"))
-    t.prepare(root)
+    root = t.DV.mkdtemp("coffer-bench-coffer-")
+    t.DV.prepare(root)
     (root / "coffer.toml").write_text(t.tenant("mail", os.environ["COFFER_TEST_S3_ENDPOINT"], prefix))
     os.chmod(root / "coffer.toml", 0o644)
-    fs = f"coffer:config={root}/coffer.toml:tenant=mail:prefix=%d/:cache={root}/cache"
-    return Instance("coffer", fs, root, "/attachments")
+    return Instance("coffer", t.template(root), root, "/attachments")
 
 
 def posix_instance():
-    root = pathlib.Path(tempfile.mkdtemp(prefix="coffer-bench-posix-"))
-    t.prepare(root, owned=("home", "attachments"))
-    return Instance("posix", "posix", root, f"{root}/attachments")
+    root = t.DV.mkdtemp("coffer-bench-posix-")
+    t.DV.prepare(root, owned=("home", "attachments"))
+    return Instance("posix", Fs.posix(), root, f"{t.DV.inside(root)}/attachments")
 
 
 def timed(f):
@@ -129,8 +128,12 @@ def main():
     args.add_argument("driver")
     args.add_argument("--messages", type=int, default=200)
     args.add_argument("--sessions", type=int, default=20)
+    args.add_argument("--format", choices=["sdbox", "mdbox"], default="mdbox")
+    args.add_argument("--root", help="a Debian root whose Dovecot to run (scripts/debian13-root)")
     args = args.parse_args()
-    t.install(pathlib.Path(args.driver).resolve())
+    t.DV, t.FORMAT = Dovecot(args.root), args.format
+    t.DV.install(pathlib.Path(args.driver).resolve())
+    t.DV.__enter__()  # inside a root: /proc and /dev, until the instances stop
     prefix = f"dovecot-bench-{os.getpid()}-{int(time.time())}/"
     raws = [t.message("sender@example.net", USER, os.urandom(300 * 1024)) for _ in range(args.messages)]
     instances = [coffer_instance(pathlib.Path(args.driver).resolve(), prefix), posix_instance()]
@@ -141,6 +144,7 @@ def main():
     finally:
         for i in instances:
             i.stop()
+        t.DV.__exit__()
     coffer, posix = instances
     n = len(raws) - 1
     rate = lambda s, count: count / s if s else float("inf")

@@ -1,31 +1,21 @@
-/* libfs_coffer.so: a Dovecot 2.3 lib-fs driver that keeps files (mail attachments) in S3
- * through libcoffer, each tenant in its own sandbox. docs/dovecot.md.
+/* libfs_coffer.so: a Dovecot lib-fs driver that keeps files (mail attachments) in S3 through
+ * libcoffer, each tenant in its own sandbox. This file is the part that Dovecot 2.3 and 2.4
+ * share; how each names the tenant is in fs-coffer-2.3.c and fs-coffer-2.4.c. docs/dovecot.md.
  *
- *   mail_attachment_fs = coffer:config=/etc/dovecot/coffer.toml:tenant=mail:prefix=%d/
- *
- * Arguments, ':'-separated: config=FILE (Coffer's config file), tenant=NAME (a tenant of it, the
- * template), prefix=SUFFIX (appended to its keyPrefix: with %d, each mail domain is a tenant of
- * its own), cache=DIR (where the precompiled plugin is kept). The host runs in a bounded address
- * space, so Dovecot's vsz_limit holds. Reads are spooled to an unlinked temporary file (bounded
- * memory, seekable); writes are spooled likewise and put when the stream finishes, so a failed
- * write stores nothing. */
-#include "lib.h"
+ * The host runs in a bounded address space, so Dovecot's vsz_limit holds. Reads are spooled to
+ * an unlinked temporary file (bounded memory, seekable); writes are spooled likewise and put when
+ * the stream finishes, so a failed write stores nothing. A rename (which sdbox asks for once a
+ * message has its UID) is a checked copy, then a delete. Each call to S3 is a Dovecot event,
+ * fs_coffer_request_finished, for Dovecot's statistics. */
+#include "fs-coffer.h"
 #include "guid.h"
 #include "istream.h"
 #include "ostream.h"
-#include "fs-api-private.h"
 
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include "coffer.h"
-
-struct coffer_fs {
-	struct fs fs;
-	struct coffer_tenant *tenant;
-};
 
 struct coffer_fs_file {
 	struct fs_file file;
@@ -40,7 +30,8 @@ struct coffer_fs_iter {
 	bool failed;
 };
 
-extern const struct fs fs_class_coffer;
+/* Dovecot refuses to load a build made for another Dovecot by this (module-dir's ABI check). */
+const char *fs_coffer_version = DOVECOT_ABI_VERSION;
 
 /* One host a process, made on the first use (after Dovecot forked the process). */
 static struct coffer *coffer_host = NULL;
@@ -70,10 +61,39 @@ static void coffer_fs_error(struct event *event, struct coffer_error *err)
 	coffer_error_free(err);
 }
 
-/* A call's answer on one object (1 done, 0 no such object, -1 failed with err) as lib-fs takes
- * it: 0, or -1 with the fs error set. */
-static int fs_coffer_answer(struct event *event, int answer, const char *key, struct coffer_error *err)
+/* One call to S3 as a Dovecot event: fs_coffer_request_finished, with the fields op, key, bytes
+ * and outcome (ok, not_found, temporary_failure or failure) and, when it failed, error. Its
+ * duration is Dovecot's own, from call_begin to call_end, so that a `metric` block counts and
+ * times the calls (docs/dovecot.md, "Statistics"). */
+static struct event *call_begin(struct event *parent, const char *op, const char *key)
 {
+	struct event *event = event_create(parent);
+	event_set_name(event, "fs_coffer_request_finished");
+	event_add_str(event, "op", op);
+	event_add_str(event, "key", key);
+	return event;
+}
+
+/* answer as libcoffer gives it: 1 done, 0 no such object, -1 failed with err (not freed here). */
+static void call_end(struct event **event, int answer, uintmax_t bytes, struct coffer_error *err)
+{
+	const char *outcome = answer == 1 ? "ok" : answer == 0 ? "not_found" :
+		coffer_error_is_temporary(err) ? "temporary_failure" : "failure";
+	event_add_int(*event, "bytes", bytes);
+	event_add_str(*event, "outcome", outcome);
+	if (answer < 0)
+		event_add_str(*event, "error", coffer_error_message(err));
+	e_debug(*event, "coffer: %s %s: %s", event_find_field_recursive_str(*event, "op"),
+		event_find_field_recursive_str(*event, "key"), outcome);
+	event_unref(event);
+}
+
+/* A call's answer on one object (1 done, 0 no such object, -1 failed with err) as lib-fs takes
+ * it: 0, or -1 with the fs error set. Ends the call's event first. */
+static int fs_coffer_answer(struct event *event, struct event **call, int answer, uintmax_t bytes,
+			    const char *key, struct coffer_error *err)
+{
+	call_end(call, answer, bytes, err);
 	if (answer == 1)
 		return 0;
 	if (answer == 0)
@@ -85,7 +105,7 @@ static int fs_coffer_answer(struct event *event, int answer, const char *key, st
 
 static int spool_fd(struct fs *fs)
 {
-	const char *dir = fs->set.temp_dir != NULL ? fs->set.temp_dir : "/tmp";
+	const char *dir = coffer_fs_of(fs)->temp_dir;
 	char *path = i_strdup_printf("%s/coffer-XXXXXX", dir);
 	int fd = mkstemp(path);
 	if (fd >= 0)
@@ -101,36 +121,14 @@ static struct fs *fs_coffer_alloc(void)
 	return &fs->fs;
 }
 
-/* Errors here are Dovecot's "fs_init() failed: coffer: ...": it puts the driver's name first. */
-static int fs_coffer_init(struct fs *_fs, const char *args, const struct fs_settings *set ATTR_UNUSED,
-			  const char **error_r)
+int fs_coffer_open(struct coffer_fs *fs, const struct fs_coffer_args *args, const char *temp_dir,
+		   const char **error_r)
 {
-	struct coffer_fs *fs = coffer_fs_of(_fs);
-	const char *config = NULL, *tenant = NULL, *prefix = NULL, *cache = NULL;
-	const char *const *arg;
-
-	for (arg = t_strsplit(args, ":"); *arg != NULL; arg++) {
-		if (str_begins(*arg, "config="))
-			config = *arg + 7;
-		else if (str_begins(*arg, "tenant="))
-			tenant = *arg + 7;
-		else if (str_begins(*arg, "prefix="))
-			prefix = *arg + 7;
-		else if (str_begins(*arg, "cache="))
-			cache = *arg + 6;
-		else {
-			*error_r = t_strdup_printf("unknown argument '%s' (config=FILE:tenant=NAME[:prefix=SUFFIX][:cache=DIR])", *arg);
-			return -1;
-		}
-	}
-	if (config == NULL || tenant == NULL) {
-		*error_r = "config=FILE and tenant=NAME are required";
-		return -1;
-	}
 	struct coffer_error *err = NULL;
+	fs->temp_dir = i_strdup(temp_dir != NULL ? temp_dir : "/tmp");
 	if (coffer_host == NULL) {
 		struct coffer_options options = {0};
-		options.cache_dir = cache;
+		options.cache_dir = args->cache;
 		options.bounded_memory = true;
 		coffer_host = coffer_new(&options, &err);
 		if (coffer_host == NULL) {
@@ -141,9 +139,9 @@ static int fs_coffer_init(struct fs *_fs, const char *args, const struct fs_sett
 			return -1;
 		}
 	}
-	fs->tenant = prefix == NULL || *prefix == '\0' ?
-		coffer_tenant_from_file(coffer_host, config, tenant, &err) :
-		coffer_tenant_from_template(coffer_host, config, tenant, prefix, &err);
+	fs->tenant = args->prefix == NULL || *args->prefix == '\0' ?
+		coffer_tenant_from_file(coffer_host, args->config, args->tenant, &err) :
+		coffer_tenant_from_template(coffer_host, args->config, args->tenant, args->prefix, &err);
 	if (fs->tenant == NULL) {
 		*error_r = t_strdup(coffer_error_message(err));
 		coffer_error_free(err);
@@ -161,12 +159,15 @@ static void fs_coffer_deinit(struct fs *_fs)
 
 static void fs_coffer_free(struct fs *_fs)
 {
+	i_free(coffer_fs_of(_fs)->temp_dir);
 	i_free(_fs);
 }
 
+/* RENAME is what sdbox asks for (a copy and a delete here); never FASTCOPY, which sis takes
+ * for a hard link. */
 static enum fs_properties fs_coffer_get_properties(struct fs *fs ATTR_UNUSED)
 {
-	return FS_PROPERTY_STAT | FS_PROPERTY_ITER | FS_PROPERTY_RELIABLEITER;
+	return FS_PROPERTY_STAT | FS_PROPERTY_ITER | FS_PROPERTY_RELIABLEITER | FS_PROPERTY_RENAME;
 }
 
 static struct fs_file *fs_coffer_file_alloc(void)
@@ -210,14 +211,18 @@ static struct istream *fs_coffer_read_stream(struct fs_file *_file, size_t max_b
 {
 	struct coffer_fs *fs = coffer_fs_of(_file->fs);
 	struct coffer_error *err = NULL;
+	const char *key = fs_coffer_key(_file);
 	int fd = spool_fd(_file->fs);
 	if (fd < 0)
 		return i_stream_create_error_str(errno, "coffer: a temporary file: %m");
-	int found = coffer_get_fd(fs->tenant, fs_coffer_key(_file), 0, COFFER_TO_END, fd, &err);
+	struct event *call = call_begin(_file->event, "get", key);
+	int found = coffer_get_fd(fs->tenant, key, 0, COFFER_TO_END, fd, &err);
+	struct stat st;
+	call_end(&call, found, found == 1 && fstat(fd, &st) == 0 ? (uintmax_t)st.st_size : 0, err);
 	if (found != 1) {
 		int error = found == 0 ? ENOENT : coffer_errno(err);
 		const char *message = found == 0 ? "no such object" : coffer_error_message(err);
-		struct istream *input = i_stream_create_error_str(error, "coffer: %s: %s", fs_coffer_key(_file), message);
+		struct istream *input = i_stream_create_error_str(error, "coffer: %s: %s", key, message);
 		coffer_error_free(err);
 		i_close_fd(&fd);
 		return input;
@@ -227,7 +232,7 @@ static struct istream *fs_coffer_read_stream(struct fs_file *_file, size_t max_b
 		return i_stream_create_error_str(errno, "coffer: lseek: %m");
 	}
 	struct istream *input = i_stream_create_fd_autoclose(&fd, max_buffer_size);
-	i_stream_set_name(input, fs_coffer_key(_file));
+	i_stream_set_name(input, key);
 	return input;
 }
 
@@ -244,11 +249,25 @@ static void fs_coffer_write_stream(struct fs_file *_file)
 	o_stream_set_name(_file->output, fs_coffer_key(_file));
 }
 
+/* The spool, rewound, put whole: 1 (stored and verified), or -1 with the fs error set. */
+static int fs_coffer_put_spool(struct fs_file *_file, int fd)
+{
+	struct coffer_fs *fs = coffer_fs_of(_file->fs);
+	struct coffer_error *err = NULL;
+	struct stat st;
+
+	if (lseek(fd, 0, SEEK_SET) < 0 || fstat(fd, &st) < 0) {
+		fs_set_error_errno(_file->event, "coffer: rewinding the spool: %m");
+		return -1;
+	}
+	struct event *call = call_begin(_file->event, "put", fs_coffer_key(_file));
+	int put = coffer_put_fd(fs->tenant, fs_coffer_key(_file), fd, COFFER_SIZE_OF_FILE, &err) == 0 ? 1 : -1;
+	return fs_coffer_answer(_file->event, &call, put, (uintmax_t)st.st_size, fs_coffer_key(_file), err) == 0 ? 1 : -1;
+}
+
 static int fs_coffer_write_stream_finish(struct fs_file *_file, bool success)
 {
 	struct coffer_fs_file *file = (struct coffer_fs_file *)_file;
-	struct coffer_fs *fs = coffer_fs_of(_file->fs);
-	struct coffer_error *err = NULL;
 	int ret = -1;
 
 	if (_file->output != NULL) {
@@ -259,14 +278,8 @@ static int fs_coffer_write_stream_finish(struct fs_file *_file, bool success)
 		}
 		o_stream_destroy(&_file->output);
 	}
-	if (success && !file->write_failed) {
-		if (lseek(file->write_fd, 0, SEEK_SET) < 0)
-			fs_set_error_errno(_file->event, "coffer: rewinding the spool: %m");
-		else if (coffer_put_fd(fs->tenant, fs_coffer_key(_file), file->write_fd, COFFER_SIZE_OF_FILE, &err) == 0)
-			ret = 1;
-		else
-			coffer_fs_error(_file->event, err);
-	}
+	if (success && !file->write_failed)
+		ret = fs_coffer_put_spool(_file, file->write_fd);
 	if (file->write_fd >= 0)
 		i_close_fd(&file->write_fd);
 	return ret;
@@ -277,6 +290,7 @@ static int fs_coffer_stat(struct fs_file *_file, struct stat *st_r)
 	struct coffer_fs *fs = coffer_fs_of(_file->fs);
 	struct coffer_error *err = NULL;
 	struct coffer_info info;
+	struct event *call = call_begin(_file->event, "stat", fs_coffer_key(_file));
 	int found = coffer_stat(fs->tenant, fs_coffer_key(_file), &info, &err);
 
 	i_zero(st_r);
@@ -284,7 +298,7 @@ static int fs_coffer_stat(struct fs_file *_file, struct stat *st_r)
 		st_r->st_size = info.size;
 		st_r->st_mode = S_IFREG | 0600;
 	}
-	return fs_coffer_answer(_file->event, found, fs_coffer_key(_file), err);
+	return fs_coffer_answer(_file->event, &call, found, 0, fs_coffer_key(_file), err);
 }
 
 static int fs_coffer_exists(struct fs_file *_file)
@@ -299,16 +313,36 @@ static int fs_coffer_copy(struct fs_file *src, struct fs_file *dest)
 {
 	struct coffer_fs *fs = coffer_fs_of(dest->fs);
 	struct coffer_error *err = NULL;
+	struct event *call = call_begin(dest->event, "copy", fs_coffer_key(dest));
+	event_add_str(call, "source_key", fs_coffer_key(src));
 	int copied = coffer_copy(fs->tenant, fs_coffer_key(src), fs_coffer_key(dest), &err);
-	return fs_coffer_answer(dest->event, copied, fs_coffer_key(src), err);
+	return fs_coffer_answer(dest->event, &call, copied, 0, fs_coffer_key(src), err);
 }
 
 static int fs_coffer_delete(struct fs_file *_file)
 {
 	struct coffer_fs *fs = coffer_fs_of(_file->fs);
 	struct coffer_error *err = NULL;
+	struct event *call = call_begin(_file->event, "delete", fs_coffer_key(_file));
 	int existed = coffer_delete(fs->tenant, fs_coffer_key(_file), &err);
-	return fs_coffer_answer(_file->event, existed, fs_coffer_key(_file), err);
+	return fs_coffer_answer(_file->event, &call, existed, 0, fs_coffer_key(_file), err);
+}
+
+/* S3 has no rename: a checked copy (the source read whole and verified, the copy put and
+ * verified), then a delete of the source. The copy is what matters: once it is stored, the
+ * rename has done its job, and a source that could not be deleted is left behind with a warning
+ * that names it (docs/dovecot.md, "sdbox"). A crash between the two leaves the same: both keys,
+ * the new one referenced by the mail, the old one an orphan. */
+static int fs_coffer_rename(struct fs_file *src, struct fs_file *dest)
+{
+	if (fs_coffer_copy(src, dest) < 0)
+		return -1;
+	if (fs_coffer_delete(src) < 0 && errno != ENOENT) {
+		e_warning(dest->event, "coffer: renamed %s to %s, but the old object stays behind "
+			  "(remove it with `coffer rm`): %s", fs_coffer_key(src), fs_coffer_key(dest),
+			  fs_file_last_error(src));
+	}
+	return 0;
 }
 
 static struct fs_iter *fs_coffer_iter_alloc(void)
@@ -326,7 +360,9 @@ static void fs_coffer_iter_init(struct fs_iter *_iter, const char *path, enum fs
 	size_t len = strlen(path);
 	const char *prefix = len == 0 || path[len - 1] == '/' ? path : t_strconcat(path, "/", NULL);
 	iter->strip = strlen(prefix);
+	struct event *call = call_begin(_iter->event, "list", prefix);
 	iter->list = coffer_list_new(fs->tenant, prefix, &err);
+	call_end(&call, iter->list != NULL ? 1 : -1, 0, err);
 	if (iter->list == NULL) {
 		iter->failed = TRUE;
 		coffer_fs_error(_iter->event, err);
@@ -369,7 +405,7 @@ const struct fs fs_class_coffer = {
 	.name = "coffer",
 	.v = {
 		.alloc = fs_coffer_alloc,
-		.init = fs_coffer_init,
+		.init = fs_coffer_init_fs,
 		.deinit = fs_coffer_deinit,
 		.free = fs_coffer_free,
 		.get_properties = fs_coffer_get_properties,
@@ -385,6 +421,7 @@ const struct fs fs_class_coffer = {
 		.exists = fs_coffer_exists,
 		.stat = fs_coffer_stat,
 		.copy = fs_coffer_copy,
+		.rename = fs_coffer_rename,
 		.delete_file = fs_coffer_delete,
 		.iter_alloc = fs_coffer_iter_alloc,
 		.iter_init = fs_coffer_iter_init,
