@@ -5,8 +5,10 @@ or 2.4 and on either mail format that keeps attachments apart (sdbox, mdbox).
 Starts a Dovecot instance of its own (config, base_dir, users in two domains, loopback ports, its
 default vsz_limit) on this machine or inside a Debian root (--root, scripts/debian13-root), with
 the attachments through the driver on the S3 server of COFFER_TEST_S3_*, then:
+- 2.4: `doveconf -n` shows the driver's declared settings, and refuses a bad value and an
+  unknown setting by name (the settings module);
 - `doveadm fs put/stat/get/iter/copy/delete` with the driver round-trip a file (2.3: the driver
-  and its arguments; 2.4: a named `fs s3 { fs_driver = coffer }`);
+  and its arguments; 2.4: the filter `mail_ext_attachment` of a config that names the driver);
 - messages with a 300 KiB attachment, for a user of each domain, delivered over LMTP
   (smtplib.LMTP), read back over IMAP (imaplib): BODY[] is the bytes delivered, a partial
   BODY[]<start.length> is right, BODYSTRUCTURE names the attachment;
@@ -266,7 +268,25 @@ def doveadm_fs(root, conf, prefix):
           f"sis over the driver is refused when it starts, and stores nothing ({said[:200]})")
 
 
+def doveconf(root, conf):
+    """2.4: doveconf knows the driver's declared settings from its settings module: `doveconf -n`
+    shows them, and refuses a bad value or an unknown setting, naming it."""
+    shown = DV.run("doveconf", "-n", "-c", DV.inside(conf))
+    text = shown.stdout.decode()
+    check(shown.returncode == 0 and "fs coffer {" in text and "tenant = mail" in text,
+          f"doveconf -n shows the driver's settings ({shown.stderr.decode().strip()[:200]})")
+    for bad, named in [("fs_coffer_config = coffer.toml", "fs_coffer_config: must be an absolute path"),
+                       ("fs_coffer_bucket = other", "fs_coffer_bucket: Unknown setting")]:
+        wrong = root / "dovecot-wrong.conf"
+        wrong.write_text(conf.read_text().replace("fs_coffer_tenant = mail", f"fs_coffer_tenant = mail\n{bad}", 1))
+        refused = DV.run("doveconf", "-n", "-c", DV.inside(wrong))
+        said = refused.stderr.decode()
+        check(refused.returncode != 0 and named in said, f"doveconf refuses `{bad}`, naming it ({said.strip()[-160:]})")
+
+
 def run_checks(root, conf, lmtp_port, imap_port, prefix):
+    if DV.v24:
+        doveconf(root, conf)
     doveadm_fs(root, conf, prefix)
     # Delivery over LMTP, for a user of each domain.
     users = {"alice@one.test": "secret1", "bob@two.test": "secret2"}
