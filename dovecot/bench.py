@@ -129,7 +129,7 @@ def main():
     args.add_argument("--messages", type=int, default=200)
     args.add_argument("--sessions", type=int, default=20)
     args.add_argument("--format", choices=["sdbox", "mdbox"], default="mdbox")
-    args.add_argument("--root", help="a Debian root whose Dovecot to run (scripts/debian13-root)")
+    args.add_argument("--root", help="a Debian root whose Dovecot to run (scripts/debian-root 13)")
     args = args.parse_args()
     t.DV, t.FORMAT = Dovecot(args.root), args.format
     t.DV.install(pathlib.Path(args.driver).resolve())

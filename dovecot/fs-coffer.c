@@ -339,7 +339,7 @@ static int fs_coffer_rename(struct fs_file *src, struct fs_file *dest)
 		return -1;
 	if (fs_coffer_delete(src) < 0 && errno != ENOENT) {
 		e_warning(dest->event, "coffer: renamed %s to %s, but the old object stays behind "
-			  "(remove it with `coffer rm`): %s", fs_coffer_key(src), fs_coffer_key(dest),
+			  "(remove it with coffer rm): %s", fs_coffer_key(src), fs_coffer_key(dest),
 			  fs_file_last_error(src));
 	}
 	return 0;

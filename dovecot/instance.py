@@ -1,5 +1,5 @@
 """A Dovecot test instance of its own, 2.3 or 2.4, on this machine or inside a Debian root
-(scripts/debian13-root), for dovecot/test.py and dovecot/bench.py.
+(scripts/debian-root 13), for dovecot/test.py and dovecot/bench.py.
 
 What differs between the two Dovecots is here: the config's syntax (2.4's declared settings,
 named filters and %{user | domain} variables), how `doveadm fs` names a filesystem, and the paths
@@ -92,13 +92,16 @@ class Dovecot:
 
     def install(self, driver):
         """The mail user (the same uid inside a root) and the driver in Dovecot's module folder,
-        with 2.4's settings module: links to the build, as Dovecot sees it."""
+        with 2.4's settings module: links to the build, as Dovecot sees it; or, with driver
+        None, the driver a package installed, as it is."""
         if subprocess.run(["id", "vmail"], capture_output=True).returncode != 0:
             subprocess.run(["useradd", "--system", "--no-create-home", "vmail"], check=True)
         vmail = pwd.getpwnam("vmail")
         if self.root != pathlib.Path("/") and self.run("id", "vmail").returncode != 0:
             self.run("groupadd", "--system", "--gid", vmail.pw_gid, "vmail", check=True)
             self.run("useradd", "--system", "--no-create-home", "--uid", vmail.pw_uid, "--gid", vmail.pw_gid, "vmail", check=True)
+        if driver is None:
+            return
         links = [(self.modules / "libfs_coffer.so", driver)]
         if self.v24:
             links.append((self.modules / "settings/libcoffer_settings.so", driver.parent / "libcoffer_settings.so"))

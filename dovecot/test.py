@@ -3,7 +3,7 @@
 or 2.4 and on either mail format that keeps attachments apart (sdbox, mdbox).
 
 Starts a Dovecot instance of its own (config, base_dir, users in two domains, loopback ports, its
-default vsz_limit) on this machine or inside a Debian root (--root, scripts/debian13-root), with
+default vsz_limit) on this machine or inside a Debian root (--root, scripts/debian-root 13), with
 the attachments through the driver on the S3 server of COFFER_TEST_S3_*, then:
 - 2.4: `doveconf -n` shows the driver's declared settings, and refuses a bad value and an
   unknown setting by name (the settings module);
@@ -27,8 +27,8 @@ the attachments through the driver on the S3 server of COFFER_TEST_S3_*, then:
 Run as root (it installs the driver into Dovecot's module folder and starts Dovecot):
   eval "$(scripts/garage-up)"
   python3 dovecot/test.py --format sdbox "$(dovecot/build)"
-  python3 dovecot/test.py --format mdbox --root "$(scripts/debian13-root)" \
-      "$(dovecot/build --root "$(scripts/debian13-root)")"
+  python3 dovecot/test.py --format mdbox --root "$(scripts/debian-root 13)" \
+      "$(dovecot/build --root "$(scripts/debian-root 13)")"
 Prints "dovecot: N passed, 0 failed" and exits 0 when every check holds.
 """
 import argparse
@@ -196,14 +196,17 @@ def message(sender, to, attachment):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("driver", help="the built libfs_coffer.so (dovecot/build)")
+    parser.add_argument("driver", nargs="?", help="the built libfs_coffer.so (dovecot/build); none with --installed")
+    parser.add_argument("--installed", action="store_true", help="test the driver a package installed (scripts/deb-test)")
     parser.add_argument("--format", choices=["sdbox", "mdbox"], required=True)
-    parser.add_argument("--root", help="a Debian root whose Dovecot to run (scripts/debian13-root)")
+    parser.add_argument("--root", help="a Debian root whose Dovecot to run (scripts/debian-root 13)")
     args = parser.parse_args()
+    if (args.driver is None) != args.installed:
+        parser.error("give the driver to test, or --installed")
     global DV, FORMAT
     DV, FORMAT = Dovecot(args.root), args.format
     print(f"dovecot: {DV}, {FORMAT}", flush=True)
-    driver = pathlib.Path(args.driver).resolve()
+    driver = None if args.installed else pathlib.Path(args.driver).resolve()
     prefix = f"dovecot-{FORMAT}-{os.getpid()}-{int(time.time())}/"
     root = DV.mkdtemp("coffer-dovecot-")
     switch = Switch(os.environ["COFFER_TEST_S3_ENDPOINT"])
