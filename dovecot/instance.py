@@ -22,6 +22,41 @@ def free_port():
         return s.getsockname()[1]
 
 
+def instance(root, run):
+    """What both Dovecots write alike: the instance's own folders, name and loopback address."""
+    return f"""base_dir = {root}/{run}
+state_dir = {root}/state
+log_path = {root}/dovecot.log
+instance_name = coffer-test-{os.getpid()}-{run}
+protocols = imap lmtp
+listen = 127.0.0.1
+ssl = no
+"""
+
+
+def listeners(address_key, lmtp, imap):
+    """LMTP and IMAP on the loopback: 2.3 names a listener's address `address`, 2.4 `listen`."""
+    return f"""service lmtp {{
+  inet_listener lmtp {{
+    {address_key} = 127.0.0.1
+    port = {lmtp}
+  }}
+  unix_listener lmtp {{
+    mode = 0600
+  }}
+}}
+service imap-login {{
+  inet_listener imap {{
+    {address_key} = 127.0.0.1
+    port = {imap}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+"""
+
+
 class Fs:
     """The filesystem that keeps attachments: Coffer's driver (config file, tenant, optional
     prefix and cache), or Dovecot's posix. A value may hold {domain}, the mail domain, which
@@ -134,15 +169,7 @@ class Dovecot:
     @staticmethod
     def conf23(root, run, fs, mail_format, attachment_dir, lmtp, imap):
         attachment_fs = "posix" if fs.driver == "posix" else "coffer:" + fs.args23()
-        return f"""
-base_dir = {root}/{run}
-state_dir = {root}/state
-log_path = {root}/dovecot.log
-instance_name = coffer-test-{os.getpid()}-{run}
-protocols = imap lmtp
-listen = 127.0.0.1
-ssl = no
-disable_plaintext_auth = no
+        return instance(root, run) + f"""disable_plaintext_auth = no
 auth_mechanisms = plain
 passdb {{
   driver = passwd-file
@@ -156,39 +183,12 @@ mail_location = {mail_format}:~/{mail_format}
 mail_attachment_dir = {attachment_dir}
 mail_attachment_fs = {attachment_fs}
 mail_attachment_min_size = 128k
-service lmtp {{
-  inet_listener lmtp {{
-    address = 127.0.0.1
-    port = {lmtp}
-  }}
-  unix_listener lmtp {{
-    mode = 0600
-  }}
-}}
-service imap-login {{
-  inet_listener imap {{
-    address = 127.0.0.1
-    port = {imap}
-  }}
-  inet_listener imaps {{
-    port = 0
-  }}
-}}
-"""
+""" + listeners("address", lmtp, imap)
 
     @staticmethod
     def conf24(root, run, fs, mail_format, attachment_dir, lmtp, imap):
         attachment_fs = "fs posix {\n  }" if fs.driver == "posix" else f"fs coffer {{\n{fs.settings24()}\n  }}"
-        return f"""dovecot_config_version = 2.4.1
-dovecot_storage_version = 2.4.1
-base_dir = {root}/{run}
-state_dir = {root}/state
-log_path = {root}/dovecot.log
-instance_name = coffer-test-{os.getpid()}-{run}
-protocols = imap lmtp
-listen = 127.0.0.1
-ssl = no
-auth_allow_cleartext = yes
+        return "dovecot_config_version = 2.4.1\ndovecot_storage_version = 2.4.1\n" + instance(root, run) + f"""auth_allow_cleartext = yes
 auth_mechanisms = plain
 passdb passwd-file {{
   passwd_file_path = {root}/passwd
@@ -207,25 +207,7 @@ mail_ext_attachment_min_size = 128k
 mail_ext_attachment {{
   {attachment_fs}
 }}
-service lmtp {{
-  inet_listener lmtp {{
-    listen = 127.0.0.1
-    port = {lmtp}
-  }}
-  unix_listener lmtp {{
-    mode = 0600
-  }}
-}}
-service imap-login {{
-  inet_listener imap {{
-    listen = 127.0.0.1
-    port = {imap}
-  }}
-  inet_listener imaps {{
-    port = 0
-  }}
-}}
-"""
+""" + listeners("listen", lmtp, imap)
 
     def doveadm_fs(self, conf, fs, op, *args):
         """`doveadm fs OP` on fs. 2.3 takes the driver and its arguments on the command line; 2.4
