@@ -46,6 +46,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 
 import boto3
 from botocore.config import Config
@@ -54,7 +55,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "tests" 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import coffer_decrypt  # noqa: E402 - the independent reading of Coffer's encryption format
 
-from instance import Dovecot, Fs  # noqa: E402 - beside this file
+from instance import Dovecot, Fs, free_port  # noqa: E402 - beside this file
 
 # The template tenant is encrypted: the bucket must hold only ciphertext of the attachments.
 KEY_ID, KEY = "dovecot-test", os.urandom(32)
@@ -130,12 +131,19 @@ keyPrefix = "{key_prefix}"
 """
 
 
-# Every call to S3 counted and its bytes summed by Dovecot's statistics (docs/dovecot.md).
-METRIC = """
-metric coffer_calls {
+# Every call to S3 counted and its bytes summed by Dovecot's statistics, and published by its
+# OpenMetrics exporter on this port (docs/dovecot.md, "Statistics").
+METRICS_PORT = free_port()
+METRIC = f"""
+metric coffer_calls {{
   filter = event=fs_coffer_request_finished
   fields = bytes
-}
+}}
+service stats {{
+  inet_listener http {{
+    port = {METRICS_PORT}
+  }}
+}}
 """
 
 
@@ -377,6 +385,14 @@ def statistics(conf):
     summed = int(counted.get("bytes", {}).get("sum", 0))
     check(count > 0 and summed >= 2 * 300 * 1024, f"Dovecot's statistics count the driver's calls ({count}) and "
           f"their bytes ({summed}) ({dump.stderr.decode().strip()[:200]})")
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{METRICS_PORT}/metrics", timeout=10) as answer:
+            published = answer.read().decode()
+    except OSError as e:
+        published = f"{type(e).__name__}: {e}"
+    lines = [line for line in published.splitlines() if line.startswith("dovecot_coffer_calls")]
+    check(any(line.split()[-1] not in ("0", "0.0") for line in lines),
+          f"and its OpenMetrics exporter publishes them ({lines[:3] or published[:200]})")
 
 
 def expunge_and_purge(conf, imap_port, prefix):
@@ -396,6 +412,18 @@ def expunge_and_purge(conf, imap_port, prefix):
     check(purged.returncode == 0 and left == [], f"after doveadm purge, its object is gone from the bucket ({left} {purged.stderr.decode().strip()[:200]})")
 
 
+def logged(root, wanted, wait=5.0):
+    """The lines of the instance's log that wanted accepts, waiting up to wait seconds for one:
+    Dovecot's log process writes a line a moment after the process that logged it answered."""
+    deadline = time.monotonic() + wait
+    while True:
+        log = (root / "dovecot.log").read_text(errors="replace")
+        lines = [line for line in log.splitlines() if wanted(line)]
+        if lines or time.monotonic() > deadline:
+            return lines
+        time.sleep(0.1)
+
+
 def wrong_credentials(root, lmtp_port, prefix):
     """With a tenant per domain (the tenant named by the domain), a domain whose secret is wrong is deferred, and
     nothing of it is stored, while another domain is served by the same Dovecot."""
@@ -403,12 +431,10 @@ def wrong_credentials(root, lmtp_port, prefix):
     code = deliver(lmtp_port, "carol@three.test", raw)
     check(400 <= code < 500, f"a domain with a wrong secret is deferred: LMTP {code}")
     check(keys_under(f"{prefix}per-domain/three.test/") == [], "and nothing of its message is stored")
-    log = (root / "dovecot.log").read_text(errors="replace")
-    named = [l for l in log.splitlines() if "three.test" in l and "access denied" in l.lower()]
+    named = logged(root, lambda l: "three.test" in l and "access denied" in l.lower())
     check(bool(named), f"Dovecot's log names the tenant and the refusal ({named[-1][-200:] if named else 'no such line'})")
     code = deliver(lmtp_port, "bob@two.test", message("sender@example.net", "bob@two.test", os.urandom(300 * 1024)))
-    log = (root / "dovecot.log").read_text(errors="replace")
-    named = [l for l in log.splitlines() if "two.test" in l and "coffer" in l]
+    named = logged(root, lambda l: "two.test" in l and "coffer" in l)
     check(400 <= code < 500 and bool(named), f"a domain with no entry is deferred too: LMTP {code}, "
           f"and the log names it ({named[-1][-200:] if named else 'no such line'})")
     code = deliver(lmtp_port, "alice@one.test", message("sender@example.net", "alice@one.test", os.urandom(300 * 1024)))
