@@ -215,8 +215,10 @@ mail_ext_attachment {{
         whose attachments fs keeps (doveadm fs needs no running instance)."""
         if not self.v24:
             return self.doveadm(conf, "fs", op, "coffer", fs.args23(), *args)
-        root = pathlib.Path(conf).parent
-        own, _, _ = self.conf(root, f"doveadm-{abs(hash(fs.settings24()))}", fs, "sdbox")
+        root, run = pathlib.Path(conf).parent, f"doveadm-{abs(hash(fs.settings24()))}"
+        own = root / f"dovecot-{run}.conf"
+        if not own.exists():
+            self.conf(root, run, fs, "sdbox")
         return self.doveadm(own, "fs", op, "mail_ext_attachment", *args)
 
     def doveadm(self, conf, *args):
